@@ -1,0 +1,160 @@
+// The `vigil` binary: subcommand dispatch only. Each subcommand parses its flags into a Config
+// (defaults, then --config FILE, then flags) and calls its component.
+
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "vigil/agent/agent.h"
+#include "vigil/alertd/alertd.h"
+#include "vigil/common/config.h"
+#include "vigil/common/daemon.h"
+#include "vigil/common/logging.h"
+#include "vigil/common/version.h"
+#include "vigil/logship/logship.h"
+#include "vigil/tsdb/tsdb.h"
+
+namespace {
+
+using vigil::Config;
+using vigil::Status;
+
+// Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 not built yet.
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnimplemented = 3;
+
+struct FlagValues {
+  std::string config_file;
+  std::map<std::string, std::vector<std::string>> values;  // YAML key -> flag values
+};
+
+void AddFlags(CLI::App* app, const std::vector<vigil::FlagSpec>& specs, FlagValues& fv) {
+  for (const auto& spec : specs) {
+    auto* opt = app->add_option(spec.flag, fv.values[spec.key], spec.help);
+    if (spec.repeated) {
+      opt->take_all()->allow_extra_args(false);
+    } else {
+      opt->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
+  }
+}
+
+void AddDaemonFlags(CLI::App* app, std::string_view component, FlagValues& fv) {
+  app->add_option("--config", fv.config_file, "YAML file with a section per component")
+      ->check(CLI::ExistingFile);
+  AddFlags(app, vigil::Flags(""), fv);
+  if (!component.empty()) AddFlags(app, vigil::Flags(component), fv);
+}
+
+// Defaults, then the file, then the flags; then logging as configured.
+vigil::Result<Config> BuildConfig(const FlagValues& fv, std::string_view component) {
+  Config config;
+  if (!fv.config_file.empty()) {
+    VIGIL_RETURN_IF_ERROR(vigil::LoadConfigFile(fv.config_file, config));
+  }
+  for (std::string_view group : {std::string_view(), component}) {
+    for (const auto& spec : vigil::Flags(group)) {
+      auto it = fv.values.find(spec.key);
+      if (it == fv.values.end() || it->second.empty()) continue;
+      Status st = vigil::ApplyOverride(spec.key, it->second, config);
+      if (!st.ok()) return st.WithContext(spec.flag);
+    }
+  }
+  VIGIL_RETURN_IF_ERROR(vigil::InitLogging(config.log.level, config.log.format));
+  return config;
+}
+
+int ExitFor(const Status& st) {
+  if (st.ok()) return 0;
+  spdlog::error("{}", st.message());
+  if (st.code() == vigil::StatusCode::kUnimplemented) return kExitUnimplemented;
+  if (st.code() == vigil::StatusCode::kInvalidArgument) return kExitUsage;
+  return kExitFailed;
+}
+
+int RunComponent(const FlagValues& fv, std::string_view component,
+                 Status (*run)(const Config&)) {
+  auto config = BuildConfig(fv, component);
+  if (!config.ok()) return ExitFor(config.status());
+  return ExitFor(run(*config));
+}
+
+Status RunUp(const Config& config) {
+  // The embedded default. The components join this process as they are built; today it serves
+  // the standard endpoints (/-/healthy, /-/ready, /metrics) on the one port.
+  vigil::http::Router router;
+  return vigil::ServeUntilSignal(config, "up", "127.0.0.1:9090", std::move(router));
+}
+
+Status NotBuilt(std::string_view what, int issue) {
+  return vigil::Unimplemented(std::string(what) + " is not built yet: see issue #" +
+                              std::to_string(issue));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  vigil::http::BlockTerminationSignals();
+  // Errors before the config is read go to stderr as text.
+  (void)vigil::InitLogging("info", "text");
+
+  CLI::App app{"vigil: monitoring and logging for Kubernetes nodes"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(vigil::kVersion));
+  app.footer("Run `vigil <command> --help` for a command's flags.");
+
+  FlagValues fv;
+  auto* up = app.add_subcommand("up", "all components in one process (default 127.0.0.1:9090)");
+  AddDaemonFlags(up, "", fv);
+  auto* tsdb = app.add_subcommand("tsdb", "time-series store and PromQL API (127.0.0.1:9090)");
+  AddDaemonFlags(tsdb, "tsdb", fv);
+  auto* logship = app.add_subcommand("logship", "log pipeline, log store, Loki API (127.0.0.1:3100)");
+  AddDaemonFlags(logship, "logship", fv);
+  auto* alertd = app.add_subcommand("alertd", "rule evaluation and notification (127.0.0.1:9094)");
+  AddDaemonFlags(alertd, "alertd", fv);
+  auto* agent = app.add_subcommand("agent", "node collector, scraper, log tailer (127.0.0.1:9101)");
+  AddDaemonFlags(agent, "agent", fv);
+
+  std::string server = "http://127.0.0.1:9090";
+  std::string expr;
+  auto* query = app.add_subcommand("query", "run a PromQL or LogQL query against a server");
+  query->add_option("--server", server, "the server's URL");
+  query->add_option("expr", expr, "the query")->required();
+
+  std::vector<std::string> files;
+  auto* rules = app.add_subcommand("rules", "validate rule files and run rule unit tests");
+  rules->require_subcommand(1);
+  auto* rules_check = rules->add_subcommand("check", "validate rule files");
+  rules_check->add_option("files", files, "rule files")->required();
+  auto* rules_test = rules->add_subcommand("test", "run rule unit tests (promtool's format)");
+  rules_test->add_option("files", files, "test files")->required();
+
+  auto* top = app.add_subcommand("top", "live terminal view of containers by CPU and memory");
+  auto* version = app.add_subcommand("version", "print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (version->parsed()) {
+    std::cout << "vigil version " << vigil::kVersion << "\n";
+    return 0;
+  }
+  if (up->parsed()) return RunComponent(fv, "", RunUp);
+  if (tsdb->parsed()) return RunComponent(fv, "tsdb", vigil::tsdb::Run);
+  if (logship->parsed()) return RunComponent(fv, "logship", vigil::logship::Run);
+  if (alertd->parsed()) return RunComponent(fv, "alertd", vigil::alertd::Run);
+  if (agent->parsed()) return RunComponent(fv, "agent", vigil::agent::Run);
+  if (query->parsed()) return ExitFor(NotBuilt("vigil query", 4));
+  if (rules_check->parsed()) return ExitFor(NotBuilt("vigil rules check", 7));
+  if (rules_test->parsed()) return ExitFor(NotBuilt("vigil rules test", 7));
+  if (top->parsed()) return ExitFor(NotBuilt("vigil top", 5));
+  return kExitUsage;
+}

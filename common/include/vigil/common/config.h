@@ -1,0 +1,106 @@
+#pragma once
+
+// Config: one YAML file with a section per component, defaults built in, command-line flags
+// override. Every key is also a flag (see Flags()); both go through one table of fields, so a
+// value means the same from a file and from a flag. A Config is built once at start-up and then
+// shared read-only (std::shared_ptr<const Config>); a reload builds a new one.
+//
+// A bad file fails with "<file>:<line>:<column>: <key>: expected <what>, got <text>".
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/common/status.h"
+
+namespace vigil {
+
+using std::chrono::milliseconds;
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, off
+  std::string format = "text";  // text or json (one JSON object per line)
+};
+
+struct ServerConfig {
+  std::string listen;  // empty: the component's default (DESIGN.md's table)
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string bearer_token;
+  milliseconds read_timeout{60'000};
+  milliseconds idle_timeout{120'000};
+};
+
+struct AgentConfig {
+  std::vector<std::string> remote_write;
+  std::vector<std::string> log_push;
+  std::vector<std::string> log_root = {"/var/log/pods/*/*/*.log"};
+  std::string proc_root = "/proc";
+  std::string sys_root = "/sys";
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string scrape_config;
+  milliseconds interval{15'000};
+};
+
+struct TsdbConfig {
+  milliseconds retention{15LL * 24 * 3600 * 1000};
+  uint64_t retention_bytes = 0;  // 0: no size limit
+  uint64_t max_body_bytes = 32 << 20;
+  milliseconds query_timeout{120'000};
+  uint64_t query_max_samples = 50'000'000;
+};
+
+struct LogshipConfig {
+  std::vector<std::string> kafka_brokers;
+  std::string kafka_topic = "vigil-logs";
+  milliseconds retention{7LL * 24 * 3600 * 1000};
+};
+
+struct AlertdConfig {
+  std::vector<std::string> rules;
+  std::string query_url;
+  std::string logs_url;
+  std::vector<std::string> alertmanager_url;
+  std::string pagerduty_url = "https://events.pagerduty.com/v2/enqueue";
+  std::string pagerduty_key;
+  std::vector<std::string> webhook_url;
+  std::string remote_write;
+  milliseconds eval_interval{60'000};
+};
+
+struct Config {
+  std::string data_dir = "./data";
+  LogConfig log;
+  ServerConfig server;
+  AgentConfig agent;
+  TsdbConfig tsdb;
+  LogshipConfig logship;
+  AlertdConfig alertd;
+};
+
+// A flag and the YAML key it overrides ("--retention" -> "tsdb.retention").
+struct FlagSpec {
+  std::string flag;      // "--retention"
+  std::string key;       // "tsdb.retention"
+  std::string help;
+  bool repeated = false;  // list-valued: each use adds one value
+};
+
+// The flags of a component ("agent", "tsdb", "logship", "alertd"), or the common ones ("").
+const std::vector<FlagSpec>& Flags(std::string_view component);
+
+// Parses YAML text into `config` (over its current values). `file` names the source in errors.
+Status LoadConfigText(std::string_view yaml, std::string_view file, Config& config);
+// Reads and parses a file.
+Status LoadConfigFile(const std::string& path, Config& config);
+// Sets one key from flag values (one for a scalar key; any number for a list key).
+Status ApplyOverride(std::string_view key, const std::vector<std::string>& values,
+                     Config& config);
+
+// Byte sizes: "1048576", "512KiB", "64MB", "2GiB" (KB, MB, GB, TB are 1024-based, as in
+// Prometheus' flags).
+Result<uint64_t> ParseBytes(std::string_view s);
+
+}  // namespace vigil

@@ -1,0 +1,94 @@
+#pragma once
+
+// Labels: the identity of a series, as in Prometheus. A Labels is a set of (name, value) pairs
+// sorted by name with unique names; the metric name is the label "__name__". Immutable after
+// construction; thread-compatible.
+
+#include <compare>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/common/status.h"
+
+namespace vigil {
+
+inline constexpr std::string_view kMetricNameLabel = "__name__";
+
+struct Label {
+  std::string name;
+  std::string value;
+  friend auto operator<=>(const Label&, const Label&) = default;
+};
+
+class Labels {
+ public:
+  Labels() = default;
+  // Sorts the pairs. Duplicate names are a programming error here (asserted); use FromPairs for
+  // input that may contain them.
+  Labels(std::initializer_list<Label> pairs);
+
+  // Sorts `pairs`; fails with InvalidArgument naming the label if a name appears twice.
+  static Result<Labels> FromPairs(std::vector<Label> pairs);
+  // For pairs already sorted by name and unique (checked with an assert only).
+  static Labels FromSorted(std::vector<Label> pairs);
+
+  // The value of `name`, or "" if absent (Prometheus treats absent and empty alike).
+  std::string_view Get(std::string_view name) const;
+  bool Has(std::string_view name) const;
+  std::string_view MetricName() const { return Get(kMetricNameLabel); }
+
+  // A stable 64-bit hash (XXH3 over name 0xff value 0xff ...): the same on every run, build and
+  // machine, so it may be persisted.
+  uint64_t Hash() const;
+
+  // {__name__="up", job="node"} as Prometheus prints label sets.
+  std::string ToString() const;
+
+  size_t size() const { return pairs_.size(); }
+  bool empty() const { return pairs_.empty(); }
+  std::vector<Label>::const_iterator begin() const { return pairs_.begin(); }
+  std::vector<Label>::const_iterator end() const { return pairs_.end(); }
+  const Label& operator[](size_t i) const { return pairs_[i]; }
+  const std::vector<Label>& pairs() const { return pairs_; }
+
+  friend auto operator<=>(const Labels&, const Labels&) = default;
+  friend bool operator==(const Labels&, const Labels&) = default;
+
+ private:
+  explicit Labels(std::vector<Label> sorted) : pairs_(std::move(sorted)) {}
+  std::vector<Label> pairs_;
+};
+
+// Builds a Labels from a base set with additions and removals.
+class LabelsBuilder {
+ public:
+  LabelsBuilder() = default;
+  explicit LabelsBuilder(const Labels& base);
+  // Sets `name` to `value`; an empty value removes the label, as in Prometheus.
+  LabelsBuilder& Set(std::string_view name, std::string_view value);
+  LabelsBuilder& Del(std::string_view name);
+  Labels Build() const;
+
+ private:
+  std::vector<Label> pairs_;  // sorted, unique
+};
+
+// Label names: [a-zA-Z_][a-zA-Z0-9_]*. Metric names: [a-zA-Z_:][a-zA-Z0-9_:]*. Values: valid
+// UTF-8. Errors name the offending label and the position of the first bad byte.
+bool IsValidLabelName(std::string_view name);
+bool IsValidMetricName(std::string_view name);
+bool IsValidUtf8(std::string_view s);
+Status ValidateLabelName(std::string_view name);
+Status ValidateMetricName(std::string_view name);
+Status ValidateLabelValue(std::string_view name, std::string_view value);
+// All of the above for a whole set, plus: no empty values (Prometheus drops them), a metric name
+// present when `require_name` is set.
+Status ValidateLabels(const Labels& labels, bool require_name);
+
+// Appends `s` to `out` with Go's strconv.Quote escaping for ", \ and control characters.
+void AppendQuoted(std::string& out, std::string_view s);
+
+}  // namespace vigil

@@ -1,0 +1,49 @@
+#pragma once
+
+// Prometheus remote_write 1.0: a protobuf WriteRequest (common/proto/, written from the
+// specification), snappy block-compressed, as the body of POST /api/v1/write with headers
+// Content-Encoding: snappy, Content-Type: application/x-protobuf and
+// X-Prometheus-Remote-Write-Version: 0.1.0.
+//
+// Decode checks the declared decompressed size before allocating, so a small hostile body cannot
+// make it allocate more than `max_decompressed_bytes`; every error says what and where.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "remote.pb.h"
+#include "vigil/common/labels.h"
+#include "vigil/common/status.h"
+
+namespace vigil::remote {
+
+struct WriteLimits {
+  size_t max_decompressed_bytes = 256 << 20;
+  size_t max_series = 1'000'000;
+  size_t max_samples_per_series = 1'000'000;
+  size_t max_labels_per_series = 128;
+  size_t max_label_name_bytes = 1024;
+  size_t max_label_value_bytes = 16 * 1024;
+};
+
+inline constexpr std::string_view kContentType = "application/x-protobuf";
+inline constexpr std::string_view kContentEncoding = "snappy";
+inline constexpr std::string_view kVersionHeader = "X-Prometheus-Remote-Write-Version";
+inline constexpr std::string_view kVersion = "0.1.0";
+
+// Serializes and snappy-compresses.
+std::string Encode(const prometheus::WriteRequest& request);
+
+// Decompresses, parses and validates (Validate below). Errors: InvalidArgument for corrupt
+// snappy, malformed protobuf and invalid series; OutOfRange for limits.
+Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits& limits = {});
+
+// Every series has a valid metric name, valid unique label names, UTF-8 values within the size
+// limits, and samples; counts within the limits. The error names the series by index and labels.
+Status Validate(const prometheus::WriteRequest& request, const WriteLimits& limits = {});
+
+// The labels of a series as a sorted Labels (fails on duplicate names).
+Result<Labels> ToLabels(const prometheus::TimeSeries& series);
+
+}  // namespace vigil::remote

@@ -1,0 +1,450 @@
+#include "vigil/common/file_system.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <dirent.h>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+namespace vigil {
+
+Result<std::string> FileSystem::ReadFile(const std::string& path, size_t max_bytes) {
+  VIGIL_ASSIGN_OR_RETURN(auto file, OpenForRead(path));
+  std::string out;
+  char buf[64 * 1024];
+  for (;;) {
+    VIGIL_ASSIGN_OR_RETURN(size_t n, file->ReadAt(out.size(), buf, sizeof(buf)));
+    if (n == 0) break;
+    if (out.size() + n > max_bytes) {
+      return OutOfRange(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    out.append(buf, n);
+  }
+  return out;
+}
+
+Status FileSystem::WriteFileAtomic(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".tmp";
+  VIGIL_ASSIGN_OR_RETURN(auto file, Create(tmp));
+  VIGIL_RETURN_IF_ERROR(file->Append(data));
+  VIGIL_RETURN_IF_ERROR(file->Sync());
+  VIGIL_RETURN_IF_ERROR(file->Close());
+  return Rename(tmp, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real filesystem.
+
+namespace {
+
+FileInfo FromStat(const struct stat& st) {
+  FileInfo info;
+  info.device = st.st_dev;
+  info.inode = st.st_ino;
+  info.size = static_cast<uint64_t>(st.st_size);
+  info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  info.is_dir = S_ISDIR(st.st_mode);
+  return info;
+}
+
+class PosixReadableFile final : public ReadableFile {
+ public:
+  PosixReadableFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixReadableFile() override { ::close(fd_); }
+
+  Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) override {
+    for (;;) {
+      ssize_t r = ::pread(fd_, buf, n, static_cast<off_t>(offset));
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno != EINTR) return ErrnoStatus("read " + path_, errno);
+    }
+  }
+
+  Result<FileInfo> Stat() override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return ErrnoStatus("fstat " + path_, errno);
+    return FromStat(st);
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  Status Append(std::string_view data) override {
+    while (!data.empty()) {
+      ssize_t w = ::write(fd_, data.data(), data.size());
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write " + path_, errno);
+      }
+      data.remove_prefix(static_cast<size_t>(w));
+    }
+    return Status::Ok();
+  }
+
+  Status Sync() override {
+    if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync " + path_, errno);
+    return Status::Ok();
+  }
+
+  Status Close() override {
+    if (fd_ < 0) return Status::Ok();
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return ErrnoStatus("close " + path_, errno);
+    return Status::Ok();
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus("open " + path, errno);
+    return std::unique_ptr<ReadableFile>(new PosixReadableFile(fd, path));
+  }
+
+  Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path) override {
+    return OpenWrite(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
+  }
+
+  Result<std::unique_ptr<WritableFile>> Create(const std::string& path) override {
+    return OpenWrite(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+  }
+
+  Result<FileInfo> Stat(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat " + path, errno);
+    return FromStat(st);
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return ErrnoStatus("rename " + from + " to " + to, errno);
+    }
+    return Status::Ok();
+  }
+
+  Status Remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) {
+      if (errno == EISDIR && ::rmdir(path.c_str()) == 0) return Status::Ok();
+      return ErrnoStatus("remove " + path, errno);
+    }
+    return Status::Ok();
+  }
+
+  Status Truncate(const std::string& path, uint64_t size) override {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
+      return ErrnoStatus("truncate " + path, errno);
+    }
+    return Status::Ok();
+  }
+
+  Status CreateDirs(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return IOError("create directories " + path + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return ErrnoStatus("list " + path, errno);
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(dir)) {
+      std::string_view name(e->d_name);
+      if (name != "." && name != "..") names.emplace_back(name);
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  Result<std::vector<std::string>> Glob(const std::string& pattern) override {
+    glob_t g{};
+    int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+    std::vector<std::string> out;
+    if (rc == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+    }
+    ::globfree(&g);
+    if (rc != 0 && rc != GLOB_NOMATCH) return IOError("glob " + pattern + " failed");
+    return out;
+  }
+
+ private:
+  Result<std::unique_ptr<WritableFile>> OpenWrite(const std::string& path, int flags) {
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) return ErrnoStatus("open " + path, errno);
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(fd, path));
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<FileSystem> RealFileSystem() {
+  static const std::shared_ptr<FileSystem> fs = std::make_shared<PosixFileSystem>();
+  return fs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-memory filesystem.
+
+namespace {
+
+constexpr uint64_t kMemDevice = 0x6d656d;  // "mem"
+
+struct Inode {
+  uint64_t ino = 0;
+  bool is_dir = false;
+  std::string data;
+  int64_t mtime_ns = 0;
+};
+
+std::string Parent(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+}  // namespace
+
+struct MemFileSystem::State {
+  std::shared_ptr<Clock> clock;
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<Inode>> paths;
+  // Every inode number handed out, for reuse once nothing holds it.
+  std::map<uint64_t, std::weak_ptr<Inode>> inodes;
+
+  int64_t NowNs() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock->Now().time_since_epoch())
+        .count();
+  }
+
+  std::shared_ptr<Inode> NewInode(bool is_dir) {
+    auto inode = std::make_shared<Inode>();
+    uint64_t ino = 2;  // like ext4, the first usable number
+    for (auto& [n, weak] : inodes) {
+      if (n != ino) break;
+      if (weak.expired()) break;
+      ++ino;
+    }
+    inode->ino = ino;
+    inode->is_dir = is_dir;
+    inode->mtime_ns = NowNs();
+    inodes[ino] = inode;
+    return inode;
+  }
+
+  bool IsDir(const std::string& path) {
+    auto it = paths.find(path);
+    return it != paths.end() && it->second->is_dir;
+  }
+
+  Status CheckParent(const std::string& path) {
+    if (!IsDir(Parent(path))) return NotFound("open " + path + ": No such file or directory");
+    return Status::Ok();
+  }
+};
+
+namespace {
+
+class MemReadableFile final : public ReadableFile {
+ public:
+  MemReadableFile(std::shared_ptr<MemFileSystem::State> state, std::shared_ptr<Inode> inode)
+      : state_(std::move(state)), inode_(std::move(inode)) {}
+
+  Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) override {
+    std::lock_guard lock(state_->mu);
+    if (offset >= inode_->data.size()) return size_t{0};
+    size_t count = std::min<size_t>(n, inode_->data.size() - offset);
+    std::copy_n(inode_->data.data() + offset, count, buf);
+    return count;
+  }
+
+  Result<FileInfo> Stat() override {
+    std::lock_guard lock(state_->mu);
+    return FileInfo{kMemDevice, inode_->ino, inode_->data.size(), inode_->mtime_ns,
+                    inode_->is_dir};
+  }
+
+ private:
+  std::shared_ptr<MemFileSystem::State> state_;
+  std::shared_ptr<Inode> inode_;
+};
+
+class MemWritableFile final : public WritableFile {
+ public:
+  MemWritableFile(std::shared_ptr<MemFileSystem::State> state, std::shared_ptr<Inode> inode)
+      : state_(std::move(state)), inode_(std::move(inode)) {}
+
+  Status Append(std::string_view data) override {
+    std::lock_guard lock(state_->mu);
+    if (!inode_) return IOError("append to a closed file");
+    inode_->data.append(data);
+    inode_->mtime_ns = state_->NowNs();
+    return Status::Ok();
+  }
+  Status Sync() override { return Status::Ok(); }
+  Status Close() override {
+    std::lock_guard lock(state_->mu);
+    inode_.reset();
+    return Status::Ok();
+  }
+
+ private:
+  std::shared_ptr<MemFileSystem::State> state_;
+  std::shared_ptr<Inode> inode_;
+};
+
+}  // namespace
+
+MemFileSystem::MemFileSystem(std::shared_ptr<Clock> clock) : state_(std::make_shared<State>()) {
+  state_->clock = std::move(clock);
+  state_->paths["/"] = state_->NewInode(true);
+}
+
+MemFileSystem::~MemFileSystem() = default;
+
+Result<std::unique_ptr<ReadableFile>> MemFileSystem::OpenForRead(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->paths.find(path);
+  if (it == state_->paths.end()) return NotFound("open " + path + ": No such file or directory");
+  return std::unique_ptr<ReadableFile>(new MemReadableFile(state_, it->second));
+}
+
+Result<std::unique_ptr<WritableFile>> MemFileSystem::OpenForAppend(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->paths.find(path);
+  if (it == state_->paths.end()) {
+    VIGIL_RETURN_IF_ERROR(state_->CheckParent(path));
+    it = state_->paths.emplace(path, state_->NewInode(false)).first;
+  }
+  if (it->second->is_dir) return IOError("open " + path + ": Is a directory");
+  return std::unique_ptr<WritableFile>(new MemWritableFile(state_, it->second));
+}
+
+Result<std::unique_ptr<WritableFile>> MemFileSystem::Create(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->paths.find(path);
+  if (it == state_->paths.end()) {
+    VIGIL_RETURN_IF_ERROR(state_->CheckParent(path));
+    it = state_->paths.emplace(path, state_->NewInode(false)).first;
+  }
+  if (it->second->is_dir) return IOError("open " + path + ": Is a directory");
+  it->second->data.clear();
+  it->second->mtime_ns = state_->NowNs();
+  return std::unique_ptr<WritableFile>(new MemWritableFile(state_, it->second));
+}
+
+Result<FileInfo> MemFileSystem::Stat(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->paths.find(path);
+  if (it == state_->paths.end()) return NotFound("stat " + path + ": No such file or directory");
+  const Inode& n = *it->second;
+  return FileInfo{kMemDevice, n.ino, n.data.size(), n.mtime_ns, n.is_dir};
+}
+
+Status MemFileSystem::Rename(const std::string& from, const std::string& to) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->paths.find(from);
+  if (it == state_->paths.end()) {
+    return NotFound("rename " + from + ": No such file or directory");
+  }
+  if (it->second->is_dir) return Unimplemented("rename of directories in MemFileSystem");
+  VIGIL_RETURN_IF_ERROR(state_->CheckParent(to));
+  if (state_->IsDir(to)) return IOError("rename " + from + " to " + to + ": Is a directory");
+  auto inode = it->second;
+  state_->paths.erase(it);
+  state_->paths[to] = std::move(inode);
+  return Status::Ok();
+}
+
+Status MemFileSystem::Remove(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->paths.find(path);
+  if (it == state_->paths.end()) return NotFound("remove " + path + ": No such file or directory");
+  if (it->second->is_dir) {
+    const std::string prefix = path == "/" ? "/" : path + "/";
+    auto child = state_->paths.lower_bound(prefix);
+    if (child != state_->paths.end() && child->first.starts_with(prefix)) {
+      return IOError("remove " + path + ": Directory not empty");
+    }
+  }
+  state_->paths.erase(it);
+  return Status::Ok();
+}
+
+Status MemFileSystem::Truncate(const std::string& path, uint64_t size) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->paths.find(path);
+  if (it == state_->paths.end()) {
+    return NotFound("truncate " + path + ": No such file or directory");
+  }
+  it->second->data.resize(size, '\0');
+  it->second->mtime_ns = state_->NowNs();
+  return Status::Ok();
+}
+
+Status MemFileSystem::CreateDirs(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  std::vector<std::string> chain;
+  for (std::string p = path; p != "/" && p != "." && !p.empty(); p = Parent(p)) {
+    chain.push_back(p);
+  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    auto found = state_->paths.find(*it);
+    if (found == state_->paths.end()) {
+      state_->paths.emplace(*it, state_->NewInode(true));
+    } else if (!found->second->is_dir) {
+      return IOError("create directories " + path + ": " + *it + " is a file");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> MemFileSystem::ListDir(const std::string& path) {
+  std::lock_guard lock(state_->mu);
+  if (!state_->IsDir(path)) return NotFound("list " + path + ": No such directory");
+  const std::string prefix = path == "/" ? "/" : path + "/";
+  std::vector<std::string> names;
+  for (auto it = state_->paths.lower_bound(prefix);
+       it != state_->paths.end() && it->first.starts_with(prefix); ++it) {
+    std::string_view rest = std::string_view(it->first).substr(prefix.size());
+    if (!rest.empty() && rest.find('/') == std::string_view::npos) names.emplace_back(rest);
+  }
+  return names;
+}
+
+Result<std::vector<std::string>> MemFileSystem::Glob(const std::string& pattern) {
+  std::lock_guard lock(state_->mu);
+  std::vector<std::string> out;
+  for (const auto& [path, inode] : state_->paths) {
+    if (::fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME | FNM_PERIOD) == 0) {
+      out.push_back(path);
+    }
+  }
+  return out;
+}
+
+}  // namespace vigil

@@ -1,0 +1,212 @@
+#include "vigil/common/labels.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cassert>
+
+namespace vigil {
+
+Labels::Labels(std::initializer_list<Label> pairs) : pairs_(pairs) {
+  std::sort(pairs_.begin(), pairs_.end());
+  assert(std::adjacent_find(pairs_.begin(), pairs_.end(), [](const Label& a, const Label& b) {
+           return a.name == b.name;
+         }) == pairs_.end());
+}
+
+Result<Labels> Labels::FromPairs(std::vector<Label> pairs) {
+  std::sort(pairs.begin(), pairs.end());
+  auto dup = std::adjacent_find(pairs.begin(), pairs.end(),
+                                [](const Label& a, const Label& b) { return a.name == b.name; });
+  if (dup != pairs.end()) return InvalidArgument("duplicate label name \"" + dup->name + "\"");
+  return Labels(std::move(pairs));
+}
+
+Labels Labels::FromSorted(std::vector<Label> pairs) {
+  assert(std::is_sorted(pairs.begin(), pairs.end(),
+                        [](const Label& a, const Label& b) { return a.name < b.name; }));
+  return Labels(std::move(pairs));
+}
+
+std::string_view Labels::Get(std::string_view name) const {
+  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  if (it != pairs_.end() && it->name == name) return it->value;
+  return {};
+}
+
+bool Labels::Has(std::string_view name) const {
+  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  return it != pairs_.end() && it->name == name;
+}
+
+uint64_t Labels::Hash() const {
+  thread_local std::string buf;
+  buf.clear();
+  for (const Label& l : pairs_) {
+    buf += l.name;
+    buf += '\xff';
+    buf += l.value;
+    buf += '\xff';
+  }
+  return XXH3_64bits(buf.data(), buf.size());
+}
+
+std::string Labels::ToString() const {
+  std::string out = "{";
+  for (size_t i = 0; i < pairs_.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += pairs_[i].name;
+    out += '=';
+    AppendQuoted(out, pairs_[i].value);
+  }
+  out += '}';
+  return out;
+}
+
+LabelsBuilder::LabelsBuilder(const Labels& base) : pairs_(base.pairs()) {}
+
+LabelsBuilder& LabelsBuilder::Set(std::string_view name, std::string_view value) {
+  if (value.empty()) return Del(name);
+  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  if (it != pairs_.end() && it->name == name) {
+    it->value = value;
+  } else {
+    pairs_.insert(it, Label{std::string(name), std::string(value)});
+  }
+  return *this;
+}
+
+LabelsBuilder& LabelsBuilder::Del(std::string_view name) {
+  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  if (it != pairs_.end() && it->name == name) pairs_.erase(it);
+  return *this;
+}
+
+Labels LabelsBuilder::Build() const { return Labels::FromSorted(pairs_); }
+
+namespace {
+
+bool IsNameStart(char c, bool colon) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
+}
+bool IsNameChar(char c, bool colon) { return IsNameStart(c, colon) || (c >= '0' && c <= '9'); }
+
+bool IsValidName(std::string_view name, bool colon) {
+  if (name.empty() || !IsNameStart(name[0], colon)) return false;
+  for (char c : name.substr(1)) {
+    if (!IsNameChar(c, colon)) return false;
+  }
+  return true;
+}
+
+// Index of the first byte that is not part of valid UTF-8, or npos.
+size_t FirstInvalidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + len > s.size()) return i;
+    for (size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid, as in Go.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+      return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+bool IsValidLabelName(std::string_view name) { return IsValidName(name, false); }
+bool IsValidMetricName(std::string_view name) { return IsValidName(name, true); }
+bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
+
+Status ValidateLabelName(std::string_view name) {
+  if (IsValidLabelName(name)) return Status::Ok();
+  std::string m = "invalid label name ";
+  AppendQuoted(m, name);
+  return InvalidArgument(std::move(m));
+}
+
+Status ValidateMetricName(std::string_view name) {
+  if (IsValidMetricName(name)) return Status::Ok();
+  std::string m = "invalid metric name ";
+  AppendQuoted(m, name);
+  return InvalidArgument(std::move(m));
+}
+
+Status ValidateLabelValue(std::string_view name, std::string_view value) {
+  size_t bad = FirstInvalidUtf8(value);
+  if (bad == std::string_view::npos) return Status::Ok();
+  return InvalidArgument("invalid UTF-8 in the value of label \"" + std::string(name) +
+                         "\" at byte " + std::to_string(bad));
+}
+
+Status ValidateLabels(const Labels& labels, bool require_name) {
+  if (require_name && labels.MetricName().empty()) {
+    return InvalidArgument("series " + labels.ToString() + " has no metric name");
+  }
+  for (const Label& l : labels) {
+    if (l.name == kMetricNameLabel) {
+      VIGIL_RETURN_IF_ERROR(ValidateMetricName(l.value).WithContext(labels.ToString()));
+    } else {
+      VIGIL_RETURN_IF_ERROR(ValidateLabelName(l.name).WithContext(labels.ToString()));
+    }
+    if (l.value.empty()) {
+      return InvalidArgument("label \"" + l.name + "\" has an empty value in " + labels.ToString());
+    }
+    VIGIL_RETURN_IF_ERROR(ValidateLabelValue(l.name, l.value));
+  }
+  return Status::Ok();
+}
+
+void AppendQuoted(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          out += "\\x";
+          out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+          out += kHex[static_cast<unsigned char>(c) & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+}  // namespace vigil
