@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "vigil/agent/agent.h"
 #include "vigil/alertd/alertd.h"
@@ -77,8 +77,7 @@ int ExitFor(const Status& st) {
   return kExitFailed;
 }
 
-int RunComponent(const FlagValues& fv, std::string_view component,
-                 Status (*run)(const Config&)) {
+int RunComponent(const FlagValues& fv, std::string_view component, Status (*run)(const Config&)) {
   auto config = BuildConfig(fv, component);
   if (!config.ok()) return ExitFor(config.status());
   return ExitFor(run(*config));
@@ -113,7 +112,8 @@ int main(int argc, char** argv) {
   AddDaemonFlags(up, "", fv);
   auto* tsdb = app.add_subcommand("tsdb", "time-series store and PromQL API (127.0.0.1:9090)");
   AddDaemonFlags(tsdb, "tsdb", fv);
-  auto* logship = app.add_subcommand("logship", "log pipeline, log store, Loki API (127.0.0.1:3100)");
+  auto* logship =
+      app.add_subcommand("logship", "log pipeline, log store, Loki API (127.0.0.1:3100)");
   AddDaemonFlags(logship, "logship", fv);
   auto* alertd = app.add_subcommand("alertd", "rule evaluation and notification (127.0.0.1:9094)");
   AddDaemonFlags(alertd, "alertd", fv);

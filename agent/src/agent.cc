@@ -3,7 +3,8 @@
 namespace vigil::agent {
 
 Status Run(const Config&) {
-  return Unimplemented("vigil agent (the node collector, scraper and log tailer) is not built yet: see issue #5");
+  return Unimplemented(
+      "vigil agent (the node collector, scraper and log tailer) is not built yet: see issue #5");
 }
 
 }  // namespace vigil::agent

@@ -105,13 +105,15 @@ Field CountField(Member<uint64_t> m) {
             const std::string& s = n.Scalar();
             uint64_t v = 0;
             auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-            if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return Expected(what, n);
+            if (ec != std::errc() || p != s.data() + s.size() || s.empty())
+              return Expected(what, n);
             m(c) = v;
             return Status::Ok();
           }};
 }
 
-#define VIGIL_M(path) [](Config& c) -> auto& { return c.path; }
+#define VIGIL_M(path) \
+  [](Config & c) -> auto& { return c.path; }
 
 const std::map<std::string, Field, std::less<>>& Fields() {
   static const auto* fields = new std::map<std::string, Field, std::less<>>{
@@ -179,8 +181,7 @@ Status Walk(const YAML::Node& node, const std::string& prefix, std::string_view 
     if (field != fields.end()) {
       Status st = field->second.set(kv.second, config);
       if (!st.ok()) {
-        return InvalidArgument(Position(file, kv.second.Mark()) + ": " + key + ": " +
-                               st.message());
+        return InvalidArgument(Position(file, kv.second.Mark()) + ": " + key + ": " + st.message());
       }
       continue;
     }
@@ -280,8 +281,7 @@ Status LoadConfigFile(const std::string& path, Config& config) {
   return LoadConfigText(ss.str(), path, config);
 }
 
-Status ApplyOverride(std::string_view key, const std::vector<std::string>& values,
-                     Config& config) {
+Status ApplyOverride(std::string_view key, const std::vector<std::string>& values, Config& config) {
   const auto& fields = Fields();
   auto it = fields.find(key);
   if (it == fields.end()) return InvalidArgument("unknown configuration key " + std::string(key));
@@ -301,16 +301,23 @@ Result<uint64_t> ParseBytes(std::string_view s) {
     return InvalidArgument("invalid size \"" + std::string(s) + "\"");
   }
   std::string_view unit = s.substr(static_cast<size_t>(p - s.data()));
-  static const std::map<std::string_view, uint64_t> kUnits = {
-      {"", 1},          {"B", 1},           {"KB", 1ULL << 10}, {"KiB", 1ULL << 10},
-      {"MB", 1ULL << 20}, {"MiB", 1ULL << 20}, {"GB", 1ULL << 30}, {"GiB", 1ULL << 30},
-      {"TB", 1ULL << 40}, {"TiB", 1ULL << 40}};
+  static const std::map<std::string_view, uint64_t> kUnits = {{"", 1},
+                                                              {"B", 1},
+                                                              {"KB", 1ULL << 10},
+                                                              {"KiB", 1ULL << 10},
+                                                              {"MB", 1ULL << 20},
+                                                              {"MiB", 1ULL << 20},
+                                                              {"GB", 1ULL << 30},
+                                                              {"GiB", 1ULL << 30},
+                                                              {"TB", 1ULL << 40},
+                                                              {"TiB", 1ULL << 40}};
   auto it = kUnits.find(unit);
   if (it == kUnits.end()) {
     return InvalidArgument("invalid size \"" + std::string(s) + "\": unknown unit \"" +
                            std::string(unit) + "\"");
   }
-  if (n > UINT64_MAX / it->second) return InvalidArgument("size \"" + std::string(s) + "\" too large");
+  if (n > UINT64_MAX / it->second)
+    return InvalidArgument("size \"" + std::string(s) + "\" too large");
   return n * it->second;
 }
 

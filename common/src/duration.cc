@@ -42,8 +42,7 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view s) {
     for (; u < kUnits.size(); ++u) {
       std::string_view name = kUnits[u].name;
       // "m" must not swallow the "m" of "ms".
-      if (s.substr(i, name.size()) == name &&
-          !(name == "m" && s.substr(i, 2) == "ms")) {
+      if (s.substr(i, name.size()) == name && !(name == "m" && s.substr(i, 2) == "ms")) {
         break;
       }
     }

@@ -20,14 +20,22 @@ std::string_view ContentType(Format f) {
 
 std::string_view MetricTypeName(MetricType t, Format f) {
   switch (t) {
-    case MetricType::kUnknown: return f == Format::kText ? "untyped" : "unknown";
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kHistogram: return "histogram";
-    case MetricType::kSummary: return "summary";
-    case MetricType::kGaugeHistogram: return "gaugehistogram";
-    case MetricType::kStateSet: return "stateset";
-    case MetricType::kInfo: return "info";
+    case MetricType::kUnknown:
+      return f == Format::kText ? "untyped" : "unknown";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+    case MetricType::kSummary:
+      return "summary";
+    case MetricType::kGaugeHistogram:
+      return "gaugehistogram";
+    case MetricType::kStateSet:
+      return "stateset";
+    case MetricType::kInfo:
+      return "info";
   }
   return "untyped";
 }
@@ -61,15 +69,18 @@ bool SampleBelongs(std::string_view sample, std::string_view family, MetricType 
   if (!sample.starts_with(family)) return false;
   std::string_view suffix = sample.substr(family.size());
   switch (type) {
-    case MetricType::kCounter: return suffix == "_total" || suffix == "_created";
+    case MetricType::kCounter:
+      return suffix == "_total" || suffix == "_created";
     case MetricType::kHistogram:
       return suffix == "_bucket" || suffix == "_sum" || suffix == "_count" || suffix == "_created";
     case MetricType::kGaugeHistogram:
       return suffix == "_bucket" || suffix == "_gsum" || suffix == "_gcount";
     case MetricType::kSummary:
       return suffix == "_sum" || suffix == "_count" || suffix == "_created";
-    case MetricType::kInfo: return suffix == "_info";
-    default: return false;
+    case MetricType::kInfo:
+      return suffix == "_info";
+    default:
+      return false;
   }
 }
 
@@ -81,10 +92,10 @@ class Parser {
   Result<std::vector<Family>> Run() {
     bool eof_seen = false;
     while (pos_ < body_.size()) {
-      if (eof_seen) return Error("content after # EOF");
       line_start_ = pos_;
       size_t nl = body_.find('\n', pos_);
       line_end_ = nl == std::string_view::npos ? body_.size() : nl;
+      if (eof_seen) return Error("content after # EOF");
       if (line_end_ - line_start_ > limits_.max_line_bytes) {
         return Error("line longer than " + std::to_string(limits_.max_line_bytes) + " bytes");
       }
@@ -165,7 +176,8 @@ class Parser {
     }
     size_t kw_start = pos_;
     std::string_view keyword = Token();
-    if (keyword != "HELP" && keyword != "TYPE" && !(keyword == "UNIT" && format_ == Format::kOpenMetrics)) {
+    if (keyword != "HELP" && keyword != "TYPE" &&
+        !(keyword == "UNIT" && format_ == Format::kOpenMetrics)) {
       if (format_ == Format::kText) return Status::Ok();  // any other comment
       pos_ = kw_start;
       return Error("expected HELP, TYPE, UNIT or EOF after '# ', got \"" + std::string(keyword) +
@@ -208,10 +220,12 @@ class Parser {
         {"info", MetricType::kInfo},
     }};
     for (const auto& [tname, type] : kTypes) {
-      const bool allowed = format_ == Format::kOpenMetrics ? tname != "untyped"
-                                                           : static_cast<int>(type) <= 4 && tname != "unknown";
+      const bool allowed = format_ == Format::kOpenMetrics
+                               ? tname != "untyped"
+                               : static_cast<int>(type) <= 4 && tname != "unknown";
       if (tname == value && allowed) {
-        if (!fam.samples.empty()) return Error("TYPE for " + std::string(name) + " after its samples");
+        if (!fam.samples.empty())
+          return Error("TYPE for " + std::string(name) + " after its samples");
         fam.type = type;
         return Status::Ok();
       }
@@ -237,7 +251,8 @@ class Parser {
           help += '\\';
           help += e;
         } else {
-          return Error("invalid escape sequence in HELP: \\" + std::string(e == '\n' ? "" : std::string(1, e)));
+          return Error("invalid escape sequence in HELP: \\" +
+                       std::string(e == '\n' ? "" : std::string(1, e)));
         }
         ++pos_;
         continue;
@@ -274,7 +289,8 @@ class Parser {
         } else if (e == 'n') {
           out += '\n';
         } else {
-          return Error("invalid escape sequence in label value: \\" + (e == '\n' ? std::string() : std::string(1, e)));
+          return Error("invalid escape sequence in label value: \\" +
+                       (e == '\n' ? std::string() : std::string(1, e)));
         }
         ++pos_;
       } else {
@@ -367,10 +383,17 @@ class Parser {
     if (name.empty()) return Error("expected a metric name or '#', got " + Show(Peek()));
     std::vector<Label> labels;
     labels.push_back(Label{std::string(kMetricNameLabel), std::string(name)});
+    size_t mark = pos_;
     if (format_ == Format::kText) SkipBlanks();
-    if (Peek() == '{') VIGIL_RETURN_IF_ERROR(LabelSet(labels));
-    if (!IsBlank(Peek())) return Error("expected ' ' before the value, got " + Show(Peek()));
-    SkipBlanks();
+    if (Peek() == '{') {
+      VIGIL_RETURN_IF_ERROR(LabelSet(labels));
+      mark = pos_;
+      if (format_ == Format::kText) SkipBlanks();
+    }
+    if (pos_ == mark) {
+      if (!IsBlank(Peek())) return Error("expected ' ' before the value, got " + Show(Peek()));
+      SkipBlanks();
+    }
     Sample s;
     VIGIL_ASSIGN_OR_RETURN(s.value, Value("value"));
     if (format_ == Format::kText) SkipBlanks();
@@ -410,8 +433,8 @@ class Parser {
     if (!families_.empty() &&
         SampleBelongs(name, families_.back().name, families_.back().type, format_)) {
       fam = &families_.back();
-    } else if (format_ == Format::kOpenMetrics && !families_.empty() && families_.back().samples.empty() &&
-               families_.back().type != MetricType::kUnknown) {
+    } else if (format_ == Format::kOpenMetrics && !families_.empty() &&
+               families_.back().samples.empty() && families_.back().type != MetricType::kUnknown) {
       return Error("sample \"" + std::string(name) + "\" does not belong to family \"" +
                    families_.back().name + "\" of type " +
                    std::string(MetricTypeName(families_.back().type, format_)));
@@ -426,7 +449,8 @@ class Parser {
   Status Exemplar() {
     pos_ += 2;
     VIGIL_RETURN_IF_ERROR(Expect(' ', "after '#' of an exemplar"));
-    if (Peek() != '{') return Error("expected '{' to open the exemplar's labels, got " + Show(Peek()));
+    if (Peek() != '{')
+      return Error("expected '{' to open the exemplar's labels, got " + Show(Peek()));
     std::vector<Label> labels;
     VIGIL_RETURN_IF_ERROR(LabelSet(labels));
     size_t runes = 0;

@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <algorithm>
 #include <cerrno>
-#include <dirent.h>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -284,8 +284,7 @@ class MemReadableFile final : public ReadableFile {
 
   Result<FileInfo> Stat() override {
     std::lock_guard lock(state_->mu);
-    return FileInfo{kMemDevice, inode_->ino, inode_->data.size(), inode_->mtime_ns,
-                    inode_->is_dir};
+    return FileInfo{kMemDevice, inode_->ino, inode_->data.size(), inode_->mtime_ns, inode_->is_dir};
   }
 
  private:

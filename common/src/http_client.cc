@@ -4,12 +4,12 @@
 #include <mutex>
 #include <variant>
 
+#include <openssl/ssl.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/ssl.h>
 
 #include "vigil/common/http_util.h"
 
@@ -64,7 +64,8 @@ Status FromError(const beast::error_code& ec, std::string_view what, const Url& 
 
 class HttpClient::Impl {
  public:
-  explicit Impl(ClientOptions options) : opts_(std::move(options)), ssl_(asio::ssl::context::tls_client) {
+  explicit Impl(ClientOptions options)
+      : opts_(std::move(options)), ssl_(asio::ssl::context::tls_client) {
     if (opts_.insecure_skip_verify) {
       ssl_.set_verify_mode(asio::ssl::verify_none);
     } else {

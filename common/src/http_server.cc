@@ -5,12 +5,12 @@
 #include <thread>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <spdlog/spdlog.h>
 
 #include "vigil/common/self_metrics.h"
 
@@ -202,7 +202,8 @@ class HttpServer::Impl {
                         asio::ssl::context::no_tlsv1_1);
       boost::system::error_code ec;
       ssl_->use_certificate_chain_file(opts_.tls_cert_file, ec);
-      if (ec) return InvalidArgument("TLS certificate " + opts_.tls_cert_file + ": " + ec.message());
+      if (ec)
+        return InvalidArgument("TLS certificate " + opts_.tls_cert_file + ": " + ec.message());
       ssl_->use_private_key_file(opts_.tls_key_file, asio::ssl::context::pem, ec);
       if (ec) return InvalidArgument("TLS key " + opts_.tls_key_file + ": " + ec.message());
     }
@@ -305,8 +306,8 @@ class HttpServer::Impl {
       std::string allow;
       const Router::Route* route = router_.Match(req, status, allow);
       if (route == nullptr) {
-        res = Response::Text(status, status == 404 ? "404 page not found\n"
-                                                   : "405 method not allowed\n");
+        res = Response::Text(status,
+                             status == 404 ? "404 page not found\n" : "405 method not allowed\n");
         if (status == 405) res.headers.emplace_back("Allow", allow);
       } else {
         route_index = static_cast<size_t>(route - RoutesForMetrics().data());
@@ -424,16 +425,15 @@ class Session final : public SessionBase {
   void Begin() {
     if constexpr (kTls) {
       Tcp().expires_after(server_.options().header_timeout);
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = Self()](beast::error_code ec) {
-                                if (ec) {
-                                  self->server_.CountTls();
-                                  spdlog::debug("http: TLS handshake with {} failed: {}",
-                                                self->remote_, ec.message());
-                                  return self->CloseNow();
-                                }
-                                self->ReadHeader();
-                              });
+      stream_.async_handshake(
+          asio::ssl::stream_base::server, [self = Self()](beast::error_code ec) {
+            if (ec) {
+              self->server_.CountTls();
+              spdlog::debug("http: TLS handshake with {} failed: {}", self->remote_, ec.message());
+              return self->CloseNow();
+            }
+            self->ReadHeader();
+          });
     } else {
       ReadHeader();
     }
@@ -445,12 +445,9 @@ class Session final : public SessionBase {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options().max_header_bytes));
     parser_->body_limit(server_.options().max_body_bytes);
-    Tcp().expires_after(first_ ? server_.options().header_timeout
-                               : server_.options().idle_timeout);
+    Tcp().expires_after(first_ ? server_.options().header_timeout : server_.options().idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = Self()](beast::error_code ec, size_t) {
-                               self->OnHeader(ec);
-                             });
+                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -491,12 +488,15 @@ class Session final : public SessionBase {
       if (!(in_header && idle_buffer_empty())) server_.CountTimeout();
       return CloseNow();
     }
-    if (ec == bhttp::error::body_limit) return RejectTooLarge(0);
+    if (ec == bhttp::error::body_limit) {
+      // Beast checks a Content-Length against the limit while reading the head.
+      return RejectTooLarge(parser_->content_length().value_or(0));
+    }
     if (ec == bhttp::error::header_limit) {
-      return Reply(Response::Text(431, "request header fields too large: over " +
-                                           std::to_string(server_.options().max_header_bytes) +
-                                           " bytes\n"),
-                   /*keep_alive=*/false);
+      return Reply(
+          Response::Text(431, "request header fields too large: over " +
+                                  std::to_string(server_.options().max_header_bytes) + " bytes\n"),
+          /*keep_alive=*/false);
     }
     if (&ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category()) {
       server_.CountMalformed();
@@ -648,12 +648,13 @@ void HttpServer::Impl::Accept() {
     } else {
       boost::system::error_code rec;
       auto ep = socket.remote_endpoint(rec);
-      std::string remote = rec ? "unknown" : ep.address().to_string() + ":" +
-                                                 std::to_string(ep.port());
+      std::string remote =
+          rec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
       std::shared_ptr<SessionBase> s;
       if (ssl_) {
         s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-            *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_),
+            *this,
+            beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_),
             std::move(remote));
       } else {
         s = std::make_shared<Session<beast::tcp_stream>>(

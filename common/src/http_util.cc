@@ -11,8 +11,7 @@ namespace vigil::http {
 
 Result<std::pair<std::string, uint16_t>> SplitHostPort(std::string_view address) {
   auto bad = [&](std::string_view why) {
-    return InvalidArgument("invalid address \"" + std::string(address) + "\": " +
-                           std::string(why));
+    return InvalidArgument("invalid address \"" + std::string(address) + "\": " + std::string(why));
   };
   std::string host;
   std::string_view port_str;
@@ -129,7 +128,8 @@ Result<Params> ParseQuery(std::string_view query) {
     if (part.empty()) continue;
     size_t eq = part.find('=');
     std::string_view key = part.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1);
     auto k = PercentDecode(key, true);
     if (!k.ok()) return k.status().WithContext("query parameter");
     auto v = PercentDecode(value, true);

@@ -14,11 +14,21 @@ void AppendJsonString(spdlog::memory_buf_t& dest, std::string_view s) {
   dest.push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': dest.append(std::string_view("\\\"")); break;
-      case '\\': dest.append(std::string_view("\\\\")); break;
-      case '\n': dest.append(std::string_view("\\n")); break;
-      case '\r': dest.append(std::string_view("\\r")); break;
-      case '\t': dest.append(std::string_view("\\t")); break;
+      case '"':
+        dest.append(std::string_view("\\\""));
+        break;
+      case '\\':
+        dest.append(std::string_view("\\\\"));
+        break;
+      case '\n':
+        dest.append(std::string_view("\\n"));
+        break;
+      case '\r':
+        dest.append(std::string_view("\\r"));
+        break;
+      case '\t':
+        dest.append(std::string_view("\\t"));
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           dest.append(std::string_view("\\u00"));
@@ -78,8 +88,8 @@ Status InitLogging(std::string_view level, std::string_view format) {
     return InvalidArgument("unknown log format \"" + std::string(format) +
                            "\" (expected text or json)");
   }
-  auto logger = std::make_shared<spdlog::logger>(
-      "vigil", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("vigil", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (format == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {

@@ -8,10 +8,14 @@ namespace vigil {
 
 std::string_view MatchTypeString(MatchType t) {
   switch (t) {
-    case MatchType::kEqual: return "=";
-    case MatchType::kNotEqual: return "!=";
-    case MatchType::kRegexMatch: return "=~";
-    case MatchType::kRegexNoMatch: return "!~";
+    case MatchType::kEqual:
+      return "=";
+    case MatchType::kNotEqual:
+      return "!=";
+    case MatchType::kRegexMatch:
+      return "=~";
+    case MatchType::kRegexNoMatch:
+      return "!~";
   }
   return "?";
 }
@@ -65,8 +69,10 @@ Result<Matcher> Matcher::Make(MatchType type, std::string name, std::string valu
 
 bool Matcher::Matches(std::string_view v) const {
   switch (type_) {
-    case MatchType::kEqual: return v == value_;
-    case MatchType::kNotEqual: return v != value_;
+    case MatchType::kEqual:
+      return v == value_;
+    case MatchType::kNotEqual:
+      return v != value_;
     case MatchType::kRegexMatch:
     case MatchType::kRegexNoMatch: {
       bool matched;
@@ -77,13 +83,14 @@ bool Matcher::Matches(std::string_view v) const {
           matched = v.find('\n') == std::string_view::npos || RE2::FullMatch(v, *re_);
           break;
         case Fast::kNonEmpty:
-          matched = !v.empty() && (v.find('\n') == std::string_view::npos ||
-                                   RE2::FullMatch(v, *re_));
+          matched =
+              !v.empty() && (v.find('\n') == std::string_view::npos || RE2::FullMatch(v, *re_));
           break;
         case Fast::kSet:
           matched = std::binary_search(set_matches_.begin(), set_matches_.end(), v);
           break;
-        default: matched = RE2::FullMatch(v, *re_);
+        default:
+          matched = RE2::FullMatch(v, *re_);
       }
       return type_ == MatchType::kRegexMatch ? matched : !matched;
     }

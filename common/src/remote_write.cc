@@ -38,18 +38,22 @@ Status ScanWire(std::string_view data, size_t base, std::string_view msg, int de
     uint64_t v;
     switch (wire) {
       case 0:
-        if (!varint(v)) return fail(field_start, "truncated varint in field " + std::to_string(field));
+        if (!varint(v))
+          return fail(field_start, "truncated varint in field " + std::to_string(field));
         break;
       case 1:
-        if (data.size() - pos < 8) return fail(field_start, "truncated fixed64 field " + std::to_string(field));
+        if (data.size() - pos < 8)
+          return fail(field_start, "truncated fixed64 field " + std::to_string(field));
         pos += 8;
         break;
       case 5:
-        if (data.size() - pos < 4) return fail(field_start, "truncated fixed32 field " + std::to_string(field));
+        if (data.size() - pos < 4)
+          return fail(field_start, "truncated fixed32 field " + std::to_string(field));
         pos += 4;
         break;
       case 2: {
-        if (!varint(v)) return fail(field_start, "truncated length of field " + std::to_string(field));
+        if (!varint(v))
+          return fail(field_start, "truncated length of field " + std::to_string(field));
         if (v > data.size() - pos) {
           return fail(field_start, "field " + std::to_string(field) + " claims " +
                                        std::to_string(v) + " bytes but " +
@@ -80,10 +84,10 @@ Status ScanWire(std::string_view data, size_t base, std::string_view msg, int de
 void QuietProtobufLogs() {
   static std::once_flag once;
   std::call_once(once, [] {
-    google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int,
-                                       const std::string& message) {
-      spdlog::debug("protobuf: {}", message);
-    });
+    google::protobuf::SetLogHandler(
+        [](google::protobuf::LogLevel, const char*, int, const std::string& message) {
+          spdlog::debug("protobuf: {}", message);
+        });
   });
 }
 
@@ -101,7 +105,8 @@ Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits
   QuietProtobufLogs();
   size_t length = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &length)) {
-    return InvalidArgument("snappy: corrupt input: no valid uncompressed length in the first bytes");
+    return InvalidArgument(
+        "snappy: corrupt input: no valid uncompressed length in the first bytes");
   }
   if (length > limits.max_decompressed_bytes) {
     return OutOfRange("snappy: decompressed size " + std::to_string(length) +

@@ -32,8 +32,10 @@ class ProcessCollector final : public prometheus::Collectable {
       // f[0] is field 3 (state): utime=14, stime=15, starttime=22, vsize=23, rss=24.
       if (f.size() > 21) {
         double cpu = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(ticks);
-        out.push_back(Gauge("process_cpu_seconds_total", "Total user and system CPU time spent "
-                            "in seconds.", prometheus::MetricType::Counter, cpu));
+        out.push_back(Gauge("process_cpu_seconds_total",
+                            "Total user and system CPU time spent "
+                            "in seconds.",
+                            prometheus::MetricType::Counter, cpu));
         out.push_back(Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.",
                             prometheus::MetricType::Gauge, std::stod(f[20])));
         out.push_back(Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",

@@ -3,7 +3,8 @@
 namespace vigil::logship {
 
 Status Run(const Config&) {
-  return Unimplemented("vigil logship (the log pipeline and Loki API) is not built yet: see issue #6");
+  return Unimplemented(
+      "vigil logship (the log pipeline and Loki API) is not built yet: see issue #6");
 }
 
 }  // namespace vigil::logship

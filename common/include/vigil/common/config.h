@@ -20,7 +20,7 @@ namespace vigil {
 using std::chrono::milliseconds;
 
 struct LogConfig {
-  std::string level = "info";  // trace, debug, info, warn, error, off
+  std::string level = "info";   // trace, debug, info, warn, error, off
   std::string format = "text";  // text or json (one JSON object per line)
 };
 
@@ -82,8 +82,8 @@ struct Config {
 
 // A flag and the YAML key it overrides ("--retention" -> "tsdb.retention").
 struct FlagSpec {
-  std::string flag;      // "--retention"
-  std::string key;       // "tsdb.retention"
+  std::string flag;  // "--retention"
+  std::string key;   // "tsdb.retention"
   std::string help;
   bool repeated = false;  // list-valued: each use adds one value
 };
@@ -96,8 +96,7 @@ Status LoadConfigText(std::string_view yaml, std::string_view file, Config& conf
 // Reads and parses a file.
 Status LoadConfigFile(const std::string& path, Config& config);
 // Sets one key from flag values (one for a scalar key; any number for a list key).
-Status ApplyOverride(std::string_view key, const std::vector<std::string>& values,
-                     Config& config);
+Status ApplyOverride(std::string_view key, const std::vector<std::string>& values, Config& config);
 
 // Byte sizes: "1048576", "512KiB", "64MB", "2GiB" (KB, MB, GB, TB are 1024-based, as in
 // Prometheus' flags).

@@ -1,0 +1,121 @@
+#include "vigil/common/remote_write.h"
+
+#include <gtest/gtest.h>
+#include <snappy.h>
+
+namespace vigil::remote {
+namespace {
+
+prometheus::WriteRequest Sample(int series) {
+  prometheus::WriteRequest req;
+  for (int i = 0; i < series; ++i) {
+    auto* ts = req.add_timeseries();
+    auto* name = ts->add_labels();
+    name->set_name("__name__");
+    name->set_value("vigil_test_metric");
+    auto* idx = ts->add_labels();
+    idx->set_name("idx");
+    idx->set_value(std::to_string(i));
+    auto* s = ts->add_samples();
+    s->set_value(i * 1.5);
+    s->set_timestamp(1'700'000'000'000 + i);
+  }
+  return req;
+}
+
+std::string Snappy(const std::string& raw) {
+  std::string out;
+  snappy::Compress(raw.data(), raw.size(), &out);
+  return out;
+}
+
+TEST(RemoteWriteTest, RoundTrips) {
+  auto req = Sample(3);
+  auto decoded = Decode(Encode(req));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_EQ(decoded->timeseries_size(), 3);
+  EXPECT_EQ(decoded->timeseries(2).samples(0).value(), 3.0);
+  EXPECT_EQ(decoded->timeseries(2).samples(0).timestamp(), 1'700'000'000'002);
+  auto labels = ToLabels(decoded->timeseries(1));
+  ASSERT_TRUE(labels.ok());
+  EXPECT_EQ(labels->ToString(), R"({__name__="vigil_test_metric", idx="1"})");
+}
+
+TEST(RemoteWriteTest, TruncatedSnappy) {
+  std::string body = Encode(Sample(50));
+  auto r = Decode(body.substr(0, body.size() / 2));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("snappy: corrupt or truncated input"), std::string::npos);
+  EXPECT_NE(Decode("").status().message().find("snappy: corrupt input"), std::string::npos);
+  EXPECT_FALSE(Decode("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff").ok());
+}
+
+TEST(RemoteWriteTest, DeclaredSizeIsCheckedBeforeAllocating) {
+  // A 6-byte body that declares a 2 GiB output.
+  std::string bomb = "\x80\x80\x80\x80\x08";
+  bomb += '\0';
+  auto r = Decode(bomb);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(r.status().message().find("exceeds the limit"), std::string::npos)
+      << r.status().message();
+}
+
+TEST(RemoteWriteTest, InvalidProtobufSaysWhere) {
+  std::string raw;
+  Sample(2).SerializeToString(&raw);
+  // Cut the second series short: its length prefix claims more bytes than remain.
+  auto r = Decode(Snappy(raw.substr(0, raw.size() - 3)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("invalid protobuf in WriteRequest at byte"),
+            std::string::npos)
+      << r.status().message();
+  auto junk = Decode(Snappy("\x0a\x05\x0a\x03\x0a\x09zz"));
+  ASSERT_FALSE(junk.ok());
+  EXPECT_NE(junk.status().message().find("invalid protobuf in"), std::string::npos)
+      << junk.status().message();
+  auto wire = Decode(Snappy("\x0f"));  // wire type 7 does not exist
+  EXPECT_NE(wire.status().message().find("unsupported wire type 7"), std::string::npos)
+      << wire.status().message();
+}
+
+TEST(RemoteWriteTest, InvalidSeriesAreRejected) {
+  auto req = Sample(1);
+  req.mutable_timeseries(0)->mutable_labels(1)->set_name("bad-name");
+  auto r = Decode(Encode(req));
+  EXPECT_NE(r.status().message().find("series 0: "), std::string::npos);
+  EXPECT_NE(r.status().message().find("invalid label name \"bad-name\""), std::string::npos)
+      << r.status().message();
+
+  req = Sample(1);
+  req.mutable_timeseries(0)->mutable_labels(0)->set_name("job");
+  EXPECT_NE(Decode(Encode(req)).status().message().find("has no metric name"), std::string::npos);
+
+  req = Sample(1);
+  auto* dup = req.mutable_timeseries(0)->add_labels();
+  dup->set_name("idx");
+  dup->set_value("again");
+  EXPECT_NE(Decode(Encode(req)).status().message().find("duplicate label name \"idx\""),
+            std::string::npos);
+}
+
+TEST(RemoteWriteTest, Limits) {
+  WriteLimits limits;
+  limits.max_series = 2;
+  auto r = Decode(Encode(Sample(3)), limits);
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(r.status().message().find("3 series, over the limit of 2"), std::string::npos);
+  limits = {};
+  limits.max_decompressed_bytes = 10;
+  EXPECT_EQ(Decode(Encode(Sample(3)), limits).status().code(), StatusCode::kOutOfRange);
+  limits = {};
+  limits.max_label_value_bytes = 3;
+  auto req = Sample(1);
+  req.mutable_timeseries(0)->mutable_labels(1)->set_value("long value");
+  EXPECT_NE(Decode(Encode(req), limits).status().message().find("longer than 3 bytes"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::remote

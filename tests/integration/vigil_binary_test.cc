@@ -1,0 +1,144 @@
+// The vigil binary as a user runs it: help, version, subcommands that are not built yet, bad
+// configuration, and `vigil up` serving, scraped by promtool, and stopped by a signal.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "testing.h"
+#include "vigil/common/http_client.h"
+
+namespace vigil {
+namespace {
+
+const std::string kVigil = VIGIL_BINARY;
+
+TEST(VigilBinaryTest, HelpAndVersion) {
+  auto help = testing::Run({kVigil, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* sub : {"up", "tsdb", "logship", "alertd", "agent", "query", "rules", "top"}) {
+    EXPECT_NE(help.out.find(std::string("  ") + sub + " "), std::string::npos) << sub;
+  }
+  auto version = testing::Run({kVigil, "version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out, "vigil version 0.1.0\n");
+  EXPECT_NE(testing::Run({kVigil}).exit_code, 0);
+  EXPECT_NE(testing::Run({kVigil, "frobnicate"}).exit_code, 0);
+}
+
+TEST(VigilBinaryTest, UnbuiltSubcommandsSaySoAndFail) {
+  const std::vector<std::vector<std::string>> cmds = {
+      {"tsdb"}, {"logship"}, {"alertd"}, {"agent"}, {"query", "up"},
+      {"rules", "check", "x.yml"}, {"rules", "test", "x.yml"}, {"top"}};
+  for (const auto& args : cmds) {
+    std::vector<std::string> argv = {kVigil};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = testing::Run(argv);
+    EXPECT_EQ(r.exit_code, 3) << args[0];
+    EXPECT_NE(r.err.find("is not built yet: see issue #"), std::string::npos) << r.err;
+  }
+}
+
+TEST(VigilBinaryTest, BadConfigurationFailsWithWhere) {
+  testing::TempDir dir;
+  dir.Write("bad.yaml", "tsdb:\n  retention: forever\n");
+  auto r = testing::Run({kVigil, "up", "--config", dir.Join("bad.yaml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(dir.Join("bad.yaml") + ":2:14: tsdb.retention: expected a duration"),
+            std::string::npos)
+      << r.err;
+  dir.Write("broken.yaml", "log: [\n");
+  r = testing::Run({kVigil, "up", "--config", dir.Join("broken.yaml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("invalid YAML"), std::string::npos) << r.err;
+  r = testing::Run({kVigil, "tsdb", "--retention", "soon"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--retention: expected a duration"), std::string::npos) << r.err;
+  r = testing::Run({kVigil, "up", "--log-level", "loud"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = testing::Run({kVigil, "up", "--listen", "nowhere"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("invalid address \"nowhere\""), std::string::npos) << r.err;
+}
+
+// Starts `vigil up` on a port it picks itself and reads the address from its log.
+class VigilUp {
+ public:
+  explicit VigilUp(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {kVigil, "up", "--listen", "127.0.0.1:0", "--data-dir",
+                                      dir_.Join("data")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc_ = std::make_unique<testing::Subprocess>(argv, dir_.path());
+    std::regex up_re("is up: (https?)://([0-9.]+:[0-9]+)/");
+    testing::WaitFor([&] {
+      std::smatch m;
+      std::string err = proc_->Stderr();
+      if (std::regex_search(err, m, up_re)) {
+        base_ = m[1].str() + "://" + m[2].str();
+        return true;
+      }
+      return !proc_->Running();
+    });
+  }
+  const std::string& base() const { return base_; }
+  testing::Subprocess& proc() { return *proc_; }
+  const testing::TempDir& dir() const { return dir_; }
+
+ private:
+  testing::TempDir dir_;
+  std::unique_ptr<testing::Subprocess> proc_;
+  std::string base_;
+};
+
+TEST(VigilUpTest, ServesHealthReadyMetricsAndStopsOnSigterm) {
+  VigilUp up;
+  ASSERT_FALSE(up.base().empty()) << up.proc().Stderr();
+  http::HttpClient c;
+  auto healthy = c.Get(up.base() + "/-/healthy");
+  ASSERT_TRUE(healthy.ok()) << healthy.status().ToString();
+  EXPECT_EQ(healthy->status, 200);
+  EXPECT_EQ(c.Get(up.base() + "/-/ready")->status, 200);
+  auto metrics = c.Get(up.base() + "/metrics");
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("vigil_build_info{version=\"0.1.0\"} 1"), std::string::npos);
+  int st = up.proc().Stop(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(st)) << st;
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+  EXPECT_NE(up.proc().Stderr().find("shutting down"), std::string::npos);
+  EXPECT_FALSE(c.Get(up.base() + "/-/healthy").ok());
+}
+
+TEST(VigilUpTest, StopsCleanlyOnCtrlC) {
+  VigilUp up({"--log-format", "json"});
+  ASSERT_FALSE(up.base().empty()) << up.proc().Stderr();
+  int st = up.proc().Stop(SIGINT);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+  EXPECT_NE(up.proc().Stderr().find("\"msg\":\"vigil up: Interrupt; shutting down\""),
+            std::string::npos)
+      << up.proc().Stderr();
+}
+
+TEST(VigilUpTest, MetricsPassPromtoolCheckMetrics) {
+  ASSERT_TRUE(testing::HaveProgram("promtool")) << "promtool is installed by scripts/setup.sh";
+  VigilUp up;
+  ASSERT_FALSE(up.base().empty()) << up.proc().Stderr();
+  http::HttpClient c;
+  // Some traffic first, so the request families have samples.
+  ASSERT_EQ(c.Get(up.base() + "/-/healthy")->status, 200);
+  ASSERT_EQ(c.Get(up.base() + "/no/such/page")->status, 404);
+  auto metrics = c.Get(up.base() + "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  up.dir().Write("metrics.txt", metrics->body);
+  auto check = testing::Run({"sh", "-c", "promtool check metrics < " + up.dir().Join("metrics.txt")});
+  // 0: clean; 3: lint findings only (promtool's exit code for lint problems).
+  EXPECT_TRUE(check.exit_code == 0 || check.exit_code == 3)
+      << "exit " << check.exit_code << "\n" << check.out << check.err << "\n" << metrics->body;
+  EXPECT_EQ(check.err.find("error"), std::string::npos) << check.err;
+}
+
+}  // namespace
+}  // namespace vigil

@@ -1,0 +1,162 @@
+#include "testing.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "vigil/common/http_client.h"
+
+namespace vigil::testing {
+
+TempDir::TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp ? tmp : "/tmp") + "/vigil-test-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void TempDir::Write(const std::string& name, const std::string& content) const {
+  std::ofstream out(Join(name), std::ios::binary);
+  out << content;
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool HaveProgram(const std::string& name) {
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(ss, dir, ':');) {
+    if (::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+Subprocess::Subprocess(std::vector<std::string> argv, const std::string& log_dir,
+                       std::map<std::string, std::string> env) {
+  static int counter = 0;
+  std::string base = log_dir + "/" + std::filesystem::path(argv[0]).filename().string() + "." +
+                     std::to_string(++counter);
+  out_path_ = base + ".out";
+  err_path_ = base + ".err";
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    // Child: a process group of its own, so a test's Ctrl-C does not reach it twice.
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    std::FILE* out = std::fopen(out_path_.c_str(), "w");
+    std::FILE* err = std::fopen(err_path_.c_str(), "w");
+    if (out) ::dup2(fileno(out), 1);
+    if (err) ::dup2(fileno(err), 2);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    std::perror("execvp");
+    ::_exit(127);
+  }
+}
+
+Subprocess::~Subprocess() {
+  if (pid_ > 0 && status_ == -1) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+  }
+}
+
+bool Subprocess::Running() {
+  if (status_ != -1) return false;
+  int st;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = st;
+    return false;
+  }
+  return true;
+}
+
+int Subprocess::Wait(std::chrono::milliseconds timeout) {
+  if (!WaitFor([&] { return !Running(); }, timeout)) return -1;
+  return status_;
+}
+
+int Subprocess::Stop(int sig, std::chrono::milliseconds timeout) {
+  if (Running()) ::kill(pid_, sig);
+  return Wait(timeout);
+}
+
+std::string Subprocess::Stdout() const { return ReadFileOrEmpty(out_path_); }
+std::string Subprocess::Stderr() const { return ReadFileOrEmpty(err_path_); }
+
+RunResult Run(std::vector<std::string> argv, std::chrono::milliseconds timeout) {
+  TempDir logs;
+  Subprocess p(std::move(argv), logs.path());
+  RunResult r;
+  int st = p.Wait(timeout);
+  if (st != -1 && WIFEXITED(st)) r.exit_code = WEXITSTATUS(st);
+  r.out = p.Stdout();
+  r.err = p.Stderr();
+  return r;
+}
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+bool WaitForHttpOk(const std::string& url, std::chrono::milliseconds timeout) {
+  http::ClientOptions opts;
+  opts.connect_timeout = std::chrono::milliseconds(500);
+  opts.request_timeout = std::chrono::seconds(5);
+  http::HttpClient client(opts);
+  return WaitFor(
+      [&] {
+        auto r = client.Get(url);
+        return r.ok() && r->status == 200;
+      },
+      timeout);
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace vigil::testing

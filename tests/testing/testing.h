@@ -1,0 +1,79 @@
+#pragma once
+
+// Helpers for tests that run real programs: temporary directories, free loopback ports, child
+// processes, and readiness checks (poll until a condition holds, with a deadline; never a fixed
+// sleep).
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vigil::testing {
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Join(const std::string& name) const { return path_ + "/" + name; }
+  void Write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). For
+// peers that cannot report the port they bound themselves.
+int FreePort();
+
+// True if `path` is an executable found on PATH (or an absolute path).
+bool HaveProgram(const std::string& name);
+
+// A child process with stdout and stderr captured to files in `log_dir`.
+class Subprocess {
+ public:
+  Subprocess(std::vector<std::string> argv, const std::string& log_dir,
+             std::map<std::string, std::string> env = {});
+  ~Subprocess();  // SIGKILL if still running
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  // Sends `sig` and waits up to `timeout` for exit; returns the wait status or -1 on timeout.
+  int Stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Waits for exit; returns the raw wait status, or -1 on timeout.
+  int Wait(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  std::string Stdout() const;
+  std::string Stderr() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string out_path_;
+  std::string err_path_;
+};
+
+// Runs a command to completion; returns its exit code (or -1), with stdout and stderr.
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+RunResult Run(std::vector<std::string> argv,
+              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Polls `cond` every 20 ms until it returns true or `timeout` passes; returns whether it held.
+bool WaitFor(const std::function<bool()>& cond,
+             std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// Polls GET `url` until it answers 200.
+bool WaitForHttpOk(const std::string& url,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+std::string ReadFileOrEmpty(const std::string& path);
+
+}  // namespace vigil::testing
