@@ -3,16 +3,17 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "vigil/common/duration.h"
+#include "vigil/common/file_system.h"
 
 namespace vigil {
 namespace {
+
+constexpr size_t kMaxConfigBytes = 16 << 20;
 
 // One settable field: its kind (for the error message) and how to set it from a YAML node.
 struct Field {
@@ -274,11 +275,9 @@ Status LoadConfigText(std::string_view yaml, std::string_view file, Config& conf
 }
 
 Status LoadConfigFile(const std::string& path, Config& config) {
-  std::ifstream in(path);
-  if (!in) return NotFound("config file " + path + ": cannot be opened");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return LoadConfigText(ss.str(), path, config);
+  auto text = RealFileSystem()->ReadFile(path, kMaxConfigBytes);
+  if (!text.ok()) return text.status().WithContext("config file");
+  return LoadConfigText(*text, path, config);
 }
 
 Status ApplyOverride(std::string_view key, const std::vector<std::string>& values, Config& config) {

@@ -36,22 +36,20 @@ std::string_view Request::Header(std::string_view name) const {
 }
 
 std::optional<std::string> Request::Param(std::string_view name) const {
-  for (const auto& [k, v] : query) {
-    if (k == name) return v;
-  }
-  for (const auto& [k, v] : form) {
-    if (k == name) return v;
+  for (const Params* params : {&form, &query}) {
+    for (const auto& [k, v] : *params) {
+      if (k == name) return v;
+    }
   }
   return std::nullopt;
 }
 
 std::vector<std::string> Request::ParamValues(std::string_view name) const {
   std::vector<std::string> out;
-  for (const auto& [k, v] : query) {
-    if (k == name) out.push_back(v);
-  }
-  for (const auto& [k, v] : form) {
-    if (k == name) out.push_back(v);
+  for (const Params* params : {&form, &query}) {
+    for (const auto& [k, v] : *params) {
+      if (k == name) out.push_back(v);
+    }
   }
   return out;
 }

@@ -18,7 +18,8 @@ TEST(DurationTest, ParsesPrometheusDurations) {
 }
 
 TEST(DurationTest, RejectsMalformed) {
-  for (const char* bad : {"", "5", "1x", "s", "1s1m", "1m1m", "-1s", "1.5s", "99999999999999999999y"}) {
+  for (const char* bad :
+       {"", "5", "1x", "s", "1s1m", "1m1m", "-1s", "1.5s", "99999999999999999999y"}) {
     auto r = ParseDuration(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

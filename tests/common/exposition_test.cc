@@ -102,7 +102,8 @@ TEST(ExpositionTest, ErrorsNameLineColumnAndWhat) {
       {"up 1\n# EOF\nmore 2\n", Format::kOpenMetrics, "line 3, column 1: content after # EOF"},
       {"# TYPE foo counter\nfoo 1\n# EOF\n", Format::kOpenMetrics,
        "sample \"foo\" does not belong to family \"foo\" of type counter"},
-      {"foo_total 1 # {a=\"b\"}\n# EOF\n", Format::kOpenMetrics, "expected ' ' before the exemplar value"},
+      {"foo_total 1 # {a=\"b\"}\n# EOF\n", Format::kOpenMetrics,
+       "expected ' ' before the exemplar value"},
       {"# random comment\n# EOF\n", Format::kOpenMetrics,
        "expected HELP, TYPE, UNIT or EOF after '# ', got \"random\""},
       {"# UNIT foo_seconds bytes\n# EOF\n", Format::kOpenMetrics,
@@ -121,8 +122,10 @@ TEST(ExpositionTest, ErrorsNameLineColumnAndWhat) {
 TEST(ExpositionTest, LimitsBoundTheWork) {
   ParseLimits limits;
   limits.max_samples = 2;
-  EXPECT_NE(Parse("a 1\nb 2\nc 3\n", Format::kText, limits).status().message().find(
-                "more than 2 samples"),
+  EXPECT_NE(Parse("a 1\nb 2\nc 3\n", Format::kText, limits)
+                .status()
+                .message()
+                .find("more than 2 samples"),
             std::string::npos);
   limits = {};
   limits.max_label_value_bytes = 4;

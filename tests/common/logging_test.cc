@@ -1,8 +1,8 @@
 #include "vigil/common/logging.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace vigil {
 namespace {

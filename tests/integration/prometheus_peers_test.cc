@@ -55,8 +55,7 @@ TEST(PrometheusPeerTest, AcceptsOurRemoteWriteAndAnswersQueries) {
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   EXPECT_EQ(res->status, 204) << res->body;
 
-  auto q = client.Get("http://" + addr +
-                      "/api/v1/query?query=vigil_remote_write_test&time=" +
+  auto q = client.Get("http://" + addr + "/api/v1/query?query=vigil_remote_write_test&time=" +
                       std::to_string((now - 60'000 + 4 * 15'000) / 1000.0));
   ASSERT_TRUE(q.ok());
   ASSERT_EQ(q->status, 200) << q->body;
@@ -106,8 +105,8 @@ TEST(NodeExporterPeerTest, ParserReadsARealScrape) {
       samples += f.samples.size();
     }
     EXPECT_GT(samples, 100u);
-    const std::string cpu = format == expo::Format::kOpenMetrics ? "node_cpu_seconds"
-                                                                 : "node_cpu_seconds_total";
+    const std::string cpu =
+        format == expo::Format::kOpenMetrics ? "node_cpu_seconds" : "node_cpu_seconds_total";
     ASSERT_TRUE(by_name.count(cpu)) << accept;
     EXPECT_EQ(by_name[cpu]->type, expo::MetricType::kCounter);
     EXPECT_FALSE(by_name[cpu]->samples[0].labels.Get("mode").empty());

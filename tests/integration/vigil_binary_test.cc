@@ -30,9 +30,14 @@ TEST(VigilBinaryTest, HelpAndVersion) {
 }
 
 TEST(VigilBinaryTest, UnbuiltSubcommandsSaySoAndFail) {
-  const std::vector<std::vector<std::string>> cmds = {
-      {"tsdb"}, {"logship"}, {"alertd"}, {"agent"}, {"query", "up"},
-      {"rules", "check", "x.yml"}, {"rules", "test", "x.yml"}, {"top"}};
+  const std::vector<std::vector<std::string>> cmds = {{"tsdb"},
+                                                      {"logship"},
+                                                      {"alertd"},
+                                                      {"agent"},
+                                                      {"query", "up"},
+                                                      {"rules", "check", "x.yml"},
+                                                      {"rules", "test", "x.yml"},
+                                                      {"top"}};
   for (const auto& args : cmds) {
     std::vector<std::string> argv = {kVigil};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -68,8 +73,8 @@ TEST(VigilBinaryTest, BadConfigurationFailsWithWhere) {
 class VigilUp {
  public:
   explicit VigilUp(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {kVigil, "up", "--listen", "127.0.0.1:0", "--data-dir",
-                                      dir_.Join("data")};
+    std::vector<std::string> argv = {kVigil,        "up",         "--listen",
+                                     "127.0.0.1:0", "--data-dir", dir_.Join("data")};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = std::make_unique<testing::Subprocess>(argv, dir_.path());
     std::regex up_re("is up: (https?)://([0-9.]+:[0-9]+)/");
@@ -133,10 +138,12 @@ TEST(VigilUpTest, MetricsPassPromtoolCheckMetrics) {
   auto metrics = c.Get(up.base() + "/metrics");
   ASSERT_TRUE(metrics.ok());
   up.dir().Write("metrics.txt", metrics->body);
-  auto check = testing::Run({"sh", "-c", "promtool check metrics < " + up.dir().Join("metrics.txt")});
+  auto check =
+      testing::Run({"sh", "-c", "promtool check metrics < " + up.dir().Join("metrics.txt")});
   // 0: clean; 3: lint findings only (promtool's exit code for lint problems).
-  EXPECT_TRUE(check.exit_code == 0 || check.exit_code == 3)
-      << "exit " << check.exit_code << "\n" << check.out << check.err << "\n" << metrics->body;
+  EXPECT_TRUE(check.exit_code == 0 || check.exit_code == 3) << "exit " << check.exit_code << "\n"
+                                                            << check.out << check.err << "\n"
+                                                            << metrics->body;
   EXPECT_EQ(check.err.find("error"), std::string::npos) << check.err;
 }
 

@@ -46,9 +46,10 @@ struct Request {
 
   // The first header with that name (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
-  // The first value of a query or form parameter, as Go's r.FormValue (query first, then form).
+  // The first value of a form or query parameter, as Go's r.FormValue: body (form) values come
+  // before query values.
   std::optional<std::string> Param(std::string_view name) const;
-  // Every value of a parameter from query and form ("match[]").
+  // Every value of a parameter, form values first, then query values ("match[]").
   std::vector<std::string> ParamValues(std::string_view name) const;
   std::string_view PathParam(std::string_view name) const;
 };
