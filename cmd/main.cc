@@ -87,7 +87,8 @@ Status RunUp(const Config& config) {
   // The embedded default. The components join this process as they are built; today it serves
   // the standard endpoints (/-/healthy, /-/ready, /metrics) on the one port.
   vigil::http::Router router;
-  return vigil::ServeUntilSignal(config, "up", "127.0.0.1:9090", std::move(router));
+  return vigil::ServeUntilSignal(config, "up", vigil::ServerOptionsFrom(config, "127.0.0.1:9090"),
+                                 std::move(router));
 }
 
 Status NotBuilt(std::string_view what, int issue) {

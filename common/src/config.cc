@@ -113,6 +113,17 @@ Field CountField(Member<uint64_t> m) {
           }};
 }
 
+Field BoolField(Member<bool> m) {
+  const std::string what = "true or false";
+  return {what, [m, what](const YAML::Node& n, Config& c) {
+            if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
+              m(c) = n.Scalar() == "true";
+              return Status::Ok();
+            }
+            return Expected(what, n);
+          }};
+}
+
 #define VIGIL_M(path) \
   [](Config & c) -> auto& { return c.path; }
 
@@ -141,6 +152,8 @@ const std::map<std::string, Field, std::less<>>& Fields() {
       {"tsdb.max_body_bytes", BytesField(VIGIL_M(tsdb.max_body_bytes))},
       {"tsdb.query_timeout", DurationField(VIGIL_M(tsdb.query_timeout))},
       {"tsdb.query_max_samples", CountField(VIGIL_M(tsdb.query_max_samples))},
+      {"tsdb.out_of_order_window", DurationField(VIGIL_M(tsdb.out_of_order_window))},
+      {"tsdb.wal_sync", BoolField(VIGIL_M(tsdb.wal_sync))},
       {"logship.kafka_brokers", ListField(VIGIL_M(logship.kafka_brokers))},
       {"logship.kafka_topic", StringField(VIGIL_M(logship.kafka_topic))},
       {"logship.retention", DurationField(VIGIL_M(logship.retention))},
@@ -236,7 +249,10 @@ const std::vector<FlagSpec>& Flags(std::string_view component) {
         {"--retention-bytes", "tsdb.retention_bytes", "size limit of stored chunks (0: none)"},
         {"--max-body-bytes", "tsdb.max_body_bytes", "largest remote_write body accepted"},
         {"--query-timeout", "tsdb.query_timeout", "longest a query may run"},
-        {"--query-max-samples", "tsdb.query_max_samples", "most samples a query may load"}}},
+        {"--query-max-samples", "tsdb.query_max_samples", "most samples a query may load"},
+        {"--out-of-order-window", "tsdb.out_of_order_window",
+         "how far behind a series' newest sample a sample is still accepted"},
+        {"--wal-sync", "tsdb.wal_sync", "fsync each commit before answering (true or false)"}}},
       {"logship",
        {{"--kafka-brokers", "logship.kafka_brokers", "Kafka bootstrap brokers (repeatable)", true},
         {"--kafka-topic", "logship.kafka_topic", "Kafka topic for log records"},

@@ -38,11 +38,10 @@ http::ServerOptions ServerOptionsFrom(const Config& config, std::string_view def
 }
 
 Status ServeUntilSignal(const Config& config, std::string_view component,
-                        std::string_view default_listen, http::Router router,
+                        http::ServerOptions options, http::Router router,
                         const std::atomic<bool>* stop) {
   AddStandardRoutes(router);
-  auto server =
-      http::HttpServer::Start(ServerOptionsFrom(config, default_listen), std::move(router));
+  auto server = http::HttpServer::Start(std::move(options), std::move(router));
   if (!server.ok()) return server.status();
   const bool tls = !config.server.tls_cert_file.empty();
   spdlog::info("vigil {} is up: {}://{}/ (health at /-/healthy, metrics at /metrics)", component,

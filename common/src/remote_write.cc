@@ -131,30 +131,30 @@ Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits
 
 Status Validate(const prometheus::WriteRequest& req, const WriteLimits& limits) {
   if (static_cast<size_t>(req.timeseries_size()) > limits.max_series) {
-    return OutOfRange("request has " + std::to_string(req.timeseries_size()) +
-                      " series, over the limit of " + std::to_string(limits.max_series));
+    return InvalidArgument("request has " + std::to_string(req.timeseries_size()) +
+                           " series, over the limit of " + std::to_string(limits.max_series));
   }
   for (int i = 0; i < req.timeseries_size(); ++i) {
     const auto& ts = req.timeseries(i);
     auto where = [&] { return "series " + std::to_string(i); };
     if (static_cast<size_t>(ts.labels_size()) > limits.max_labels_per_series) {
-      return OutOfRange(where() + " has " + std::to_string(ts.labels_size()) +
-                        " labels, over the limit of " +
-                        std::to_string(limits.max_labels_per_series));
+      return InvalidArgument(where() + " has " + std::to_string(ts.labels_size()) +
+                             " labels, over the limit of " +
+                             std::to_string(limits.max_labels_per_series));
     }
     if (static_cast<size_t>(ts.samples_size()) > limits.max_samples_per_series) {
-      return OutOfRange(where() + " has " + std::to_string(ts.samples_size()) +
-                        " samples, over the limit of " +
-                        std::to_string(limits.max_samples_per_series));
+      return InvalidArgument(where() + " has " + std::to_string(ts.samples_size()) +
+                             " samples, over the limit of " +
+                             std::to_string(limits.max_samples_per_series));
     }
     for (const auto& l : ts.labels()) {
       if (l.name().size() > limits.max_label_name_bytes) {
-        return OutOfRange(where() + ": label name longer than " +
-                          std::to_string(limits.max_label_name_bytes) + " bytes");
+        return InvalidArgument(where() + ": label name longer than " +
+                               std::to_string(limits.max_label_name_bytes) + " bytes");
       }
       if (l.value().size() > limits.max_label_value_bytes) {
-        return OutOfRange(where() + ": value of label \"" + l.name() + "\" longer than " +
-                          std::to_string(limits.max_label_value_bytes) + " bytes");
+        return InvalidArgument(where() + ": value of label \"" + l.name() + "\" longer than " +
+                               std::to_string(limits.max_label_value_bytes) + " bytes");
       }
     }
     auto labels = ToLabels(ts);

@@ -104,7 +104,7 @@ TEST(RemoteWriteTest, Limits) {
   WriteLimits limits;
   limits.max_series = 2;
   auto r = Decode(Encode(Sample(3)), limits);
-  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("3 series, over the limit of 2"), std::string::npos);
   limits = {};
   limits.max_decompressed_bytes = 10;

@@ -24,7 +24,7 @@ http::ServerOptions ServerOptionsFrom(const Config& config, std::string_view def
 // Starts the server with the standard routes added, blocks until SIGINT/SIGTERM or until `stop`
 // is set, then shuts down. Fails only if the server cannot start.
 Status ServeUntilSignal(const Config& config, std::string_view component,
-                        std::string_view default_listen, http::Router router,
+                        http::ServerOptions server, http::Router router,
                         const std::atomic<bool>* stop = nullptr);
 
 }  // namespace vigil

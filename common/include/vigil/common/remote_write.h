@@ -35,8 +35,9 @@ inline constexpr std::string_view kVersion = "0.1.0";
 // Serializes and snappy-compresses.
 std::string Encode(const prometheus::WriteRequest& request);
 
-// Decompresses, parses and validates (Validate below). Errors: InvalidArgument for corrupt
-// snappy, malformed protobuf and invalid series; OutOfRange for limits.
+// Decompresses, parses and validates (Validate below). Errors: OutOfRange when the body
+// decompresses past max_decompressed_bytes (HTTP 413); InvalidArgument for everything else:
+// corrupt snappy, malformed protobuf, invalid series and the per-series limits (HTTP 400).
 Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits& limits = {});
 
 // Every series has a valid metric name, valid unique label names, UTF-8 values within the size
