@@ -1,14 +1,18 @@
 #pragma once
 
-// vigil tsdb: the time-series store and PromQL API.
+// vigil tsdb: the time-series store and its HTTP API.
 
 #include "vigil/common/config.h"
 #include "vigil/common/status.h"
+#include "vigil/tsdb/rocksdb_store.h"
 
 namespace vigil::tsdb {
 
-// Runs `vigil tsdb` until SIGINT or SIGTERM. Until the component is built (issue #3), it
-// returns Unimplemented and starts nothing.
+// The store's options from the config: data in <data_dir>/tsdb.
+StoreOptions StoreOptionsFrom(const Config& config);
+
+// Runs `vigil tsdb` until SIGINT or SIGTERM: the store, remote_write ingest at /api/v1/write,
+// /api/v1/status/tsdb, and the standard endpoints. The PromQL API comes with issue #4.
 Status Run(const Config& config);
 
 }  // namespace vigil::tsdb

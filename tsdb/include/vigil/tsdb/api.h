@@ -1,0 +1,27 @@
+#pragma once
+
+// The HTTP endpoints of the store: remote_write ingest and the TSDB status, mounted on any
+// Router (the standalone `vigil tsdb` and `vigil up` use the same handlers).
+
+#include <cstddef>
+
+#include "vigil/common/http_server.h"
+#include "vigil/common/remote_write.h"
+#include "vigil/tsdb/rocksdb_store.h"
+#include "vigil/tsdb/storage.h"
+
+namespace vigil::tsdb {
+
+struct ApiOptions {
+  remote::WriteLimits write_limits;
+  // Remote-write requests handled at once; more get 429 so the sender backs off and retries.
+  size_t max_concurrent_writes = 8;
+};
+
+// POST /api/v1/write: 204 once committed; 400 naming the first bad series; 429 when busy;
+// 503 when the store cannot commit (the sender retries). The body limit (413) is the server's.
+void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options = {});
+// GET /api/v1/status/tsdb in Prometheus' JSON.
+void AddStatusRoute(http::Router& router, RocksDbStore& store);
+
+}  // namespace vigil::tsdb

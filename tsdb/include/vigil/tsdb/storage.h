@@ -1,0 +1,95 @@
+#pragma once
+
+// The storage interfaces every part of vigil meets at (Prometheus' storage package in C++):
+// writers get an Appender from an Appendable, readers a Querier from a Queryable. remote_write
+// ingest, PromQL, alertd and `vigil up` use only these, never a store's own types.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/common/labels.h"
+#include "vigil/common/matcher.h"
+#include "vigil/common/status.h"
+
+namespace vigil::tsdb {
+
+// A handle to a series, returned by Append and valid for later appends to the same store (also
+// across appenders; not across restarts). 0 means "unknown: look the labels up".
+using SeriesRef = uint64_t;
+
+// Prometheus' staleness marker: a NaN with this exact bit pattern ends a series.
+inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
+double StaleNaN();
+bool IsStaleNaN(double v);
+
+// Error messages of rejected samples, as Prometheus words them.
+inline constexpr std::string_view kErrOutOfOrder = "out of order sample";
+inline constexpr std::string_view kErrDuplicate = "duplicate sample for timestamp";
+inline constexpr std::string_view kErrTooOld = "too old sample";
+
+// Collects samples and makes them durable together. Not thread-safe: one appender per writer
+// thread; many appenders may be used at once.
+class Appender {
+ public:
+  virtual ~Appender() = default;
+  // Adds a sample for the series `labels` (or `ref`, if it is a ref from this store; then the
+  // labels are not looked at). Returns the series' ref. Fails with InvalidArgument for invalid
+  // labels and for samples the store rejects (out of order beyond the window, a different value
+  // at an existing timestamp); the appender stays usable. An exact duplicate of a stored sample
+  // is accepted and dropped.
+  virtual Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t_ms,
+                                   double value) = 0;
+  // Makes every sample appended since the last Commit/Rollback durable (per the store's sync
+  // policy) and visible to queries. After an error nothing of the batch is visible.
+  virtual Status Commit() = 0;
+  // Drops every sample appended since the last Commit/Rollback.
+  virtual void Rollback() = 0;
+};
+
+class Appendable {
+ public:
+  virtual ~Appendable() = default;
+  virtual std::unique_ptr<Appender> NewAppender() = 0;
+};
+
+struct Sample {
+  int64_t t = 0;
+  double v = 0;
+};
+
+// The series matched by a Select, in label order. Each series' samples are in time order
+// without duplicate timestamps, limited to the Select's [mint, maxt].
+class SeriesSet {
+ public:
+  virtual ~SeriesSet() = default;
+  virtual bool Next() = 0;
+  virtual const Labels& labels() const = 0;
+  virtual const std::vector<Sample>& samples() const = 0;
+  // Why Next() returned false early (corrupt data, storage errors); OK at a normal end.
+  virtual Status Err() const = 0;
+};
+
+class Querier {
+ public:
+  virtual ~Querier() = default;
+  // Series with at least one sample in [mint, maxt] (inclusive, milliseconds) matching every
+  // matcher. At least one matcher should not match the empty string, or every series is read.
+  virtual std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
+                                            const std::vector<Matcher>& matchers) = 0;
+  // Label names of the series matching `matchers` (all series when empty), sorted.
+  virtual Result<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers) = 0;
+  // Values of label `name` among the series matching `matchers`, sorted.
+  virtual Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                                       const std::vector<Matcher>& matchers) = 0;
+};
+
+class Queryable {
+ public:
+  virtual ~Queryable() = default;
+  virtual std::unique_ptr<Querier> NewQuerier() = 0;
+};
+
+}  // namespace vigil::tsdb

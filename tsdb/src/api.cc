@@ -1,0 +1,135 @@
+#include "vigil/tsdb/api.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
+#include "vigil/common/self_metrics.h"
+
+namespace vigil::tsdb {
+namespace {
+
+std::string PromError(std::string_view type, std::string_view message) {
+  nlohmann::json j = {{"status", "error"}, {"errorType", type}, {"error", message}};
+  return j.dump();
+}
+
+struct WriteMetrics {
+  prometheus::Counter* requests_ok;
+  prometheus::Counter* requests_bad;
+  prometheus::Counter* requests_busy;
+  prometheus::Counter* requests_failed;
+  prometheus::Counter* samples;
+  WriteMetrics() {
+    auto& fam = prometheus::BuildCounter()
+                    .Name("vigil_tsdb_remote_write_requests_total")
+                    .Help("remote_write requests, by result.")
+                    .Register(SelfMetrics());
+    requests_ok = &fam.Add({{"result", "ok"}});
+    requests_bad = &fam.Add({{"result", "invalid"}});
+    requests_busy = &fam.Add({{"result", "busy"}});
+    requests_failed = &fam.Add({{"result", "failed"}});
+    samples = &prometheus::BuildCounter()
+                   .Name("vigil_tsdb_remote_write_samples_total")
+                   .Help("Samples received by remote_write and committed.")
+                   .Register(SelfMetrics())
+                   .Add({});
+  }
+};
+
+}  // namespace
+
+void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options) {
+  auto metrics = std::make_shared<WriteMetrics>();
+  auto in_flight = std::make_shared<std::atomic<size_t>>(0);
+  router.Post("/api/v1/write", [&store, options, metrics, in_flight](const http::Request& req,
+                                                                      http::Response& res) {
+    if (in_flight->fetch_add(1) >= options.max_concurrent_writes) {
+      in_flight->fetch_sub(1);
+      metrics->requests_busy->Increment();
+      res = http::Response::Text(429, "too many concurrent writes; retry later\n");
+      res.headers.emplace_back("Retry-After", "1");
+      return;
+    }
+    struct Release {
+      std::atomic<size_t>* n;
+      ~Release() { n->fetch_sub(1); }
+    } release{in_flight.get()};
+
+    auto write = remote::Decode(req.body, options.write_limits);
+    if (!write.ok()) {
+      metrics->requests_bad->Increment();
+      const int code = write.status().code() == StatusCode::kOutOfRange ? 413 : 400;
+      res = http::Response::Text(code, write.status().message() + "\n");
+      return;
+    }
+    auto app = store.NewAppender();
+    size_t samples = 0;
+    for (int i = 0; i < write->timeseries_size(); ++i) {
+      const auto& ts = write->timeseries(i);
+      Labels labels = remote::ToLabels(ts).value();  // validated by Decode
+      SeriesRef ref = 0;
+      for (const auto& s : ts.samples()) {
+        auto r = app->Append(ref, labels, s.timestamp(), s.value());
+        if (!r.ok()) {
+          app->Rollback();
+          metrics->requests_bad->Increment();
+          res = http::Response::Text(400, r.status().message() + ": series " +
+                                              std::to_string(i) + " " + labels.ToString() +
+                                              " at timestamp " + std::to_string(s.timestamp()) +
+                                              "\n");
+          return;
+        }
+        ref = *r;
+        ++samples;
+      }
+    }
+    Status st = app->Commit();
+    if (!st.ok()) {
+      metrics->requests_failed->Increment();
+      spdlog::error("tsdb: remote_write commit failed: {}", st.ToString());
+      res = http::Response::Text(503, "commit failed: " + st.message() + "\n");
+      return;
+    }
+    metrics->requests_ok->Increment();
+    metrics->samples->Increment(static_cast<double>(samples));
+    res = http::Response::Text(204, "");
+  });
+}
+
+void AddStatusRoute(http::Router& router, RocksDbStore& store) {
+  router.Get("/api/v1/status/tsdb", [&store](const http::Request& req, http::Response& res) {
+    size_t limit = 10;
+    if (auto l = req.Param("limit")) {
+      try {
+        limit = std::stoul(*l);
+      } catch (...) {
+        res = http::Response::Json(400, PromError("bad_data", "invalid limit \"" + *l + "\""));
+        return;
+      }
+    }
+    StoreStats st = store.Stats(limit);
+    auto counts = [](const StoreStats::Counts& c) {
+      nlohmann::json a = nlohmann::json::array();
+      for (const auto& [name, value] : c) a.push_back({{"name", name}, {"value", value}});
+      return a;
+    };
+    nlohmann::json j = {
+        {"status", "success"},
+        {"data",
+         {{"headStats",
+           {{"numSeries", st.num_series},
+            {"numLabelPairs", st.num_label_pairs},
+            {"chunkCount", st.head_chunks},
+            {"minTime", st.min_time},
+            {"maxTime", st.max_time}}},
+          {"seriesCountByMetricName", counts(st.series_count_by_metric_name)},
+          {"labelValueCountByLabelName", counts(st.label_value_count_by_label_name)},
+          {"memoryInBytesByLabelName", counts(st.memory_in_bytes_by_label_name)},
+          {"seriesCountByLabelValuePair", counts(st.series_count_by_label_value_pair)}}}};
+    res = http::Response::Json(200, j.dump());
+  });
+}
+
+}  // namespace vigil::tsdb

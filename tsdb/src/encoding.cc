@@ -1,0 +1,44 @@
+#include "encoding.h"
+
+namespace vigil::tsdb {
+
+void EncodeLabels(std::string& out, const Labels& labels) {
+  PutVarint(out, labels.size());
+  for (const Label& l : labels) {
+    PutVarint(out, l.name.size());
+    out += l.name;
+    PutVarint(out, l.value.size());
+    out += l.value;
+  }
+}
+
+Result<Labels> DecodeLabels(std::string_view in) {
+  uint64_t n;
+  if (!GetVarint(in, n) || n > 10'000) return Corruption("series labels: bad count");
+  std::vector<Label> pairs;
+  pairs.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t len;
+    Label l;
+    if (!GetVarint(in, len) || len > in.size()) return Corruption("series labels: bad name");
+    l.name = std::string(in.substr(0, len));
+    in.remove_prefix(len);
+    if (!GetVarint(in, len) || len > in.size()) return Corruption("series labels: bad value");
+    l.value = std::string(in.substr(0, len));
+    in.remove_prefix(len);
+    pairs.push_back(std::move(l));
+  }
+  return Labels::FromPairs(std::move(pairs));
+}
+
+std::string PostingKey(std::string_view name, std::string_view value, uint64_t id) {
+  std::string k;
+  PutVarint(k, name.size());
+  k += name;
+  PutVarint(k, value.size());
+  k += value;
+  PutFixed64BE(k, id);
+  return k;
+}
+
+}  // namespace vigil::tsdb

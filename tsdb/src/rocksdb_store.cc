@@ -1,0 +1,1016 @@
+#include "vigil/tsdb/rocksdb_store.h"
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/statistics.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "encoding.h"
+#include "vigil/common/file_system.h"
+#include "vigil/common/self_metrics.h"
+#include "xor_chunk.h"
+
+namespace vigil::tsdb {
+
+double StaleNaN() {
+  double d;
+  std::memcpy(&d, &kStaleNaNBits, sizeof(d));
+  return d;
+}
+
+bool IsStaleNaN(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  return bits == kStaleNaNBits;
+}
+
+namespace {
+
+constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+
+uint64_t Bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof(b));
+  return b;
+}
+
+Status FromRocks(const rocksdb::Status& st, std::string_view what) {
+  if (st.ok()) return Status::Ok();
+  std::string m = std::string(what) + ": " + st.ToString();
+  if (st.IsCorruption()) return Corruption(std::move(m));
+  if (st.IsNoSpace()) return ResourceExhausted(std::move(m));
+  if (st.IsBusy() || st.IsTryAgain() || st.IsIncomplete()) return Unavailable(std::move(m));
+  return IOError(std::move(m));
+}
+
+// A series in the head: its identity, its open chunk and out-of-order samples, and how far its
+// samples are in closed chunks (for exact replay).
+struct MemSeries {
+  uint64_t id = 0;
+  Labels labels;
+  std::mutex mu;
+  bool persisted = false;  // the series and postings entries are written
+  std::string chunk;       // the open XOR chunk
+  std::optional<XorAppender> app;
+  int64_t chunk_mint = kNoTime;
+  int64_t max_t = kNoTime;  // newest in-order sample (open or closed)
+  uint64_t last_bits = 0;
+  std::vector<Sample> ooo;  // out-of-order samples, sorted by time
+  // Every sample of this series in log records before persisted_seq, and the first
+  // persisted_idx of its samples in record persisted_seq, are in closed chunks.
+  uint64_t persisted_seq = 0;
+  uint32_t persisted_idx = 0;
+  int64_t closed_max_t = kNoTime;
+  uint64_t pending_seq = 0;  // first log record with samples not in closed chunks; 0: none
+
+  std::string SeriesValue() const {
+    std::string v;
+    PutFixed64BE(v, persisted_seq);
+    PutFixed32BE(v, persisted_idx);
+    PutFixed64BE(v, BiasTime(closed_max_t));
+    EncodeLabels(v, labels);
+    return v;
+  }
+};
+
+// Decodes every sample of `chunk` within [mint, maxt] into `out`.
+Status DecodeChunk(std::string_view chunk, int64_t mint, int64_t maxt, std::vector<Sample>& out) {
+  XorIterator it(chunk);
+  while (it.Next()) {
+    if (it.t() >= mint && it.t() <= maxt) out.push_back({it.t(), it.v()});
+  }
+  return it.Err();
+}
+
+}  // namespace
+
+class RocksDbStore::Impl {
+ public:
+  explicit Impl(StoreOptions options) : opts_(std::move(options)) { InitMetrics(); }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(maintenance_mu_);
+      closing_ = true;
+    }
+    for (auto id : timers_) opts_.clock->Cancel(id);
+    if (db_ != nullptr) {
+      for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
+      delete db_;
+    }
+  }
+
+  Status Open();
+  Status Commit(struct Staged& staged);
+  Status Checkpoint();
+  Status ApplyRetention();
+  Result<uint64_t> DeleteSeries(const std::vector<Matcher>& matchers);
+  StoreStats Stats(size_t top_n);
+  uint64_t DiskBytes();
+
+  std::shared_ptr<MemSeries> ById(uint64_t id) {
+    std::shared_lock lock(series_mu_);
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : it->second;
+  }
+  std::shared_ptr<MemSeries> GetOrCreate(const Labels& labels);
+  std::vector<std::shared_ptr<MemSeries>> SeriesFor(const std::vector<Matcher>& matchers);
+  // The samples of `s` in [mint, maxt], sorted, without duplicate timestamps.
+  Status SamplesOf(MemSeries& s, int64_t mint, int64_t maxt, std::vector<Sample>& out);
+
+  const StoreOptions& options() const { return opts_; }
+
+  // Self-metrics handles, taken once.
+  prometheus::Counter* appended_ = nullptr;
+  prometheus::Counter* rejected_out_of_order_ = nullptr;
+  prometheus::Counter* rejected_duplicate_ = nullptr;
+  prometheus::Counter* rejected_too_old_ = nullptr;
+  prometheus::Counter* rejected_invalid_ = nullptr;
+
+ private:
+  void InitMetrics();
+  // Applies one sample of log record `seq` (the `idx`-th of this series in that record).
+  void ApplySample(MemSeries& s, int64_t t, double v, uint64_t seq, uint32_t idx);
+  // Writes the open chunk and the out-of-order samples of `s` as closed chunks; afterwards
+  // everything of `s` before (seq, idx) is in closed chunks. Caller holds s.mu.
+  void Flush(MemSeries& s, uint64_t seq, uint32_t idx);
+  void Index(const std::shared_ptr<MemSeries>& s);
+  void Unindex(const MemSeries& s);
+  void ScheduleMaintenance();
+  void NoteTime(int64_t t) {
+    int64_t cur = min_time_.load();
+    while ((cur == kNoTime || t < cur) && !min_time_.compare_exchange_weak(cur, t)) {
+    }
+    cur = max_time_.load();
+    while ((cur == kNoTime || t > cur) && !max_time_.compare_exchange_weak(cur, t)) {
+    }
+  }
+
+  StoreOptions opts_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* series_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* postings_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* chunks_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* wal_cf_ = nullptr;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
+
+  std::shared_mutex series_mu_;
+  std::unordered_map<uint64_t, std::shared_ptr<MemSeries>> by_id_;
+  std::unordered_multimap<uint64_t, std::shared_ptr<MemSeries>> by_hash_;
+  std::map<std::string, std::map<std::string, std::vector<uint64_t>, std::less<>>, std::less<>>
+      postings_;
+  std::atomic<uint64_t> next_id_{1};
+
+  std::mutex commit_mu_;  // log records are written and applied one at a time, in order
+  uint64_t next_seq_ = 1;
+  uint64_t checkpoint_seqs_[2] = {0, 0};  // next_seq_ at the last two checkpoints
+  std::atomic<uint32_t> chunk_n_{0};
+  std::atomic<int64_t> min_time_{kNoTime};
+  std::atomic<int64_t> max_time_{kNoTime};
+
+  std::mutex maintenance_mu_;
+  bool closing_ = false;
+  std::vector<Clock::TimerId> timers_;
+
+  prometheus::Gauge* active_series_ = nullptr;
+  prometheus::Counter* chunks_written_ = nullptr;
+  prometheus::Histogram* commit_seconds_ = nullptr;
+  prometheus::Gauge* disk_bytes_ = nullptr;
+  prometheus::Gauge* stall_seconds_ = nullptr;
+  prometheus::Counter* wal_records_replayed_ = nullptr;
+
+  friend class RocksDbStore;
+};
+
+void RocksDbStore::Impl::InitMetrics() {
+  auto& reg = SelfMetrics();
+  appended_ = &prometheus::BuildCounter()
+                   .Name("vigil_tsdb_samples_appended_total")
+                   .Help("Samples committed to the store.")
+                   .Register(reg)
+                   .Add({});
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("vigil_tsdb_samples_rejected_total")
+                       .Help("Samples refused at append, by reason.")
+                       .Register(reg);
+  rejected_out_of_order_ = &rejected.Add({{"reason", "out_of_order"}});
+  rejected_duplicate_ = &rejected.Add({{"reason", "duplicate_timestamp"}});
+  rejected_too_old_ = &rejected.Add({{"reason", "too_old"}});
+  rejected_invalid_ = &rejected.Add({{"reason", "invalid"}});
+  active_series_ = &prometheus::BuildGauge()
+                        .Name("vigil_tsdb_active_series")
+                        .Help("Series in the head.")
+                        .Register(reg)
+                        .Add({});
+  chunks_written_ = &prometheus::BuildCounter()
+                         .Name("vigil_tsdb_chunks_written_total")
+                         .Help("Chunks closed and written to RocksDB.")
+                         .Register(reg)
+                         .Add({});
+  commit_seconds_ = &prometheus::BuildHistogram()
+                         .Name("vigil_tsdb_commit_duration_seconds")
+                         .Help("Time to make a commit durable and visible.")
+                         .Register(reg)
+                         .Add({}, LatencyBuckets());
+  disk_bytes_ = &prometheus::BuildGauge()
+                     .Name("vigil_tsdb_disk_bytes")
+                     .Help("Bytes of the store's chunks on disk and in memtables.")
+                     .Register(reg)
+                     .Add({});
+  stall_seconds_ = &prometheus::BuildGauge()
+                        .Name("vigil_tsdb_rocksdb_stall_seconds")
+                        .Help("Time RocksDB has stalled writes since the store opened.")
+                        .Register(reg)
+                        .Add({});
+  wal_records_replayed_ = &prometheus::BuildCounter()
+                               .Name("vigil_tsdb_wal_records_replayed_total")
+                               .Help("Log records replayed into the head at start.")
+                               .Register(reg)
+                               .Add({});
+}
+
+Status RocksDbStore::Impl::Open() {
+  VIGIL_RETURN_IF_ERROR(RealFileSystem()->CreateDirs(opts_.dir));
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  statistics_ = rocksdb::CreateDBStatistics();
+  db_opts.statistics = statistics_;
+  db_opts.max_background_jobs = 2;
+  db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  rocksdb::ColumnFamilyOptions meta_opts;
+  rocksdb::ColumnFamilyOptions chunk_opts;
+  // Chunks are already dense; a general-purpose compressor on top still finds repeats (the same
+  // constant values and labels across series). ZSTD where the data settles, LZ4 above it.
+  auto supported = rocksdb::GetSupportedCompressions();
+  auto has = [&](rocksdb::CompressionType t) {
+    return std::find(supported.begin(), supported.end(), t) != supported.end();
+  };
+  if (has(rocksdb::kLZ4Compression)) chunk_opts.compression = rocksdb::kLZ4Compression;
+  if (has(rocksdb::kZSTD)) chunk_opts.bottommost_compression = rocksdb::kZSTD;
+  rocksdb::ColumnFamilyOptions wal_opts;
+  wal_opts.compression = rocksdb::kNoCompression;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
+      {rocksdb::kDefaultColumnFamilyName, meta_opts},
+      {"series", meta_opts},
+      {"postings", meta_opts},
+      {"chunks", chunk_opts},
+      {"wal", wal_opts},
+  };
+  auto st = rocksdb::DB::Open(db_opts, opts_.dir, descs, &cfs_, &db_);
+  if (!st.ok()) return FromRocks(st, "open " + opts_.dir);
+  meta_cf_ = cfs_[0];
+  series_cf_ = cfs_[1];
+  postings_cf_ = cfs_[2];
+  chunks_cf_ = cfs_[3];
+  wal_cf_ = cfs_[4];
+
+  // The format version: written on creation, checked on every open.
+  std::string version;
+  st = db_->Get(rocksdb::ReadOptions(), meta_cf_, "format_version", &version);
+  if (st.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> any(db_->NewIterator(rocksdb::ReadOptions(), series_cf_));
+    any->SeekToFirst();
+    if (any->Valid()) {
+      return FailedPrecondition("data directory " + opts_.dir +
+                                " has series but no format version; it was not written by vigil");
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    VIGIL_RETURN_IF_ERROR(FromRocks(
+        db_->Put(wo, meta_cf_, "format_version", std::string(kFormatVersion)), "write version"));
+  } else if (!st.ok()) {
+    return FromRocks(st, "read format version");
+  } else if (version != kFormatVersion) {
+    return FailedPrecondition("data directory " + opts_.dir + " has format version " + version +
+                              "; this vigil reads version " + std::string(kFormatVersion) +
+                              " only (use the vigil release that wrote it, or a new directory)");
+  }
+
+  // Series.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), series_cf_));
+  uint64_t max_id = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    std::string_view v(it->value().data(), it->value().size());
+    if (k.size() != 8 || v.size() < 20) return Corruption("series entry of bad size");
+    auto s = std::make_shared<MemSeries>();
+    s->id = GetFixed64BE(k);
+    s->persisted = true;
+    s->persisted_seq = GetFixed64BE(v);
+    s->persisted_idx = GetFixed32BE(v.substr(8));
+    s->closed_max_t = UnbiasTime(GetFixed64BE(v.substr(12)));
+    s->max_t = s->closed_max_t;
+    VIGIL_ASSIGN_OR_RETURN(s->labels, DecodeLabels(v.substr(20)));
+    max_id = std::max(max_id, s->id);
+    Index(s);
+  }
+  VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "read series"));
+  next_id_ = max_id + 1;
+
+  // Time range of the closed chunks: from the first key's bucket to the newest series time.
+  std::unique_ptr<rocksdb::Iterator> ci(db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_));
+  ci->SeekToFirst();
+  if (ci->Valid() && ci->value().size() > 0) {
+    std::string_view v(ci->value().data(), ci->value().size());
+    uint64_t zz;
+    if (GetVarint(v, zz)) NoteTime(UnZigZag64(zz));
+  }
+  for (auto& [id, s] : by_id_) {
+    if (s->closed_max_t != kNoTime) NoteTime(s->closed_max_t);
+  }
+
+  // Replay the log records that are not all in closed chunks.
+  std::unique_ptr<rocksdb::Iterator> wi(db_->NewIterator(rocksdb::ReadOptions(), wal_cf_));
+  uint64_t records = 0;
+  std::unordered_map<uint64_t, uint32_t> idx;
+  for (wi->SeekToFirst(); wi->Valid(); wi->Next()) {
+    if (wi->key().size() != 8) return Corruption("log record key of bad size");
+    const uint64_t seq = GetFixed64BE(std::string_view(wi->key().data(), 8));
+    std::string_view rec(wi->value().data(), wi->value().size());
+    idx.clear();
+    while (!rec.empty()) {
+      uint64_t id, zz;
+      if (!GetVarint(rec, id) || !GetVarint(rec, zz) || rec.size() < 8) {
+        return Corruption("log record " + std::to_string(seq) + " is truncated");
+      }
+      double v;
+      std::memcpy(&v, rec.data(), 8);
+      rec.remove_prefix(8);
+      auto s = ById(id);
+      if (!s) continue;  // deleted since
+      const uint32_t i = idx[id]++;
+      std::lock_guard lock(s->mu);
+      if (seq < s->persisted_seq || (seq == s->persisted_seq && i < s->persisted_idx)) continue;
+      ApplySample(*s, UnZigZag64(zz), v, seq, i);
+    }
+    next_seq_ = seq + 1;
+    ++records;
+  }
+  VIGIL_RETURN_IF_ERROR(FromRocks(wi->status(), "replay log"));
+  wal_records_replayed_->Increment(static_cast<double>(records));
+  active_series_->Set(static_cast<double>(by_id_.size()));
+  spdlog::info("tsdb: opened {}: {} series, {} log records replayed", opts_.dir, by_id_.size(),
+               records);
+  ScheduleMaintenance();
+  return Status::Ok();
+}
+
+void RocksDbStore::Impl::ScheduleMaintenance() {
+  // Each task reschedules itself; the destructor cancels them under maintenance_mu_.
+  auto every = [this](std::chrono::milliseconds period, auto task) {
+    auto fn = std::make_shared<std::function<void()>>();
+    *fn = [this, period, task, fn] {
+      std::lock_guard lock(maintenance_mu_);
+      if (closing_) return;
+      task();
+      timers_.push_back(opts_.clock->ScheduleAfter(period, *fn));
+    };
+    timers_.push_back(opts_.clock->ScheduleAfter(period, *fn));
+  };
+  every(opts_.checkpoint_interval, [this] {
+    Status st = Checkpoint();
+    if (!st.ok()) spdlog::error("tsdb: checkpoint failed: {}", st.ToString());
+  });
+  every(std::chrono::minutes(1), [this] {
+    Status st = ApplyRetention();
+    if (!st.ok()) spdlog::error("tsdb: retention failed: {}", st.ToString());
+  });
+  every(std::chrono::seconds(15), [this] {
+    disk_bytes_->Set(static_cast<double>(DiskBytes()));
+    stall_seconds_->Set(static_cast<double>(statistics_->getTickerCount(rocksdb::STALL_MICROS)) /
+                        1e6);
+  });
+}
+
+std::shared_ptr<MemSeries> RocksDbStore::Impl::GetOrCreate(const Labels& labels) {
+  const uint64_t hash = labels.Hash();
+  {
+    std::shared_lock lock(series_mu_);
+    auto [b, e] = by_hash_.equal_range(hash);
+    for (auto it = b; it != e; ++it) {
+      if (it->second->labels == labels) return it->second;
+    }
+  }
+  std::unique_lock lock(series_mu_);
+  auto [b, e] = by_hash_.equal_range(hash);
+  for (auto it = b; it != e; ++it) {
+    if (it->second->labels == labels) return it->second;
+  }
+  auto s = std::make_shared<MemSeries>();
+  s->id = next_id_++;
+  s->labels = labels;
+  by_id_[s->id] = s;
+  by_hash_.emplace(hash, s);
+  for (const Label& l : labels) postings_[l.name][l.value].push_back(s->id);
+  active_series_->Increment();
+  return s;
+}
+
+void RocksDbStore::Impl::Index(const std::shared_ptr<MemSeries>& s) {
+  by_id_[s->id] = s;
+  by_hash_.emplace(s->labels.Hash(), s);
+  for (const Label& l : s->labels) {
+    auto& ids = postings_[l.name][l.value];
+    ids.insert(std::upper_bound(ids.begin(), ids.end(), s->id), s->id);
+  }
+}
+
+void RocksDbStore::Impl::Unindex(const MemSeries& s) {
+  by_id_.erase(s.id);
+  auto [b, e] = by_hash_.equal_range(s.labels.Hash());
+  for (auto it = b; it != e; ++it) {
+    if (it->second->id == s.id) {
+      by_hash_.erase(it);
+      break;
+    }
+  }
+  for (const Label& l : s.labels) {
+    auto name = postings_.find(l.name);
+    if (name == postings_.end()) continue;
+    auto value = name->second.find(l.value);
+    if (value == name->second.end()) continue;
+    auto& ids = value->second;
+    ids.erase(std::remove(ids.begin(), ids.end(), s.id), ids.end());
+    if (ids.empty()) name->second.erase(value);
+    if (name->second.empty()) postings_.erase(name);
+  }
+}
+
+void RocksDbStore::Impl::ApplySample(MemSeries& s, int64_t t, double v, uint64_t seq,
+                                     uint32_t idx) {
+  const uint64_t bits = Bits(v);
+  bool accepted = false;
+  if (t > s.max_t) {
+    if (s.app && (s.app->count() >= opts_.chunk_samples || BucketOf(t) != BucketOf(s.chunk_mint))) {
+      Flush(s, seq, idx);
+    }
+    if (!s.app) {
+      s.app.emplace(&s.chunk);
+      s.chunk_mint = t;
+    }
+    s.app->Append(t, v);
+    s.max_t = t;
+    s.last_bits = bits;
+    accepted = true;
+  } else if (t == s.max_t) {
+    // A retry's exact duplicate, or a conflict the appender already refused: nothing to store.
+  } else if (t >= s.max_t - opts_.out_of_order_window.count()) {
+    bool clash = false;
+    if (s.app && t >= s.chunk_mint) {
+      XorIterator it(s.chunk);
+      while (it.Next() && it.t() <= t) clash |= it.t() == t;
+    }
+    auto pos = std::lower_bound(s.ooo.begin(), s.ooo.end(), t,
+                                [](const Sample& a, int64_t b) { return a.t < b; });
+    clash |= pos != s.ooo.end() && pos->t == t;
+    if (!clash) {
+      if (!s.ooo.empty() && BucketOf(t) != BucketOf(s.ooo.front().t)) {
+        Flush(s, seq, idx);
+        pos = s.ooo.begin();
+      }
+      s.ooo.insert(pos, Sample{t, v});
+      accepted = true;
+    }
+  }
+  if (!accepted) return;
+  if (s.pending_seq == 0) s.pending_seq = seq;
+  NoteTime(t);
+  if (s.ooo.size() >= opts_.chunk_samples) Flush(s, seq, idx + 1);
+}
+
+void RocksDbStore::Impl::Flush(MemSeries& s, uint64_t seq, uint32_t idx) {
+  rocksdb::WriteBatch batch;
+  auto put_chunk = [&](const std::string& bytes, int64_t mint, int64_t maxt) {
+    std::string value;
+    PutVarint(value, ZigZag64(mint));
+    value += bytes;
+    batch.Put(chunks_cf_, ChunkKey(BucketOf(mint), s.id, maxt, chunk_n_++), value);
+    chunks_written_->Increment();
+  };
+  const int64_t old_closed = s.closed_max_t;
+  if (s.app && s.app->count() > 0) {
+    put_chunk(s.chunk, s.chunk_mint, s.app->last_t());
+    s.closed_max_t = s.app->last_t();
+  }
+  if (!s.ooo.empty()) {
+    std::string bytes;
+    XorAppender a(&bytes);
+    for (const Sample& x : s.ooo) a.Append(x.t, x.v);
+    put_chunk(bytes, s.ooo.front().t, s.ooo.back().t);
+  }
+  const auto old_seq = s.persisted_seq;
+  const auto old_idx = s.persisted_idx;
+  s.persisted_seq = seq;
+  s.persisted_idx = idx;
+  batch.Put(series_cf_, SeriesKey(s.id), s.SeriesValue());
+  // Written before the head lets go of the samples, so a query always finds them somewhere.
+  auto st = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!st.ok()) {
+    // The samples stay in the head and in the log; the next flush tries again.
+    spdlog::error("tsdb: writing chunks of series {} failed: {}", s.id, st.ToString());
+    s.persisted_seq = old_seq;
+    s.persisted_idx = old_idx;
+    s.closed_max_t = old_closed;
+    return;
+  }
+  s.app.reset();
+  s.chunk.clear();
+  s.chunk_mint = kNoTime;
+  s.ooo.clear();
+  s.pending_seq = 0;
+}
+
+struct Staged {
+  struct Item {
+    std::shared_ptr<MemSeries> series;
+    int64_t t;
+    double v;
+  };
+  std::vector<Item> items;
+  // Per series in this batch: newest staged time and its value bits, and the count.
+  struct Last {
+    int64_t t = kNoTime;
+    uint64_t bits = 0;
+    size_t count = 0;
+  };
+  std::unordered_map<MemSeries*, Last> last;
+};
+
+Status RocksDbStore::Impl::Commit(Staged& staged) {
+  if (staged.items.empty()) return Status::Ok();
+  const auto start = std::chrono::steady_clock::now();
+  std::lock_guard lock(commit_mu_);
+  const uint64_t seq = next_seq_;
+  rocksdb::WriteBatch batch;
+  std::vector<MemSeries*> created;
+  for (auto& [s, last] : staged.last) {
+    std::lock_guard slock(s->mu);
+    if (s->persisted) continue;
+    batch.Put(series_cf_, SeriesKey(s->id), s->SeriesValue());
+    for (const Label& l : s->labels) batch.Put(postings_cf_, PostingKey(l.name, l.value, s->id), "");
+    created.push_back(s);
+  }
+  std::string record;
+  record.reserve(staged.items.size() * 14);
+  for (const auto& item : staged.items) {
+    PutVarint(record, item.series->id);
+    PutVarint(record, ZigZag64(item.t));
+    char buf[8];
+    std::memcpy(buf, &item.v, 8);
+    record.append(buf, 8);
+  }
+  batch.Put(wal_cf_, WalKey(seq), record);
+  rocksdb::WriteOptions wo;
+  wo.sync = opts_.sync_wal;
+  auto st = db_->Write(wo, &batch);
+  if (!st.ok()) return FromRocks(st, "commit");
+  next_seq_ = seq + 1;
+  for (MemSeries* s : created) {
+    std::lock_guard slock(s->mu);
+    s->persisted = true;
+  }
+  std::unordered_map<MemSeries*, uint32_t> idx;
+  for (const auto& item : staged.items) {
+    MemSeries& s = *item.series;
+    const uint32_t i = idx[&s]++;
+    std::lock_guard slock(s.mu);
+    ApplySample(s, item.t, item.v, seq, i);
+  }
+  appended_->Increment(static_cast<double>(staged.items.size()));
+  commit_seconds_->Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return Status::Ok();
+}
+
+Status RocksDbStore::Impl::Checkpoint() {
+  std::lock_guard lock(commit_mu_);
+  // Close what has waited since two checkpoints ago: a series sending every 15 s fills most of
+  // a chunk first, a slow one does not hold the log forever.
+  const uint64_t threshold = checkpoint_seqs_[0];
+  std::vector<std::shared_ptr<MemSeries>> all;
+  {
+    std::shared_lock slock(series_mu_);
+    all.reserve(by_id_.size());
+    for (auto& [id, s] : by_id_) all.push_back(s);
+  }
+  uint64_t min_pending = next_seq_;
+  for (auto& s : all) {
+    std::lock_guard slock(s->mu);
+    if (s->pending_seq != 0 && s->pending_seq < threshold) Flush(*s, next_seq_, 0);
+    if (s->pending_seq != 0) min_pending = std::min(min_pending, s->pending_seq);
+  }
+  checkpoint_seqs_[0] = checkpoint_seqs_[1];
+  checkpoint_seqs_[1] = next_seq_;
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(wal_cf_, WalKey(0), WalKey(min_pending));
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "truncate log");
+}
+
+Status RocksDbStore::Impl::ApplyRetention() {
+  const int64_t cutoff = opts_.clock->NowMillis() - opts_.retention.count();
+  int64_t keep_from = BucketOf(cutoff);  // buckets before this one are entirely too old
+  if (opts_.retention_bytes > 0) {
+    // Drop whole oldest days while over the size limit, never the newest day.
+    const int64_t newest = max_time_.load() == kNoTime ? keep_from : BucketOf(max_time_.load());
+    int64_t oldest = min_time_.load() == kNoTime ? keep_from : BucketOf(min_time_.load());
+    while (DiskBytes() > opts_.retention_bytes && std::max(oldest, keep_from) < newest) {
+      keep_from = std::max(oldest, keep_from) + 1;
+      std::string end;
+      PutFixed32BE(end, BucketKey(keep_from));
+      std::string begin;
+      PutFixed32BE(begin, BucketKey(std::numeric_limits<int32_t>::min()));
+      rocksdb::Slice b(begin), e(end);
+      VIGIL_RETURN_IF_ERROR(FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), chunks_cf_, b, e),
+                                      "size retention"));
+      VIGIL_RETURN_IF_ERROR(
+          FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), chunks_cf_, &b, &e),
+                    "size retention compaction"));
+      oldest = keep_from;
+    }
+  }
+  std::string begin, end;
+  PutFixed32BE(begin, BucketKey(std::numeric_limits<int32_t>::min()));
+  PutFixed32BE(end, BucketKey(keep_from));
+  rocksdb::Slice b(begin), e(end);
+  VIGIL_RETURN_IF_ERROR(
+      FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), chunks_cf_, b, e), "retention"));
+  VIGIL_RETURN_IF_ERROR(FromRocks(rocksdb::DeleteFilesInRange(db_, chunks_cf_, &b, &e, false),
+                                  "retention file delete"));
+  const int64_t kept_from_time = keep_from * kBucketMs;
+  int64_t cur = min_time_.load();
+  if (cur != kNoTime && cur < kept_from_time) min_time_ = kept_from_time;
+
+  // Forget series with nothing left.
+  std::vector<std::shared_ptr<MemSeries>> gone;
+  {
+    std::shared_lock slock(series_mu_);
+    for (auto& [id, s] : by_id_) {
+      std::lock_guard l(s->mu);
+      if (s->max_t != kNoTime && s->max_t < kept_from_time && s->pending_seq == 0 &&
+          !s->app && s->ooo.empty()) {
+        gone.push_back(s);
+      }
+    }
+  }
+  if (gone.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  {
+    std::unique_lock slock(series_mu_);
+    for (auto& s : gone) {
+      Unindex(*s);
+      batch.Delete(series_cf_, SeriesKey(s->id));
+      for (const Label& l : s->labels) batch.Delete(postings_cf_, PostingKey(l.name, l.value, s->id));
+    }
+    active_series_->Set(static_cast<double>(by_id_.size()));
+  }
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "forget series");
+}
+
+std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
+    const std::vector<Matcher>& matchers) {
+  std::shared_lock lock(series_mu_);
+  std::vector<uint64_t> ids;
+  bool have = false;
+  for (const Matcher& m : matchers) {
+    if (m.MatchesEmpty()) continue;
+    std::vector<uint64_t> u;
+    auto name = postings_.find(m.name());
+    if (name != postings_.end()) {
+      auto add = [&](const std::vector<uint64_t>& p) { u.insert(u.end(), p.begin(), p.end()); };
+      if (m.type() == MatchType::kEqual) {
+        auto v = name->second.find(m.value());
+        if (v != name->second.end()) add(v->second);
+      } else if (m.type() == MatchType::kRegexMatch && !m.SetMatches().empty()) {
+        for (const auto& value : m.SetMatches()) {
+          auto v = name->second.find(value);
+          if (v != name->second.end()) add(v->second);
+        }
+      } else {
+        for (const auto& [value, p] : name->second) {
+          if (m.Matches(value)) add(p);
+        }
+      }
+      std::sort(u.begin(), u.end());
+      u.erase(std::unique(u.begin(), u.end()), u.end());
+    }
+    if (!have) {
+      ids = std::move(u);
+      have = true;
+    } else {
+      std::vector<uint64_t> both;
+      std::set_intersection(ids.begin(), ids.end(), u.begin(), u.end(), std::back_inserter(both));
+      ids = std::move(both);
+    }
+  }
+  std::vector<std::shared_ptr<MemSeries>> out;
+  auto consider = [&](const std::shared_ptr<MemSeries>& s) {
+    for (const Matcher& m : matchers) {
+      if (m.MatchesEmpty() && !m.Matches(s->labels)) return;
+    }
+    out.push_back(s);
+  };
+  if (have) {
+    for (uint64_t id : ids) {
+      auto it = by_id_.find(id);
+      if (it != by_id_.end()) consider(it->second);
+    }
+  } else {
+    for (auto& [id, s] : by_id_) consider(s);
+  }
+  return out;
+}
+
+Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
+                                     std::vector<Sample>& out) {
+  out.clear();
+  // The head first, then RocksDB: a flush between the two moves samples from the head to
+  // RocksDB, so this order sees them at least once (duplicates are removed below).
+  std::string open;
+  std::vector<Sample> ooo;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.app && s.app->last_t() >= mint && s.chunk_mint <= maxt) open = s.chunk;
+    for (const Sample& x : s.ooo) {
+      if (x.t >= mint && x.t <= maxt) ooo.push_back(x);
+    }
+  }
+  const int64_t lo = std::max(mint, min_time_.load());
+  const int64_t hi = std::min(maxt, max_time_.load());
+  if (min_time_.load() != kNoTime && lo <= hi) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_));
+    for (int64_t b = BucketOf(lo); b <= BucketOf(hi); ++b) {
+      const std::string prefix = ChunkKeyPrefix(b, s.id);
+      std::string start = prefix;
+      PutFixed64BE(start, BiasTime(lo));
+      for (it->Seek(start); it->Valid(); it->Next()) {
+        std::string_view k(it->key().data(), it->key().size());
+        if (!k.starts_with(prefix)) break;
+        std::string_view v(it->value().data(), it->value().size());
+        uint64_t zz;
+        if (!GetVarint(v, zz)) return Corruption("chunk of series " + std::to_string(s.id));
+        if (UnZigZag64(zz) > maxt) continue;
+        VIGIL_RETURN_IF_ERROR(DecodeChunk(v, mint, maxt, out));
+      }
+      VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "read chunks"));
+    }
+  }
+  if (!open.empty()) VIGIL_RETURN_IF_ERROR(DecodeChunk(open, mint, maxt, out));
+  out.insert(out.end(), ooo.begin(), ooo.end());
+  std::stable_sort(out.begin(), out.end(), [](const Sample& a, const Sample& b) { return a.t < b.t; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const Sample& a, const Sample& b) { return a.t == b.t; }),
+            out.end());
+  return Status::Ok();
+}
+
+Result<uint64_t> RocksDbStore::Impl::DeleteSeries(const std::vector<Matcher>& matchers) {
+  std::lock_guard commit(commit_mu_);
+  auto victims = SeriesFor(matchers);
+  if (victims.empty()) return uint64_t{0};
+  const int64_t lo = min_time_.load(), hi = max_time_.load();
+  rocksdb::WriteBatch batch;
+  {
+    std::unique_lock lock(series_mu_);
+    for (auto& s : victims) {
+      Unindex(*s);
+      batch.Delete(series_cf_, SeriesKey(s->id));
+      for (const Label& l : s->labels) batch.Delete(postings_cf_, PostingKey(l.name, l.value, s->id));
+      if (lo != kNoTime) {
+        for (int64_t b = BucketOf(lo); b <= BucketOf(hi); ++b) {
+          batch.DeleteRange(chunks_cf_, ChunkKeyPrefix(b, s->id), ChunkKeyPrefix(b, s->id + 1));
+        }
+      }
+    }
+    active_series_->Set(static_cast<double>(by_id_.size()));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "delete series"));
+  return static_cast<uint64_t>(victims.size());
+}
+
+uint64_t RocksDbStore::Impl::DiskBytes() {
+  uint64_t sst = 0, mem = 0;
+  db_->GetIntProperty(chunks_cf_, "rocksdb.total-sst-files-size", &sst);
+  db_->GetIntProperty(chunks_cf_, "rocksdb.cur-size-all-mem-tables", &mem);
+  return sst + mem;
+}
+
+StoreStats RocksDbStore::Impl::Stats(size_t top_n) {
+  StoreStats st;
+  std::map<std::string, uint64_t> by_metric;
+  std::shared_lock lock(series_mu_);
+  st.num_series = by_id_.size();
+  for (auto& [id, s] : by_id_) {
+    std::lock_guard l(s->mu);
+    if (s->app) ++st.head_chunks;
+  }
+  auto top = [&](StoreStats::Counts counts) {
+    std::sort(counts.begin(), counts.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
+    if (counts.size() > top_n) counts.resize(top_n);
+    return counts;
+  };
+  StoreStats::Counts values_per_name, bytes_per_name, series_per_pair, series_per_metric;
+  for (const auto& [name, values] : postings_) {
+    values_per_name.emplace_back(name, values.size());
+    uint64_t bytes = 0;
+    for (const auto& [value, ids] : values) {
+      bytes += value.size() * ids.size();
+      series_per_pair.emplace_back(name + "=" + value, ids.size());
+      if (name == kMetricNameLabel) series_per_metric.emplace_back(value, ids.size());
+      ++st.num_label_pairs;
+    }
+    bytes_per_name.emplace_back(name, bytes);
+  }
+  st.series_count_by_metric_name = top(std::move(series_per_metric));
+  st.label_value_count_by_label_name = top(std::move(values_per_name));
+  st.memory_in_bytes_by_label_name = top(std::move(bytes_per_name));
+  st.series_count_by_label_value_pair = top(std::move(series_per_pair));
+  st.min_time = min_time_.load() == kNoTime ? 0 : min_time_.load();
+  st.max_time = max_time_.load() == kNoTime ? 0 : max_time_.load();
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+class StoreAppender final : public Appender {
+ public:
+  explicit StoreAppender(RocksDbStore::Impl* store) : store_(store) {}
+  ~StoreAppender() override = default;
+
+  Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t, double v) override {
+    std::shared_ptr<MemSeries> s = ref != 0 ? store_->ById(ref) : nullptr;
+    if (!s) {
+      Status valid = ValidateLabels(labels, /*require_name=*/true);
+      if (!valid.ok()) {
+        store_->rejected_invalid_->Increment();
+        return valid;
+      }
+      s = store_->GetOrCreate(labels);
+    }
+    auto& last = staged_.last[s.get()];
+    if (last.count >= store_->options().max_samples_per_series_per_commit) {
+      return OutOfRange("more than " +
+                        std::to_string(store_->options().max_samples_per_series_per_commit) +
+                        " samples of series " + s->labels.ToString() + " in one commit");
+    }
+    int64_t max_t;
+    uint64_t max_bits;
+    bool in_ooo = false;
+    {
+      std::lock_guard lock(s->mu);
+      max_t = s->max_t;
+      max_bits = s->last_bits;
+      for (const Sample& x : s->ooo) in_ooo |= x.t == t && Bits(x.v) != Bits(v);
+    }
+    if (last.t != kNoTime && last.t >= max_t) {
+      max_t = last.t;
+      max_bits = last.bits;
+    }
+    const uint64_t bits = Bits(v);
+    if (t == max_t) {
+      if (bits == max_bits) return s->id;  // an exact duplicate: accepted, nothing to store
+      store_->rejected_duplicate_->Increment();
+      return InvalidArgument(std::string(kErrDuplicate));
+    }
+    if (in_ooo) {
+      store_->rejected_duplicate_->Increment();
+      return InvalidArgument(std::string(kErrDuplicate));
+    }
+    if (t < max_t && t < max_t - store_->options().out_of_order_window.count()) {
+      store_->rejected_too_old_->Increment();
+      return InvalidArgument(std::string(kErrTooOld));
+    }
+    if (t > last.t || last.t == kNoTime) {
+      last.t = t;
+      last.bits = bits;
+    }
+    ++last.count;
+    staged_.items.push_back({std::move(s), t, v});
+    return staged_.items.back().series->id;
+  }
+
+  Status Commit() override {
+    Status st = store_->Commit(staged_);
+    staged_ = Staged();
+    return st;
+  }
+
+  void Rollback() override { staged_ = Staged(); }
+
+ private:
+  RocksDbStore::Impl* store_;
+  Staged staged_;
+};
+
+class StoreSeriesSet final : public SeriesSet {
+ public:
+  StoreSeriesSet(RocksDbStore::Impl* store, std::vector<std::shared_ptr<MemSeries>> series,
+                 int64_t mint, int64_t maxt)
+      : store_(store), series_(std::move(series)), mint_(mint), maxt_(maxt) {}
+
+  bool Next() override {
+    while (err_.ok() && pos_ < series_.size()) {
+      current_ = series_[pos_++];
+      err_ = store_->SamplesOf(*current_, mint_, maxt_, samples_);
+      if (!samples_.empty()) return err_.ok();
+    }
+    return false;
+  }
+  const Labels& labels() const override { return current_->labels; }
+  const std::vector<Sample>& samples() const override { return samples_; }
+  Status Err() const override { return err_; }
+
+ private:
+  RocksDbStore::Impl* store_;
+  std::vector<std::shared_ptr<MemSeries>> series_;
+  int64_t mint_, maxt_;
+  size_t pos_ = 0;
+  std::shared_ptr<MemSeries> current_;
+  std::vector<Sample> samples_;
+  Status err_;
+};
+
+class StoreQuerier final : public Querier {
+ public:
+  explicit StoreQuerier(RocksDbStore::Impl* store) : store_(store) {}
+
+  std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
+                                    const std::vector<Matcher>& matchers) override {
+    auto series = store_->SeriesFor(matchers);
+    std::sort(series.begin(), series.end(),
+              [](const auto& a, const auto& b) { return a->labels < b->labels; });
+    return std::make_unique<StoreSeriesSet>(store_, std::move(series), mint, maxt);
+  }
+
+  Result<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers) override {
+    std::vector<std::string> out;
+    for (const auto& s : store_->SeriesFor(matchers)) {
+      for (const Label& l : s->labels) out.push_back(l.name);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+  Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                               const std::vector<Matcher>& matchers) override {
+    std::vector<std::string> out;
+    for (const auto& s : store_->SeriesFor(matchers)) {
+      if (s->labels.Has(name)) out.emplace_back(s->labels.Get(name));
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+ private:
+  RocksDbStore::Impl* store_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(StoreOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  VIGIL_RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<RocksDbStore>(new RocksDbStore(std::move(impl)));
+}
+
+RocksDbStore::RocksDbStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RocksDbStore::~RocksDbStore() = default;
+
+std::unique_ptr<Appender> RocksDbStore::NewAppender() {
+  return std::make_unique<StoreAppender>(impl_.get());
+}
+std::unique_ptr<Querier> RocksDbStore::NewQuerier() {
+  return std::make_unique<StoreQuerier>(impl_.get());
+}
+Status RocksDbStore::Checkpoint() { return impl_->Checkpoint(); }
+Status RocksDbStore::ApplyRetention() { return impl_->ApplyRetention(); }
+Result<uint64_t> RocksDbStore::DeleteSeries(const std::vector<Matcher>& matchers) {
+  return impl_->DeleteSeries(matchers);
+}
+StoreStats RocksDbStore::Stats(size_t top_n) { return impl_->Stats(top_n); }
+uint64_t RocksDbStore::DiskBytes() { return impl_->DiskBytes(); }
+
+}  // namespace vigil::tsdb

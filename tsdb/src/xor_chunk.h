@@ -1,0 +1,113 @@
+#pragma once
+
+// XorChunk: the Gorilla encoding of Facebook's paper (Pelkonen et al., VLDB 2015) for one
+// series' samples in time order: delta-of-delta timestamps in 1, 16, 20, 24 or 68 bits, values
+// XORed with the previous one and stored as the meaningful bits only.
+//
+// Layout: [count: 2 bytes BE][bit stream]. The first sample is a zigzag varint timestamp and 64
+// raw value bits; every later one a delta-of-delta (the second against a delta of 0) and an XOR
+// value. Count is rewritten in place on each append, so the bytes are a valid chunk at any time.
+//
+// An XorAppender appends to a chunk's bytes it does not own; readers may copy those bytes at
+// any time between appends. Not thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "vigil/common/status.h"
+
+namespace vigil::tsdb {
+
+class BitWriter {
+ public:
+  explicit BitWriter(std::string* out) : out_(out) {}
+  void WriteBit(bool bit);
+  void WriteBits(uint64_t value, int nbits);  // the low `nbits` of value, most significant first
+  // Resumes writing a stream that ends `free_bits` short of a full last byte.
+  void Resume(int free_bits) { free_ = free_bits; }
+  int free_bits() const { return free_; }
+
+ private:
+  std::string* out_;
+  int free_ = 0;  // unused low bits of the last byte
+};
+
+class BitReader {
+ public:
+  explicit BitReader(std::string_view data, size_t bit_offset = 0)
+      : data_(data), pos_(bit_offset) {}
+  bool ReadBit(bool& bit);
+  bool ReadBits(int nbits, uint64_t& value);
+  size_t position() const { return pos_; }
+
+ private:
+  std::string_view data_;
+  size_t pos_;
+};
+
+inline constexpr size_t kXorHeaderBytes = 2;
+inline constexpr uint16_t kMaxXorSamples = 65535;
+
+// Appends samples to a chunk held in `bytes` (empty for a new chunk). Timestamps must not
+// decrease; the caller checks (an equal timestamp is stored as given).
+class XorAppender {
+ public:
+  // Starts a new chunk in `bytes` (whatever it held is replaced).
+  explicit XorAppender(std::string* bytes);
+  // Continues an existing chunk: replays it to rebuild the encoder state.
+  static Result<XorAppender> Resume(std::string* bytes);
+
+  void Append(int64_t t, double v);
+  uint16_t count() const { return count_; }
+  int64_t last_t() const { return t_; }
+  double last_v() const;
+
+ private:
+  void WriteValue(uint64_t bits);
+
+  std::string* bytes_;
+  BitWriter w_;
+  uint16_t count_ = 0;
+  int64_t t_ = 0;
+  int64_t delta_ = 0;
+  uint64_t v_ = 0;
+  uint8_t leading_ = 0xff;  // 0xff: no XOR window yet
+  uint8_t trailing_ = 0;
+};
+
+// Decodes a chunk. Corrupt input ends the iteration with Err() set, never reads out of bounds.
+class XorIterator {
+ public:
+  explicit XorIterator(std::string_view bytes);
+  // Advances to the next sample; false at the end or on corruption.
+  bool Next();
+  int64_t t() const { return t_; }
+  double v() const;
+  uint64_t value_bits() const { return v_; }
+  const Status& Err() const { return err_; }
+  uint16_t count() const { return count_; }
+  // Decoder state, for XorAppender::Resume.
+  size_t bit_position() const { return r_.position(); }
+  bool has_window() const { return has_window_; }
+  uint8_t leading() const { return leading_; }
+  uint8_t trailing() const { return trailing_; }
+
+ private:
+  bool Fail(const char* what);
+
+  std::string_view bytes_;
+  BitReader r_;
+  uint16_t count_ = 0;
+  uint16_t read_ = 0;
+  int64_t t_ = 0;
+  int64_t delta_ = 0;
+  uint64_t v_ = 0;
+  uint8_t leading_ = 0;
+  uint8_t trailing_ = 0;
+  bool has_window_ = false;
+  Status err_;
+};
+
+}  // namespace vigil::tsdb
