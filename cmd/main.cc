@@ -84,11 +84,15 @@ int RunComponent(const FlagValues& fv, std::string_view component, Status (*run)
 }
 
 Status RunUp(const Config& config) {
-  // The embedded default. The components join this process as they are built; today it serves
-  // the standard endpoints (/-/healthy, /-/ready, /metrics) on the one port.
+  // The embedded default: the components in one process on one port. Today: the store with
+  // remote_write ingest; the others join as they are built.
+  auto store = vigil::tsdb::RocksDbStore::Open(vigil::tsdb::StoreOptionsFrom(config));
+  if (!store.ok()) return store.status();
   vigil::http::Router router;
-  return vigil::ServeUntilSignal(config, "up", vigil::ServerOptionsFrom(config, "127.0.0.1:9090"),
-                                 std::move(router));
+  vigil::tsdb::AddRoutes(router, **store, config);
+  auto server = vigil::ServerOptionsFrom(config, "127.0.0.1:9090");
+  server.max_body_bytes = config.tsdb.max_body_bytes;
+  return vigil::ServeUntilSignal(config, "up", server, std::move(router));
 }
 
 Status NotBuilt(std::string_view what, int issue) {

@@ -33,8 +33,8 @@ class VigilTsdb {
  public:
   VigilTsdb(const std::string& data_dir, const std::string& log_dir,
             std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {kVigil, "tsdb", "--listen", "127.0.0.1:0", "--data-dir",
-                                      data_dir};
+    std::vector<std::string> argv = {kVigil,        "tsdb",       "--listen",
+                                     "127.0.0.1:0", "--data-dir", data_dir};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = std::make_unique<testing::Subprocess>(argv, log_dir);
     std::regex up_re("is up: http://([0-9.]+:[0-9]+)/");
@@ -85,23 +85,26 @@ TEST(TsdbIngestTest, EverySamplePrometheusSentIsStoredWithTheSameValue) {
   ASSERT_FALSE(vigil.addr().empty()) << vigil.proc().Stderr();
 
   const std::string exporter_addr = "127.0.0.1:" + std::to_string(testing::FreePort());
-  testing::Subprocess exporter(
-      {"prometheus-node-exporter", "--web.listen-address=" + exporter_addr,
-       "--no-collector.systemd"},
-      dir.path());
+  testing::Subprocess exporter({"prometheus-node-exporter", "--web.listen-address=" + exporter_addr,
+                                "--no-collector.systemd"},
+                               dir.path());
   ASSERT_TRUE(testing::WaitForHttpOk("http://" + exporter_addr + "/metrics"));
 
   const std::string prom_addr = "127.0.0.1:" + std::to_string(testing::FreePort());
   dir.Write("prometheus.yml",
             "global:\n  scrape_interval: 1s\n"
             "scrape_configs:\n  - job_name: node\n    static_configs:\n"
-            "      - targets: ['" + exporter_addr + "']\n"
-            "remote_write:\n  - url: " + vigil.url("/api/v1/write") + "\n"
-            "    queue_config: {max_shards: 1, min_shards: 1, batch_send_deadline: 1s}\n");
-  testing::Subprocess prom({"prometheus", "--config.file=" + dir.Join("prometheus.yml"),
-                            "--storage.tsdb.path=" + dir.Join("prom"),
-                            "--web.listen-address=" + prom_addr},
-                           dir.path());
+            "      - targets: ['" +
+                exporter_addr +
+                "']\n"
+                "remote_write:\n  - url: " +
+                vigil.url("/api/v1/write") +
+                "\n"
+                "    queue_config: {max_shards: 1, min_shards: 1, batch_send_deadline: 1s}\n");
+  testing::Subprocess prom(
+      {"prometheus", "--config.file=" + dir.Join("prometheus.yml"),
+       "--storage.tsdb.path=" + dir.Join("prom"), "--web.listen-address=" + prom_addr},
+      dir.path());
   ASSERT_TRUE(testing::WaitForHttpOk("http://" + prom_addr + "/-/ready")) << prom.Stderr();
 
   // Wait until Prometheus has sent a few scrapes' worth; with one shard it sends in time order,
@@ -305,7 +308,8 @@ TEST(TsdbBadInputTest, EachMalformedRequestGetsItsStatusAndMessage) {
   std::vector<Case> cases = {
       {"truncated snappy", good.substr(0, good.size() - 4), 400, "snappy: corrupt"},
       {"not snappy", "hello", 400, "snappy"},
-      {"bad protobuf", [] {
+      {"bad protobuf",
+       [] {
          std::string b;
          std::string junk = "\x0a\x05\x0a\x03\x0a\x09zz";
          snappy::Compress(junk.data(), junk.size(), &b);

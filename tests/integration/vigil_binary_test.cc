@@ -10,6 +10,7 @@
 
 #include "testing.h"
 #include "vigil/common/http_client.h"
+#include "vigil/common/remote_write.h"
 
 namespace vigil {
 namespace {
@@ -113,6 +114,27 @@ TEST(VigilUpTest, ServesHealthReadyMetricsAndStopsOnSigterm) {
   EXPECT_EQ(WEXITSTATUS(st), 0);
   EXPECT_NE(up.proc().Stderr().find("shutting down"), std::string::npos);
   EXPECT_FALSE(c.Get(up.base() + "/-/healthy").ok());
+}
+
+TEST(VigilUpTest, StoresRemoteWriteInItsDataDir) {
+  VigilUp up;
+  ASSERT_FALSE(up.base().empty()) << up.proc().Stderr();
+  prometheus::WriteRequest req;
+  auto* ts = req.add_timeseries();
+  auto* l = ts->add_labels();
+  l->set_name("__name__");
+  l->set_value("up_test");
+  auto* s = ts->add_samples();
+  s->set_timestamp(1'700'000'000'000);
+  s->set_value(1);
+  http::HttpClient c;
+  auto res = c.Post(up.base() + "/api/v1/write", "application/x-protobuf", remote::Encode(req));
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 204) << res->body;
+  auto status = c.Get(up.base() + "/api/v1/status/tsdb");
+  EXPECT_NE(status->body.find("\"numSeries\":1"), std::string::npos) << status->body;
+  EXPECT_EQ(up.proc().Stop(SIGTERM), 0);
+  EXPECT_TRUE(!testing::ReadFileOrEmpty(up.dir().Join("data/tsdb/CURRENT")).empty());
 }
 
 TEST(VigilUpTest, StopsCleanlyOnCtrlC) {

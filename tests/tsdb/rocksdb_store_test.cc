@@ -98,9 +98,9 @@ TEST_F(StoreTest, AppendsAndSelectsByMatchers) {
 
   EXPECT_EQ(Query(*store_, kT0, kT0, {Eq("__name__", "cpu")}).size(), 3u);
   EXPECT_EQ(Query(*store_, kT0, kT0, {Eq("pod", "a")}).size(), 2u);
-  EXPECT_EQ(Query(*store_, kT0, kT0, {Eq("__name__", "cpu"), M(MatchType::kNotEqual, "pod", "a")})
-                .size(),
-            2u);
+  EXPECT_EQ(
+      Query(*store_, kT0, kT0, {Eq("__name__", "cpu"), M(MatchType::kNotEqual, "pod", "a")}).size(),
+      2u);
   EXPECT_EQ(Query(*store_, kT0, kT0, {M(MatchType::kRegexMatch, "pod", "a|c")}).size(), 3u);
   EXPECT_EQ(Query(*store_, kT0, kT0, {M(MatchType::kRegexMatch, "pod", "[bc]")}).size(), 2u);
   EXPECT_EQ(
@@ -228,7 +228,7 @@ TEST_F(StoreTest, ReplayIsExactAcrossChunkCutsInsideACommit) {
 
 TEST_F(StoreTest, RetentionDropsOldDaysAndForgetsSeries) {
   Fill(2, 10, kT0 - 20LL * 24 * 3600 * 1000);  // 20 days ago
-  Fill(2, 10, kT0);                             // now
+  Fill(2, 10, kT0);                            // now
   auto app = store_->NewAppender();
   ASSERT_TRUE(app->Append(0, Series("old_only", "a"), kT0 - 20LL * 24 * 3600 * 1000, 1).ok());
   ASSERT_TRUE(app->Commit().ok());

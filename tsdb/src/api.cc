@@ -1,7 +1,7 @@
 #include "vigil/tsdb/api.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 
@@ -44,7 +44,7 @@ void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options) 
   auto metrics = std::make_shared<WriteMetrics>();
   auto in_flight = std::make_shared<std::atomic<size_t>>(0);
   router.Post("/api/v1/write", [&store, options, metrics, in_flight](const http::Request& req,
-                                                                      http::Response& res) {
+                                                                     http::Response& res) {
     if (in_flight->fetch_add(1) >= options.max_concurrent_writes) {
       in_flight->fetch_sub(1);
       metrics->requests_busy->Increment();
@@ -75,10 +75,9 @@ void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options) 
         if (!r.ok()) {
           app->Rollback();
           metrics->requests_bad->Increment();
-          res = http::Response::Text(400, r.status().message() + ": series " +
-                                              std::to_string(i) + " " + labels.ToString() +
-                                              " at timestamp " + std::to_string(s.timestamp()) +
-                                              "\n");
+          res = http::Response::Text(400, r.status().message() + ": series " + std::to_string(i) +
+                                              " " + labels.ToString() + " at timestamp " +
+                                              std::to_string(s.timestamp()) + "\n");
           return;
         }
         ref = *r;

@@ -564,7 +564,8 @@ Status RocksDbStore::Impl::Commit(Staged& staged) {
     std::lock_guard slock(s->mu);
     if (s->persisted) continue;
     batch.Put(series_cf_, SeriesKey(s->id), s->SeriesValue());
-    for (const Label& l : s->labels) batch.Put(postings_cf_, PostingKey(l.name, l.value, s->id), "");
+    for (const Label& l : s->labels)
+      batch.Put(postings_cf_, PostingKey(l.name, l.value, s->id), "");
     created.push_back(s);
   }
   std::string record;
@@ -637,8 +638,8 @@ Status RocksDbStore::Impl::ApplyRetention() {
       std::string begin;
       PutFixed32BE(begin, BucketKey(std::numeric_limits<int32_t>::min()));
       rocksdb::Slice b(begin), e(end);
-      VIGIL_RETURN_IF_ERROR(FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), chunks_cf_, b, e),
-                                      "size retention"));
+      VIGIL_RETURN_IF_ERROR(
+          FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), chunks_cf_, b, e), "size retention"));
       VIGIL_RETURN_IF_ERROR(
           FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), chunks_cf_, &b, &e),
                     "size retention compaction"));
@@ -663,8 +664,8 @@ Status RocksDbStore::Impl::ApplyRetention() {
     std::shared_lock slock(series_mu_);
     for (auto& [id, s] : by_id_) {
       std::lock_guard l(s->mu);
-      if (s->max_t != kNoTime && s->max_t < kept_from_time && s->pending_seq == 0 &&
-          !s->app && s->ooo.empty()) {
+      if (s->max_t != kNoTime && s->max_t < kept_from_time && s->pending_seq == 0 && !s->app &&
+          s->ooo.empty()) {
         gone.push_back(s);
       }
     }
@@ -676,7 +677,8 @@ Status RocksDbStore::Impl::ApplyRetention() {
     for (auto& s : gone) {
       Unindex(*s);
       batch.Delete(series_cf_, SeriesKey(s->id));
-      for (const Label& l : s->labels) batch.Delete(postings_cf_, PostingKey(l.name, l.value, s->id));
+      for (const Label& l : s->labels)
+        batch.Delete(postings_cf_, PostingKey(l.name, l.value, s->id));
     }
     active_series_->Set(static_cast<double>(by_id_.size()));
   }
@@ -773,7 +775,8 @@ Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
   }
   if (!open.empty()) VIGIL_RETURN_IF_ERROR(DecodeChunk(open, mint, maxt, out));
   out.insert(out.end(), ooo.begin(), ooo.end());
-  std::stable_sort(out.begin(), out.end(), [](const Sample& a, const Sample& b) { return a.t < b.t; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Sample& a, const Sample& b) { return a.t < b.t; });
   out.erase(std::unique(out.begin(), out.end(),
                         [](const Sample& a, const Sample& b) { return a.t == b.t; }),
             out.end());
@@ -791,7 +794,8 @@ Result<uint64_t> RocksDbStore::Impl::DeleteSeries(const std::vector<Matcher>& ma
     for (auto& s : victims) {
       Unindex(*s);
       batch.Delete(series_cf_, SeriesKey(s->id));
-      for (const Label& l : s->labels) batch.Delete(postings_cf_, PostingKey(l.name, l.value, s->id));
+      for (const Label& l : s->labels)
+        batch.Delete(postings_cf_, PostingKey(l.name, l.value, s->id));
       if (lo != kNoTime) {
         for (int64_t b = BucketOf(lo); b <= BucketOf(hi); ++b) {
           batch.DeleteRange(chunks_cf_, ChunkKeyPrefix(b, s->id), ChunkKeyPrefix(b, s->id + 1));
@@ -823,8 +827,9 @@ StoreStats RocksDbStore::Impl::Stats(size_t top_n) {
     if (s->app) ++st.head_chunks;
   }
   auto top = [&](StoreStats::Counts counts) {
-    std::sort(counts.begin(), counts.end(),
-              [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
+    std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
+      return a.second > b.second || (a.second == b.second && a.first < b.first);
+    });
     if (counts.size() > top_n) counts.resize(top_n);
     return counts;
   };

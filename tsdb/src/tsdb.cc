@@ -18,12 +18,16 @@ StoreOptions StoreOptionsFrom(const Config& config) {
   return opts;
 }
 
+void AddRoutes(http::Router& router, RocksDbStore& store, const Config&) {
+  AddWriteRoute(router, store);
+  AddStatusRoute(router, store);
+}
+
 Status Run(const Config& config) {
   auto store = RocksDbStore::Open(StoreOptionsFrom(config));
   if (!store.ok()) return store.status();
   http::Router router;
-  AddWriteRoute(router, **store);
-  AddStatusRoute(router, **store);
+  AddRoutes(router, **store, config);
   auto server = ServerOptionsFrom(config, "127.0.0.1:9090");
   server.max_body_bytes = config.tsdb.max_body_bytes;
   return ServeUntilSignal(config, "tsdb", server, std::move(router));

@@ -52,7 +52,9 @@ bool BitReader::ReadBits(int nbits, uint64_t& value) {
 
 namespace {
 
-uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
 // Delta-of-delta classes: a prefix of 1-4 bits, then the value in 0, 14, 17, 20 or 64 bits.
@@ -174,8 +176,8 @@ XorIterator::XorIterator(std::string_view bytes) : bytes_(bytes), r_(bytes, kXor
     Fail("chunk shorter than its header");
     return;
   }
-  count_ = static_cast<uint16_t>((static_cast<uint8_t>(bytes[0]) << 8) |
-                                 static_cast<uint8_t>(bytes[1]));
+  count_ =
+      static_cast<uint16_t>((static_cast<uint8_t>(bytes[0]) << 8) | static_cast<uint8_t>(bytes[1]));
 }
 
 bool XorIterator::Fail(const char* what) {

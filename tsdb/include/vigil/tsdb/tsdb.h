@@ -3,6 +3,7 @@
 // vigil tsdb: the time-series store and its HTTP API.
 
 #include "vigil/common/config.h"
+#include "vigil/common/http_server.h"
 #include "vigil/common/status.h"
 #include "vigil/tsdb/rocksdb_store.h"
 
@@ -10,6 +11,9 @@ namespace vigil::tsdb {
 
 // The store's options from the config: data in <data_dir>/tsdb.
 StoreOptions StoreOptionsFrom(const Config& config);
+
+// Adds the store's HTTP endpoints to `router`, with the limits of the config.
+void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config);
 
 // Runs `vigil tsdb` until SIGINT or SIGTERM: the store, remote_write ingest at /api/v1/write,
 // /api/v1/status/tsdb, and the standard endpoints. The PromQL API comes with issue #4.
