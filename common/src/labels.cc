@@ -173,11 +173,10 @@ Status ValidateLabels(const Labels& labels, bool require_name) {
     return InvalidArgument("series " + labels.ToString() + " has no metric name");
   }
   for (const Label& l : labels) {
-    if (l.name == kMetricNameLabel) {
-      VIGIL_RETURN_IF_ERROR(ValidateMetricName(l.value).WithContext(labels.ToString()));
-    } else {
-      VIGIL_RETURN_IF_ERROR(ValidateLabelName(l.name).WithContext(labels.ToString()));
-    }
+    // The context is built only on failure: this runs for every new series on the ingest path.
+    Status st =
+        l.name == kMetricNameLabel ? ValidateMetricName(l.value) : ValidateLabelName(l.name);
+    if (!st.ok()) return st.WithContext(labels.ToString());
     if (l.value.empty()) {
       return InvalidArgument("label \"" + l.name + "\" has an empty value in " + labels.ToString());
     }

@@ -102,6 +102,12 @@ std::string Encode(const prometheus::WriteRequest& request) {
 }
 
 Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits& limits) {
+  prometheus::WriteRequest req;
+  VIGIL_RETURN_IF_ERROR(DecodeInto(body, limits, req));
+  return req;
+}
+
+Status DecodeInto(std::string_view body, const WriteLimits& limits, prometheus::WriteRequest& req) {
   QuietProtobufLogs();
   size_t length = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &length)) {
@@ -118,15 +124,13 @@ Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits
     return InvalidArgument("snappy: corrupt or truncated input (" + std::to_string(body.size()) +
                            " bytes, declaring " + std::to_string(length) + " decompressed)");
   }
-  prometheus::WriteRequest req;
   if (!req.ParseFromString(raw)) {
     Status where = ScanWire(raw, 0, "WriteRequest", 0);
     if (!where.ok()) return where;
     return InvalidArgument(
         "invalid protobuf WriteRequest: a field has the wrong type or a string is not UTF-8");
   }
-  VIGIL_RETURN_IF_ERROR(Validate(req, limits));
-  return req;
+  return Validate(req, limits);
 }
 
 Status Validate(const prometheus::WriteRequest& req, const WriteLimits& limits) {

@@ -1,5 +1,6 @@
 #include "vigil/tsdb/api.h"
 
+#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -57,11 +58,13 @@ void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options) 
       ~Release() { n->fetch_sub(1); }
     } release{in_flight.get()};
 
-    auto write = remote::Decode(req.body, options.write_limits);
-    if (!write.ok()) {
+    google::protobuf::Arena arena;
+    auto* write = google::protobuf::Arena::CreateMessage<prometheus::WriteRequest>(&arena);
+    Status decoded = remote::DecodeInto(req.body, options.write_limits, *write);
+    if (!decoded.ok()) {
       metrics->requests_bad->Increment();
-      const int code = write.status().code() == StatusCode::kOutOfRange ? 413 : 400;
-      res = http::Response::Text(code, write.status().message() + "\n");
+      const int code = decoded.code() == StatusCode::kOutOfRange ? 413 : 400;
+      res = http::Response::Text(code, decoded.message() + "\n");
       return;
     }
     auto app = store.NewAppender();

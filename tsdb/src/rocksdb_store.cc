@@ -115,6 +115,7 @@ class RocksDbStore::Impl {
   Status Open();
   Status Commit(struct Staged& staged);
   Status Checkpoint();
+  Status CompactAll();
   Status ApplyRetention();
   Result<uint64_t> DeleteSeries(const std::vector<Matcher>& matchers);
   StoreStats Stats(size_t top_n);
@@ -125,6 +126,7 @@ class RocksDbStore::Impl {
     auto it = by_id_.find(id);
     return it == by_id_.end() ? nullptr : it->second;
   }
+  std::shared_ptr<MemSeries> Find(const Labels& labels);  // nullptr if unknown
   std::shared_ptr<MemSeries> GetOrCreate(const Labels& labels);
   std::vector<std::shared_ptr<MemSeries>> SeriesFor(const std::vector<Matcher>& matchers);
   // The samples of `s` in [mint, maxt], sorted, without duplicate timestamps.
@@ -146,6 +148,9 @@ class RocksDbStore::Impl {
   // Writes the open chunk and the out-of-order samples of `s` as closed chunks; afterwards
   // everything of `s` before (seq, idx) is in closed chunks. Caller holds s.mu.
   void Flush(MemSeries& s, uint64_t seq, uint32_t idx);
+  // Closes the chunks of every series with samples waiting since before log record
+  // `threshold`, then drops the log records nothing needs. Caller holds commit_mu_.
+  Status FlushPendingBefore(uint64_t threshold);
   void Index(const std::shared_ptr<MemSeries>& s);
   void Unindex(const MemSeries& s);
   void ScheduleMaintenance();
@@ -399,15 +404,18 @@ void RocksDbStore::Impl::ScheduleMaintenance() {
   });
 }
 
+std::shared_ptr<MemSeries> RocksDbStore::Impl::Find(const Labels& labels) {
+  const uint64_t hash = labels.Hash();
+  std::shared_lock lock(series_mu_);
+  auto [b, e] = by_hash_.equal_range(hash);
+  for (auto it = b; it != e; ++it) {
+    if (it->second->labels == labels) return it->second;
+  }
+  return nullptr;
+}
+
 std::shared_ptr<MemSeries> RocksDbStore::Impl::GetOrCreate(const Labels& labels) {
   const uint64_t hash = labels.Hash();
-  {
-    std::shared_lock lock(series_mu_);
-    auto [b, e] = by_hash_.equal_range(hash);
-    for (auto it = b; it != e; ++it) {
-      if (it->second->labels == labels) return it->second;
-    }
-  }
   std::unique_lock lock(series_mu_);
   auto [b, e] = by_hash_.equal_range(hash);
   for (auto it = b; it != e; ++it) {
@@ -604,7 +612,13 @@ Status RocksDbStore::Impl::Checkpoint() {
   std::lock_guard lock(commit_mu_);
   // Close what has waited since two checkpoints ago: a series sending every 15 s fills most of
   // a chunk first, a slow one does not hold the log forever.
-  const uint64_t threshold = checkpoint_seqs_[0];
+  Status st = FlushPendingBefore(checkpoint_seqs_[0]);
+  checkpoint_seqs_[0] = checkpoint_seqs_[1];
+  checkpoint_seqs_[1] = next_seq_;
+  return st;
+}
+
+Status RocksDbStore::Impl::FlushPendingBefore(uint64_t threshold) {
   std::vector<std::shared_ptr<MemSeries>> all;
   {
     std::shared_lock slock(series_mu_);
@@ -617,11 +631,22 @@ Status RocksDbStore::Impl::Checkpoint() {
     if (s->pending_seq != 0 && s->pending_seq < threshold) Flush(*s, next_seq_, 0);
     if (s->pending_seq != 0) min_pending = std::min(min_pending, s->pending_seq);
   }
-  checkpoint_seqs_[0] = checkpoint_seqs_[1];
-  checkpoint_seqs_[1] = next_seq_;
   rocksdb::WriteBatch batch;
   batch.DeleteRange(wal_cf_, WalKey(0), WalKey(min_pending));
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "truncate log");
+}
+
+Status RocksDbStore::Impl::CompactAll() {
+  {
+    std::lock_guard lock(commit_mu_);
+    VIGIL_RETURN_IF_ERROR(FlushPendingBefore(std::numeric_limits<uint64_t>::max()));
+  }
+  rocksdb::CompactRangeOptions opts;
+  opts.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* cf : cfs_) {
+    VIGIL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(opts, cf, nullptr, nullptr), "compact"));
+  }
+  return Status::Ok();
 }
 
 Status RocksDbStore::Impl::ApplyRetention() {
@@ -864,8 +889,9 @@ class StoreAppender final : public Appender {
   ~StoreAppender() override = default;
 
   Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t, double v) override {
-    std::shared_ptr<MemSeries> s = ref != 0 ? store_->ById(ref) : nullptr;
+    std::shared_ptr<MemSeries> s = ref != 0 ? store_->ById(ref) : store_->Find(labels);
     if (!s) {
+      // Only a new series needs its labels checked; a known one was checked when created.
       Status valid = ValidateLabels(labels, /*require_name=*/true);
       if (!valid.ok()) {
         store_->rejected_invalid_->Increment();
@@ -1011,6 +1037,7 @@ std::unique_ptr<Querier> RocksDbStore::NewQuerier() {
   return std::make_unique<StoreQuerier>(impl_.get());
 }
 Status RocksDbStore::Checkpoint() { return impl_->Checkpoint(); }
+Status RocksDbStore::CompactAll() { return impl_->CompactAll(); }
 Status RocksDbStore::ApplyRetention() { return impl_->ApplyRetention(); }
 Result<uint64_t> RocksDbStore::DeleteSeries(const std::vector<Matcher>& matchers) {
   return impl_->DeleteSeries(matchers);

@@ -39,6 +39,9 @@ std::string Encode(const prometheus::WriteRequest& request);
 // decompresses past max_decompressed_bytes (HTTP 413); InvalidArgument for everything else:
 // corrupt snappy, malformed protobuf, invalid series and the per-series limits (HTTP 400).
 Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits& limits = {});
+// The same into `out`, which may live on a protobuf Arena (the ingest path does that: one arena
+// per request instead of an allocation per label string).
+Status DecodeInto(std::string_view body, const WriteLimits& limits, prometheus::WriteRequest& out);
 
 // Every series has a valid metric name, valid unique label names, UTF-8 values within the size
 // limits, and samples; counts within the limits. The error names the series by index and labels.

@@ -72,6 +72,9 @@ class RocksDbStore final : public Appendable, public Queryable {
   // Closes open chunks whose oldest sample has waited a checkpoint interval, and drops the log
   // records nothing needs any more. Runs on a timer; callable by tests.
   Status Checkpoint();
+  // Closes every open chunk, drops the whole log and compacts every column family: the settled
+  // state, for benchmarks of bytes per sample and for tests.
+  Status CompactAll();
   // Deletes the days of chunks older than the retention (and the oldest days while over the
   // size limit), and forgets series with no sample left. Runs on a timer; callable by tests.
   Status ApplyRetention();
