@@ -36,13 +36,20 @@ Args Parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--url") a.url = v;
-    else if (k == "--series") a.series = std::stoul(v);
-    else if (k == "--steps") a.steps = std::stoul(v);
-    else if (k == "--batch") a.batch = std::stoul(v);
-    else if (k == "--concurrency") a.concurrency = std::stoul(v);
-    else if (k == "--start-ms") a.start_ms = std::stoll(v);
-    else if (k == "--openmetrics") a.openmetrics = v;
+    if (k == "--url")
+      a.url = v;
+    else if (k == "--series")
+      a.series = std::stoul(v);
+    else if (k == "--steps")
+      a.steps = std::stoul(v);
+    else if (k == "--batch")
+      a.batch = std::stoul(v);
+    else if (k == "--concurrency")
+      a.concurrency = std::stoul(v);
+    else if (k == "--start-ms")
+      a.start_ms = std::stoll(v);
+    else if (k == "--openmetrics")
+      a.openmetrics = v;
     else {
       std::cerr << "unknown flag " << k << "\n";
       std::exit(2);

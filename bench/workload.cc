@@ -6,13 +6,13 @@ namespace vigil::bench {
 
 Workload::Workload(size_t n, uint64_t seed) : rng_(seed) {
   series_.reserve(n);
-  static const char* kModes[] = {"idle", "user", "system", "iowait", "irq", "softirq", "steal",
-                                 "nice"};
+  static const char* kModes[] = {"idle", "user",    "system", "iowait",
+                                 "irq",  "softirq", "steal",  "nice"};
   size_t i = 0;
   while (series_.size() < n) {
     const std::string node = "node-" + std::to_string(i / 1000);
-    const std::string pod = "pod-" + std::to_string(i % 1000 / 10) + "-" +
-                            std::to_string(i / 1000) + "-7d9f8c6b5";
+    const std::string pod =
+        "pod-" + std::to_string(i % 1000 / 10) + "-" + std::to_string(i / 1000) + "-7d9f8c6b5";
     const std::string ns = "ns-" + std::to_string(i % 17);
     const size_t slot = i % 10;
     LabelsBuilder b;
@@ -28,7 +28,8 @@ Workload::Workload(size_t n, uint64_t seed) : rng_(seed) {
         v = std::round(static_cast<double>(rng_() % 10'000'000)) / 100;
         break;
       case 2:
-        b.Set("__name__", "node_network_receive_bytes_total").Set("device", "eth" + std::to_string(i % 4));
+        b.Set("__name__", "node_network_receive_bytes_total")
+            .Set("device", "eth" + std::to_string(i % 4));
         kind = Kind::kBytesCounter;
         v = static_cast<double>(rng_() % 1'000'000'000'000ULL);
         break;
@@ -78,12 +79,23 @@ void Workload::Step() {
   std::uniform_real_distribution<double> unit(0, 1);
   for (auto& s : series_) {
     switch (s.kind) {
-      case Kind::kConstant: break;
-      case Kind::kCpuCounter: s.value = std::round((s.value + unit(rng_) * 15) * 100) / 100; break;
-      case Kind::kNanoCounter: s.value += std::round(unit(rng_) * 3e9) / 1e9; break;
-      case Kind::kBytesCounter: s.value += std::floor(unit(rng_) * 200) * 1500; break;
-      case Kind::kMemoryGauge: s.value += std::round((unit(rng_) - 0.5) * 8) * 4096; break;
-      case Kind::kRatioGauge: s.value = std::round(unit(rng_) * 400) / 100; break;
+      case Kind::kConstant:
+        break;
+      case Kind::kCpuCounter:
+        s.value = std::round((s.value + unit(rng_) * 15) * 100) / 100;
+        break;
+      case Kind::kNanoCounter:
+        s.value += std::round(unit(rng_) * 3e9) / 1e9;
+        break;
+      case Kind::kBytesCounter:
+        s.value += std::floor(unit(rng_) * 200) * 1500;
+        break;
+      case Kind::kMemoryGauge:
+        s.value += std::round((unit(rng_) - 0.5) * 8) * 4096;
+        break;
+      case Kind::kRatioGauge:
+        s.value = std::round(unit(rng_) * 400) / 100;
+        break;
     }
   }
 }

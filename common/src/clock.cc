@@ -1,8 +1,30 @@
 #include "vigil/common/clock.h"
 
-#include <vector>
-
 namespace vigil {
+
+Clock::TimerId TimerQueue::Add(Clock::SteadyTime deadline, std::function<void()> fn) {
+  const Clock::TimerId id = next_id_++;
+  timers_.emplace(std::make_pair(deadline, id), std::move(fn));
+  return id;
+}
+
+bool TimerQueue::Cancel(Clock::TimerId id) {
+  for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+    if (it->first.second == id) {
+      timers_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::function<void()> TimerQueue::PopFirst() {
+  auto first = timers_.begin();
+  auto fn = std::move(first->second);
+  timers_.erase(first);
+  return fn;
+}
+
 namespace {
 
 class RealClockImpl final : public Clock {
@@ -22,21 +44,14 @@ class RealClockImpl final : public Clock {
   TimerId ScheduleAfter(Duration delay, std::function<void()> fn) override {
     std::lock_guard lock(mu_);
     if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
-    TimerId id = next_id_++;
-    timers_.emplace(std::make_pair(SteadyNow() + delay, id), std::move(fn));
+    TimerId id = timers_.Add(SteadyNow() + delay, std::move(fn));
     cv_.notify_all();
     return id;
   }
 
   bool Cancel(TimerId id) override {
     std::lock_guard lock(mu_);
-    for (auto it = timers_.begin(); it != timers_.end(); ++it) {
-      if (it->first.second == id) {
-        timers_.erase(it);
-        return true;
-      }
-    }
-    return false;
+    return timers_.Cancel(id);
   }
 
   void SleepFor(Duration d) override { std::this_thread::sleep_for(d); }
@@ -49,13 +64,11 @@ class RealClockImpl final : public Clock {
         cv_.wait(lock);
         continue;
       }
-      auto first = timers_.begin();
-      if (first->first.first > SteadyNow()) {
-        cv_.wait_until(lock, first->first.first);
+      if (timers_.next_deadline() > SteadyNow()) {
+        cv_.wait_until(lock, timers_.next_deadline());
         continue;
       }
-      auto fn = std::move(first->second);
-      timers_.erase(first);
+      auto fn = timers_.PopFirst();
       lock.unlock();
       fn();
       lock.lock();
@@ -65,8 +78,7 @@ class RealClockImpl final : public Clock {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  TimerId next_id_ = 1;
-  std::map<std::pair<SteadyTime, TimerId>, std::function<void()>> timers_;
+  TimerQueue timers_;
   std::thread thread_;
 };
 
@@ -91,20 +103,12 @@ Clock::SteadyTime ManualClock::SteadyNow() const {
 
 Clock::TimerId ManualClock::ScheduleAfter(Duration delay, std::function<void()> fn) {
   std::lock_guard lock(mu_);
-  TimerId id = next_id_++;
-  timers_.emplace(std::make_pair(steady_ + delay, id), std::move(fn));
-  return id;
+  return timers_.Add(steady_ + delay, std::move(fn));
 }
 
 bool ManualClock::Cancel(TimerId id) {
   std::lock_guard lock(mu_);
-  for (auto it = timers_.begin(); it != timers_.end(); ++it) {
-    if (it->first.second == id) {
-      timers_.erase(it);
-      return true;
-    }
-  }
-  return false;
+  return timers_.Cancel(id);
 }
 
 void ManualClock::SleepFor(Duration d) {
@@ -116,15 +120,13 @@ void ManualClock::SleepFor(Duration d) {
 void ManualClock::Advance(Duration d) {
   std::unique_lock lock(mu_);
   const SteadyTime target = steady_ + d;
-  while (!timers_.empty() && timers_.begin()->first.first <= target) {
-    auto first = timers_.begin();
-    const Duration step = first->first.first - steady_;
+  while (!timers_.empty() && timers_.next_deadline() <= target) {
+    const Duration step = timers_.next_deadline() - steady_;
     if (step > Duration::zero()) {
       steady_ += step;
       wall_ += std::chrono::duration_cast<SystemTime::duration>(step);
     }
-    auto fn = std::move(first->second);
-    timers_.erase(first);
+    auto fn = timers_.PopFirst();
     lock.unlock();
     moved_.notify_all();
     fn();

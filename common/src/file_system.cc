@@ -265,6 +265,10 @@ struct MemFileSystem::State {
     if (!IsDir(Parent(path))) return NotFound("open " + path + ": No such file or directory");
     return Status::Ok();
   }
+
+  // Opens `path` for writing, creating it in an existing directory; `truncate` empties it.
+  Result<std::unique_ptr<WritableFile>> OpenWritable(const std::shared_ptr<State>& self,
+                                                     const std::string& path, bool truncate);
 };
 
 namespace {
@@ -318,6 +322,22 @@ class MemWritableFile final : public WritableFile {
 
 }  // namespace
 
+Result<std::unique_ptr<WritableFile>> MemFileSystem::State::OpenWritable(
+    const std::shared_ptr<State>& self, const std::string& path, bool truncate) {
+  std::lock_guard lock(mu);
+  auto it = paths.find(path);
+  if (it == paths.end()) {
+    VIGIL_RETURN_IF_ERROR(CheckParent(path));
+    it = paths.emplace(path, NewInode(false)).first;
+  }
+  if (it->second->is_dir) return IOError("open " + path + ": Is a directory");
+  if (truncate) {
+    it->second->data.clear();
+    it->second->mtime_ns = NowNs();
+  }
+  return std::unique_ptr<WritableFile>(new MemWritableFile(self, it->second));
+}
+
 MemFileSystem::MemFileSystem(std::shared_ptr<Clock> clock) : state_(std::make_shared<State>()) {
   state_->clock = std::move(clock);
   state_->paths["/"] = state_->NewInode(true);
@@ -333,27 +353,11 @@ Result<std::unique_ptr<ReadableFile>> MemFileSystem::OpenForRead(const std::stri
 }
 
 Result<std::unique_ptr<WritableFile>> MemFileSystem::OpenForAppend(const std::string& path) {
-  std::lock_guard lock(state_->mu);
-  auto it = state_->paths.find(path);
-  if (it == state_->paths.end()) {
-    VIGIL_RETURN_IF_ERROR(state_->CheckParent(path));
-    it = state_->paths.emplace(path, state_->NewInode(false)).first;
-  }
-  if (it->second->is_dir) return IOError("open " + path + ": Is a directory");
-  return std::unique_ptr<WritableFile>(new MemWritableFile(state_, it->second));
+  return state_->OpenWritable(state_, path, /*truncate=*/false);
 }
 
 Result<std::unique_ptr<WritableFile>> MemFileSystem::Create(const std::string& path) {
-  std::lock_guard lock(state_->mu);
-  auto it = state_->paths.find(path);
-  if (it == state_->paths.end()) {
-    VIGIL_RETURN_IF_ERROR(state_->CheckParent(path));
-    it = state_->paths.emplace(path, state_->NewInode(false)).first;
-  }
-  if (it->second->is_dir) return IOError("open " + path + ": Is a directory");
-  it->second->data.clear();
-  it->second->mtime_ns = state_->NowNs();
-  return std::unique_ptr<WritableFile>(new MemWritableFile(state_, it->second));
+  return state_->OpenWritable(state_, path, /*truncate=*/true);
 }
 
 Result<FileInfo> MemFileSystem::Stat(const std::string& path) {

@@ -44,13 +44,8 @@ TEST(PrometheusPeerTest, AcceptsOurRemoteWriteAndAnswersQueries) {
     }
   }
   http::HttpClient client;
-  http::ClientRequest post;
-  post.method = "POST";
-  post.url = "http://" + addr + "/api/v1/write";
-  post.headers = {{"Content-Type", std::string(remote::kContentType)},
-                  {"Content-Encoding", std::string(remote::kContentEncoding)},
-                  {std::string(remote::kVersionHeader), std::string(remote::kVersion)}};
-  post.body = remote::Encode(req);
+  http::ClientRequest post =
+      testing::RemoteWritePost("http://" + addr + "/api/v1/write", remote::Encode(req));
   auto res = client.Do(post);
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   EXPECT_EQ(res->status, 204) << res->body;

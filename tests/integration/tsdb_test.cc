@@ -12,7 +12,6 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -33,40 +32,17 @@ class VigilTsdb {
  public:
   VigilTsdb(const std::string& data_dir, const std::string& log_dir,
             std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {kVigil,        "tsdb",       "--listen",
-                                     "127.0.0.1:0", "--data-dir", data_dir};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc_ = std::make_unique<testing::Subprocess>(argv, log_dir);
-    std::regex up_re("is up: http://([0-9.]+:[0-9]+)/");
-    testing::WaitFor([&] {
-      std::smatch m;
-      std::string err = proc_->Stderr();
-      if (std::regex_search(err, m, up_re)) {
-        addr_ = m[1].str();
-        return true;
-      }
-      return !proc_->Running();
-    });
+    std::vector<std::string> args = {"tsdb", "--data-dir", data_dir};
+    args.insert(args.end(), extra.begin(), extra.end());
+    vigil_ = std::make_unique<testing::VigilProcess>(kVigil, args, log_dir);
   }
-  const std::string& addr() const { return addr_; }
-  std::string url(const std::string& path) const { return "http://" + addr_ + path; }
-  testing::Subprocess& proc() { return *proc_; }
+  bool up() const { return !vigil_->address().empty(); }
+  std::string url(const std::string& path) const { return vigil_->Url(path); }
+  testing::Subprocess& proc() { return vigil_->proc(); }
 
  private:
-  std::unique_ptr<testing::Subprocess> proc_;
-  std::string addr_;
+  std::unique_ptr<testing::VigilProcess> vigil_;
 };
-
-http::ClientRequest WriteRequestTo(const std::string& url, std::string body) {
-  http::ClientRequest req;
-  req.method = "POST";
-  req.url = url;
-  req.headers = {{"Content-Type", std::string(remote::kContentType)},
-                 {"Content-Encoding", std::string(remote::kContentEncoding)},
-                 {std::string(remote::kVersionHeader), std::string(remote::kVersion)}};
-  req.body = std::move(body);
-  return req;
-}
 
 std::unique_ptr<tsdb::RocksDbStore> OpenStore(const std::string& data_dir) {
   tsdb::StoreOptions opts;
@@ -82,7 +58,7 @@ TEST(TsdbIngestTest, EverySamplePrometheusSentIsStoredWithTheSameValue) {
   }
   testing::TempDir dir;
   VigilTsdb vigil(dir.Join("vigil"), dir.path());
-  ASSERT_FALSE(vigil.addr().empty()) << vigil.proc().Stderr();
+  ASSERT_TRUE(vigil.up()) << vigil.proc().Stderr();
 
   const std::string exporter_addr = "127.0.0.1:" + std::to_string(testing::FreePort());
   testing::Subprocess exporter({"prometheus-node-exporter", "--web.listen-address=" + exporter_addr,
@@ -211,7 +187,7 @@ TEST(TsdbCrashTest, KillNineLosesNothingAcknowledged) {
   int next = 0;
   for (int round = 0; round < 4; ++round) {
     VigilTsdb vigil(data, dir.path());
-    ASSERT_FALSE(vigil.addr().empty()) << vigil.proc().Stderr();
+    ASSERT_TRUE(vigil.up()) << vigil.proc().Stderr();
     std::atomic<bool> stop{false};
     std::mutex mu;
     std::thread writer([&] {
@@ -220,7 +196,7 @@ TEST(TsdbCrashTest, KillNineLosesNothingAcknowledged) {
       http::HttpClient client(opts);
       while (!stop) {
         const int n = next++;
-        auto res = client.Do(WriteRequestTo(vigil.url("/api/v1/write"), Batch(n)));
+        auto res = client.Do(testing::RemoteWritePost(vigil.url("/api/v1/write"), Batch(n)));
         if (res.ok() && res->status == 204) {
           std::lock_guard lock(mu);
           acked.push_back(n);
@@ -244,7 +220,7 @@ TEST(TsdbCrashTest, KillNineLosesNothingAcknowledged) {
   // A last restart to replay the log, then read the store directly.
   {
     VigilTsdb vigil(data, dir.path());
-    ASSERT_FALSE(vigil.addr().empty()) << vigil.proc().Stderr();
+    ASSERT_TRUE(vigil.up()) << vigil.proc().Stderr();
     ASSERT_EQ(vigil.proc().Stop(SIGTERM), 0);
   }
   auto store = OpenStore(data);
@@ -271,10 +247,10 @@ TEST(TsdbCrashTest, KillNineLosesNothingAcknowledged) {
 TEST(TsdbBadInputTest, EachMalformedRequestGetsItsStatusAndMessage) {
   testing::TempDir dir;
   VigilTsdb vigil(dir.Join("data"), dir.path(), {"--max-body-bytes", "100000"});
-  ASSERT_FALSE(vigil.addr().empty()) << vigil.proc().Stderr();
+  ASSERT_TRUE(vigil.up()) << vigil.proc().Stderr();
   http::HttpClient client;
   auto send = [&](std::string body) {
-    auto r = client.Do(WriteRequestTo(vigil.url("/api/v1/write"), std::move(body)));
+    auto r = client.Do(testing::RemoteWritePost(vigil.url("/api/v1/write"), std::move(body)));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : http::ClientResponse{};
   };

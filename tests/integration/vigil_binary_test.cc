@@ -6,8 +6,6 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
-
 #include "testing.h"
 #include "vigil/common/http_client.h"
 #include "vigil/common/remote_write.h"
@@ -69,33 +67,21 @@ TEST(VigilBinaryTest, BadConfigurationFailsWithWhere) {
   EXPECT_NE(r.err.find("invalid address \"nowhere\""), std::string::npos) << r.err;
 }
 
-// Starts `vigil up` on a port it picks itself and reads the address from its log.
+// `vigil up` on a port it picks itself, data in a temp dir.
 class VigilUp {
  public:
   explicit VigilUp(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {kVigil,        "up",         "--listen",
-                                     "127.0.0.1:0", "--data-dir", dir_.Join("data")};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc_ = std::make_unique<testing::Subprocess>(argv, dir_.path());
-    std::regex up_re("is up: (https?)://([0-9.]+:[0-9]+)/");
-    testing::WaitFor([&] {
-      std::smatch m;
-      std::string err = proc_->Stderr();
-      if (std::regex_search(err, m, up_re)) {
-        base_ = m[1].str() + "://" + m[2].str();
-        return true;
-      }
-      return !proc_->Running();
-    });
+    std::vector<std::string> args = {"up", "--data-dir", dir_.Join("data")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    vigil_ = std::make_unique<testing::VigilProcess>(kVigil, args, dir_.path());
   }
-  const std::string& base() const { return base_; }
-  testing::Subprocess& proc() { return *proc_; }
+  const std::string& base() const { return vigil_->address(); }
+  testing::Subprocess& proc() { return vigil_->proc(); }
   const testing::TempDir& dir() const { return dir_; }
 
  private:
   testing::TempDir dir_;
-  std::unique_ptr<testing::Subprocess> proc_;
-  std::string base_;
+  std::unique_ptr<testing::VigilProcess> vigil_;
 };
 
 TEST(VigilUpTest, ServesHealthReadyMetricsAndStopsOnSigterm) {

@@ -14,7 +14,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include <regex>
+
 #include "vigil/common/http_client.h"
+#include "vigil/common/remote_write.h"
 
 namespace vigil::testing {
 
@@ -157,6 +160,35 @@ std::string ReadFileOrEmpty(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+VigilProcess::VigilProcess(const std::string& binary, std::vector<std::string> args,
+                           const std::string& log_dir) {
+  std::vector<std::string> argv = {binary};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+  proc_ = std::make_unique<Subprocess>(argv, log_dir);
+  const std::regex up_re("is up: (https?://[0-9.]+:[0-9]+)/");
+  WaitFor([&] {
+    std::smatch m;
+    const std::string err = proc_->Stderr();
+    if (std::regex_search(err, m, up_re)) {
+      address_ = m[1].str();
+      return true;
+    }
+    return !proc_->Running();
+  });
+}
+
+http::ClientRequest RemoteWritePost(const std::string& url, std::string body) {
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = url;
+  req.headers = {{"Content-Type", std::string(remote::kContentType)},
+                 {"Content-Encoding", std::string(remote::kContentEncoding)},
+                 {std::string(remote::kVersionHeader), std::string(remote::kVersion)}};
+  req.body = std::move(body);
+  return req;
 }
 
 }  // namespace vigil::testing

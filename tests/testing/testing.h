@@ -9,8 +9,11 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "vigil/common/http_client.h"
 
 namespace vigil::testing {
 
@@ -75,5 +78,24 @@ bool WaitForHttpOk(const std::string& url,
                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 std::string ReadFileOrEmpty(const std::string& path);
+
+// A vigil daemon started as `<binary> <args...> --listen 127.0.0.1:0`: it picks its own port
+// and the address is read from its "is up: http://ADDR/" log line (the readiness signal).
+// address() is empty if it exited first.
+class VigilProcess {
+ public:
+  VigilProcess(const std::string& binary, std::vector<std::string> args,
+               const std::string& log_dir);
+  const std::string& address() const { return address_; }  // "http://127.0.0.1:PORT"
+  std::string Url(const std::string& path) const { return address_ + path; }
+  Subprocess& proc() { return *proc_; }
+
+ private:
+  std::unique_ptr<Subprocess> proc_;
+  std::string address_;
+};
+
+// A POST of a remote_write body with the headers of the specification.
+http::ClientRequest RemoteWritePost(const std::string& url, std::string body);
 
 }  // namespace vigil::testing

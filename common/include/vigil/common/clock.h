@@ -50,6 +50,23 @@ class Clock {
 // The process-wide real clock. Its timer thread starts with the first timer.
 std::shared_ptr<Clock> RealClock();
 
+// Pending timers ordered by deadline (then by scheduling order); both clocks keep theirs in one.
+// Not synchronized: the owning clock locks around it.
+class TimerQueue {
+ public:
+  Clock::TimerId Add(Clock::SteadyTime deadline, std::function<void()> fn);
+  bool Cancel(Clock::TimerId id);
+  bool empty() const { return timers_.empty(); }
+  size_t size() const { return timers_.size(); }
+  Clock::SteadyTime next_deadline() const { return timers_.begin()->first.first; }
+  // Removes and returns the earliest timer's callback.
+  std::function<void()> PopFirst();
+
+ private:
+  Clock::TimerId next_id_ = 1;
+  std::map<std::pair<Clock::SteadyTime, Clock::TimerId>, std::function<void()>> timers_;
+};
+
 // A clock that moves only when told to. Starts at `start` (wall) and an arbitrary steady origin.
 class ManualClock final : public Clock {
  public:
@@ -76,9 +93,7 @@ class ManualClock final : public Clock {
   std::condition_variable moved_;
   SystemTime wall_;
   SteadyTime steady_;
-  TimerId next_id_ = 1;
-  // (deadline, id) -> callback; the id keeps timers with one deadline in scheduling order.
-  std::map<std::pair<SteadyTime, TimerId>, std::function<void()>> timers_;
+  TimerQueue timers_;
 };
 
 }  // namespace vigil
