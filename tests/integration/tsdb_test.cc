@@ -20,6 +20,7 @@
 #include "vigil/common/http_client.h"
 #include "vigil/common/http_util.h"
 #include "vigil/common/remote_write.h"
+#include "vigil/common/selector.h"
 #include "vigil/tsdb/rocksdb_store.h"
 
 namespace vigil {
@@ -323,6 +324,43 @@ TEST(TsdbBadInputTest, EachMalformedRequestGetsItsStatusAndMessage) {
   auto status = client.Get(vigil.url("/api/v1/status/tsdb"));
   auto j = nlohmann::json::parse(status->body);
   EXPECT_EQ(j["data"]["headStats"]["numSeries"], 1);
+}
+
+TEST(TsdbAdminTest, DeleteSeriesOnlyWhenEnabled) {
+  testing::TempDir dir;
+  http::HttpClient client;
+  const std::string del =
+      "/api/v1/admin/tsdb/delete_series?match[]=" + http::PercentEncode("crash_test{series=\"1\"}");
+  {
+    VigilTsdb off(dir.Join("off"), dir.path());
+    ASSERT_TRUE(off.up());
+    auto r = client.Post(off.url(del), "", "");
+    EXPECT_EQ(r->status, 503);
+    EXPECT_NE(r->body.find("admin APIs disabled"), std::string::npos);
+  }
+  VigilTsdb vigil(dir.Join("on"), dir.path(), {"--enable-admin-api", "true"});
+  ASSERT_TRUE(vigil.up());
+  ASSERT_EQ(client.Do(testing::RemoteWritePost(vigil.url("/api/v1/write"), Batch(0)))->status, 204);
+  auto bad = client.Post(vigil.url("/api/v1/admin/tsdb/delete_series?match[]=up{"), "", "");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("parse error at char"), std::string::npos) << bad->body;
+  auto ranged = client.Post(vigil.url(del + "&start=0"), "", "");
+  EXPECT_EQ(ranged->status, 400);
+  auto ok = client.Post(vigil.url(del), "", "");
+  EXPECT_EQ(ok->status, 204) << ok->body;
+  auto status = nlohmann::json::parse(client.Get(vigil.url("/api/v1/status/tsdb"))->body);
+  EXPECT_EQ(status["data"]["headStats"]["numSeries"], 4);
+  ASSERT_EQ(vigil.proc().Stop(SIGTERM), 0);
+  auto store = OpenStore(dir.Join("on"));
+  ASSERT_TRUE(store);
+  auto set = store->NewQuerier()->Select(0, std::numeric_limits<int64_t>::max(),
+                                         *ParseSeriesSelector("crash_test"));
+  int n = 0;
+  while (set->Next()) {
+    EXPECT_NE(set->labels().Get("series"), "1");
+    ++n;
+  }
+  EXPECT_EQ(n, 4);
 }
 
 }  // namespace

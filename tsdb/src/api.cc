@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include "vigil/common/selector.h"
 #include "vigil/common/self_metrics.h"
 
 namespace vigil::tsdb {
@@ -132,6 +133,47 @@ void AddStatusRoute(http::Router& router, RocksDbStore& store) {
           {"seriesCountByLabelValuePair", counts(st.series_count_by_label_value_pair)}}}};
     res = http::Response::Json(200, j.dump());
   });
+}
+
+void AddAdminRoutes(http::Router& router, RocksDbStore& store, bool enabled) {
+  router.Handle(
+      {"POST", "PUT"}, "/api/v1/admin/tsdb/delete_series",
+      [&store, enabled](const http::Request& req, http::Response& res) {
+        if (!enabled) {
+          res = http::Response::Json(503, PromError("unavailable", "admin APIs disabled"));
+          return;
+        }
+        auto matches = req.ParamValues("match[]");
+        if (matches.empty()) {
+          res = http::Response::Json(400, PromError("bad_data", "no match[] parameter provided"));
+          return;
+        }
+        for (const char* bound : {"start", "end"}) {
+          if (auto v = req.Param(bound); v && !v->empty()) {
+            res = http::Response::Json(
+                400, PromError("bad_data", std::string("deleting part of a series' time range is "
+                                                       "not supported; omit ") +
+                                               bound + " to delete whole series"));
+            return;
+          }
+        }
+        uint64_t deleted = 0;
+        for (const auto& m : matches) {
+          auto ms = ParseSeriesSelector(m);
+          if (!ms.ok()) {
+            res = http::Response::Json(400, PromError("bad_data", ms.status().message()));
+            return;
+          }
+          auto n = store.DeleteSeries(*ms);
+          if (!n.ok()) {
+            res = http::Response::Json(500, PromError("internal", n.status().message()));
+            return;
+          }
+          deleted += *n;
+        }
+        spdlog::info("tsdb: deleted {} series by admin request", deleted);
+        res = http::Response::Text(204, "");
+      });
 }
 
 }  // namespace vigil::tsdb

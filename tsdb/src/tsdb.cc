@@ -18,9 +18,10 @@ StoreOptions StoreOptionsFrom(const Config& config) {
   return opts;
 }
 
-void AddRoutes(http::Router& router, RocksDbStore& store, const Config&) {
+void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config) {
   AddWriteRoute(router, store);
   AddStatusRoute(router, store);
+  AddAdminRoutes(router, store, config.tsdb.enable_admin_api);
 }
 
 Status Run(const Config& config) {

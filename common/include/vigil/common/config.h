@@ -52,7 +52,8 @@ struct TsdbConfig {
   uint64_t query_max_samples = 50'000'000;
   // Samples this far behind a series' newest are still accepted (Prometheus 2.42: none).
   milliseconds out_of_order_window{3'600'000};
-  bool wal_sync = true;  // fsync each commit before answering the writer
+  bool wal_sync = true;           // fsync each commit before answering the writer
+  bool enable_admin_api = false;  // POST /api/v1/admin/tsdb/delete_series
 };
 
 struct LogshipConfig {

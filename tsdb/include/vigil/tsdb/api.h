@@ -23,5 +23,9 @@ struct ApiOptions {
 void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options = {});
 // GET /api/v1/status/tsdb in Prometheus' JSON.
 void AddStatusRoute(http::Router& router, RocksDbStore& store);
+// POST|PUT /api/v1/admin/tsdb/delete_series?match[]=...: 204 after the matching series are
+// deleted. When not `enabled`, answers as Prometheus does without --web.enable-admin-api.
+// Only whole series are deleted: a start or end that does not cover all time is refused (400).
+void AddAdminRoutes(http::Router& router, RocksDbStore& store, bool enabled);
 
 }  // namespace vigil::tsdb
