@@ -244,12 +244,17 @@ class HttpServer::Impl {
           acceptor_->close(ignored);
         });
       }
+      // Take the sessions out of the lock first: dropping the last reference to one runs its
+      // destructor, which unregisters it under the same lock.
+      std::vector<std::shared_ptr<SessionBase>> open;
       {
         std::lock_guard lock(sessions_mu_);
         for (auto& [ptr, weak] : sessions_) {
-          if (auto s = weak.lock()) s->CloseIfIdle();
+          if (auto s = weak.lock()) open.push_back(std::move(s));
         }
       }
+      for (auto& s : open) s->CloseIfIdle();
+      open.clear();
       for (auto& w : workers_) w->guard.reset();
       std::unique_lock lock(done_mu_);
       if (!done_cv_.wait_for(lock, opts_.shutdown_grace,

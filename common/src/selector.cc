@@ -104,8 +104,8 @@ class SelectorParser {
     return InvalidArgument("parse error at char " + std::to_string(at + 1) + ": " + what + near);
   }
   void Skip() {
-    while (pos_ < in_.size() && (in_[pos_] == ' ' || in_[pos_] == '\t' || in_[pos_] == '\n' ||
-                                 in_[pos_] == '\r')) {
+    while (pos_ < in_.size() &&
+           (in_[pos_] == ' ' || in_[pos_] == '\t' || in_[pos_] == '\n' || in_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -163,14 +163,30 @@ Result<std::string> UnquoteGo(std::string_view body, char quote) {
     if (++i >= body.size()) return InvalidArgument("string ends in a backslash");
     char e = body[i];
     switch (e) {
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'v': out += '\v'; break;
-      case '\\': out += '\\'; break;
+      case 'a':
+        out += '\a';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case '\\':
+        out += '\\';
+        break;
       case '\'':
       case '"':
         if (e != quote) return InvalidArgument(std::string("unknown escape sequence \\") + e);
@@ -203,8 +219,8 @@ Result<std::string> UnquoteGo(std::string_view body, char quote) {
       }
       default:
         if (e >= '0' && e <= '7') {
-          if (i + 2 >= body.size() || body[i + 1] < '0' || body[i + 1] > '7' ||
-              body[i + 2] < '0' || body[i + 2] > '7') {
+          if (i + 2 >= body.size() || body[i + 1] < '0' || body[i + 1] > '7' || body[i + 2] < '0' ||
+              body[i + 2] > '7') {
             return InvalidArgument("invalid octal escape");
           }
           const int v = (e - '0') * 64 + (body[i + 1] - '0') * 8 + (body[i + 2] - '0');

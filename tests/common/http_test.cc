@@ -209,6 +209,27 @@ TEST_F(HttpTest, GracefulShutdownFinishesRequestsInFlight) {
   EXPECT_EQ(after.status().code(), StatusCode::kUnavailable);
 }
 
+TEST(HttpShutdownTest, IdleKeepAliveConnectionsDoNotHoldShutdown) {
+  // Regression: Shutdown() held the session registry's lock while dropping its references, and a
+  // session destroyed by that drop unregistered itself under the same lock: a deadlock.
+  for (int i = 0; i < 10; ++i) {
+    ServerOptions opts;
+    opts.listen = "127.0.0.1:0";
+    Router r;
+    r.Get("/x", [](const Request&, Response& res) { res = Response::Text(200, "x"); });
+    auto server = HttpServer::Start(opts, std::move(r));
+    ASSERT_TRUE(server.ok());
+    // Many idle keep-alive connections, so sessions end while Shutdown() is still walking them.
+    std::vector<std::unique_ptr<HttpClient>> clients;
+    for (int c = 0; c < 64; ++c) {
+      clients.push_back(std::make_unique<HttpClient>());
+      ASSERT_EQ(clients.back()->Get("http://" + (*server)->address() + "/x")->status, 200);
+    }
+    auto done = std::async(std::launch::async, [&] { (*server)->Shutdown(); });
+    ASSERT_EQ(done.wait_for(10s), std::future_status::ready) << "shutdown hung, iteration " << i;
+  }
+}
+
 TEST_F(HttpTest, ClientTimesOut) {
   Start();
   ClientOptions opts;
