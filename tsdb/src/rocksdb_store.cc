@@ -107,6 +107,10 @@ class RocksDbStore::Impl {
     }
     for (auto id : timers_) opts_.clock->Cancel(id);
     if (db_ != nullptr) {
+      // Memtables to SST files now, so the next open need not replay RocksDB's own log.
+      rocksdb::FlushOptions fo;
+      auto st = db_->Flush(fo, cfs_);
+      if (!st.ok()) spdlog::warn("tsdb: flush on close failed: {}", st.ToString());
       for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
       delete db_;
     }
@@ -257,6 +261,9 @@ Status RocksDbStore::Impl::Open() {
   db_opts.statistics = statistics_;
   db_opts.max_background_jobs = 2;
   db_opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Bounds what RocksDB replays after a crash: past this, column families holding the oldest
+  // log file are flushed.
+  db_opts.max_total_wal_size = 128 << 20;
 
   rocksdb::ColumnFamilyOptions meta_opts;
   rocksdb::ColumnFamilyOptions chunk_opts;
@@ -341,15 +348,20 @@ Status RocksDbStore::Impl::Open() {
     if (s->closed_max_t != kNoTime) NoteTime(s->closed_max_t);
   }
 
-  // Replay the log records that are not all in closed chunks.
+  // Replay the log records that are not all in closed chunks. Nothing else runs yet, so the
+  // series are looked up in a flat table by id, without locks.
+  std::vector<MemSeries*> table(max_id + 1, nullptr);
+  for (auto& [id, s] : by_id_) table[id] = s.get();
+  std::vector<uint32_t> idx(max_id + 1, 0);  // samples of each series seen in this record
+  std::vector<uint64_t> touched;
   std::unique_ptr<rocksdb::Iterator> wi(db_->NewIterator(rocksdb::ReadOptions(), wal_cf_));
   uint64_t records = 0;
-  std::unordered_map<uint64_t, uint32_t> idx;
   for (wi->SeekToFirst(); wi->Valid(); wi->Next()) {
     if (wi->key().size() != 8) return Corruption("log record key of bad size");
     const uint64_t seq = GetFixed64BE(std::string_view(wi->key().data(), 8));
     std::string_view rec(wi->value().data(), wi->value().size());
-    idx.clear();
+    for (uint64_t id : touched) idx[id] = 0;
+    touched.clear();
     while (!rec.empty()) {
       uint64_t id, zz;
       if (!GetVarint(rec, id) || !GetVarint(rec, zz) || rec.size() < 8) {
@@ -358,10 +370,10 @@ Status RocksDbStore::Impl::Open() {
       double v;
       std::memcpy(&v, rec.data(), 8);
       rec.remove_prefix(8);
-      auto s = ById(id);
-      if (!s) continue;  // deleted since
+      MemSeries* s = id < table.size() ? table[id] : nullptr;
+      if (s == nullptr) continue;  // deleted since
+      if (idx[id] == 0) touched.push_back(id);
       const uint32_t i = idx[id]++;
-      std::lock_guard lock(s->mu);
       if (seq < s->persisted_seq || (seq == s->persisted_seq && i < s->persisted_idx)) continue;
       ApplySample(*s, UnZigZag64(zz), v, seq, i);
     }
