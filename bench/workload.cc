@@ -40,8 +40,8 @@ Workload::Workload(size_t n, uint64_t seed) : rng_(seed) {
             .Set("namespace", ns)
             .Set("id", "/kubepods.slice/" + pod)
             .Set("image", "registry.example.com/app:1.2." + std::to_string(i % 9));
-        kind = Kind::kNanoCounter;  // cAdvisor: nanoseconds / 1e9
-        v = static_cast<double>(rng_() % 100'000'000'000ULL) / 1e9;
+        kind = Kind::kNanoCounter;                                   // cAdvisor: nanoseconds / 1e9
+        v = static_cast<double>(rng_() % 100'000'000'000ULL) / 1e9;  // whole nanoseconds
         break;
       case 4:
       case 5:

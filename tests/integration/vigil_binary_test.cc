@@ -62,7 +62,7 @@ TEST(VigilBinaryTest, BadConfigurationFailsWithWhere) {
   EXPECT_NE(r.err.find("--retention: expected a duration"), std::string::npos) << r.err;
   r = testing::Run({kVigil, "up", "--log-level", "loud"});
   EXPECT_EQ(r.exit_code, 2);
-  r = testing::Run({kVigil, "up", "--listen", "nowhere"});
+  r = testing::Run({kVigil, "up", "--listen", "nowhere", "--data-dir", dir.Join("d")});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("invalid address \"nowhere\""), std::string::npos) << r.err;
 }

@@ -306,7 +306,7 @@ TEST(StoreFormatTest, UnknownFormatVersionIsRefused) {
   auto r = RocksDbStore::Open(opts);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("has format version 99; this vigil reads version 1"),
+  EXPECT_NE(r.status().message().find("has format version 99; this vigil reads version 2"),
             std::string::npos)
       << r.status().message();
 }

@@ -2,7 +2,7 @@
 
 // Byte layouts of the store's keys and values. Integers in keys are big-endian so RocksDB's
 // byte order is numeric order; signed times in keys are biased (sign bit flipped) for the same
-// reason. Every layout here is format version 1 (see kFormatVersion); a change needs a new
+// reason. Every layout here is format version 2 (see kFormatVersion); a change needs a new
 // version and a migration or a refusal.
 
 #include <cstdint>
@@ -15,7 +15,10 @@
 
 namespace vigil::tsdb {
 
-inline constexpr std::string_view kFormatVersion = "1";
+inline constexpr std::string_view kFormatVersion = "2";
+
+// The first byte of a closed chunk's bytes (after its min time): how it is encoded.
+enum class ChunkEncoding : uint8_t { kXor = 0, kDecimal = 1 };
 inline constexpr int64_t kBucketMs = 24LL * 3600 * 1000;  // chunks are grouped by day
 
 inline void PutFixed32BE(std::string& out, uint32_t v) {
@@ -71,7 +74,7 @@ inline uint32_t BucketKey(int64_t bucket) {
   return static_cast<uint32_t>(static_cast<int32_t>(bucket)) ^ 0x80000000u;
 }
 
-// chunks: [bucket 4][series 8][maxt 8][n 4] -> [mint zigzag varint][XOR chunk bytes]
+// chunks: [bucket 4][series 8][maxt 8][n 4] -> [mint zigzag varint][encoding 1][chunk bytes]
 inline std::string ChunkKeyPrefix(int64_t bucket, uint64_t series) {
   std::string k;
   PutFixed32BE(k, BucketKey(bucket));

@@ -17,6 +17,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "decimal_chunk.h"
 #include "encoding.h"
 #include "vigil/common/file_system.h"
 #include "vigil/common/self_metrics.h"
@@ -85,13 +86,42 @@ struct MemSeries {
   }
 };
 
-// Decodes every sample of `chunk` within [mint, maxt] into `out`.
-Status DecodeChunk(std::string_view chunk, int64_t mint, int64_t maxt, std::vector<Sample>& out) {
+// Decodes every sample of an XOR chunk within [mint, maxt] into `out`.
+Status DecodeXor(std::string_view chunk, int64_t mint, int64_t maxt, std::vector<Sample>& out) {
   XorIterator it(chunk);
   while (it.Next()) {
     if (it.t() >= mint && it.t() <= maxt) out.push_back({it.t(), it.v()});
   }
   return it.Err();
+}
+
+// A closed chunk's stored bytes: [encoding][bytes].
+Status DecodeStoredChunk(std::string_view stored, int64_t mint, int64_t maxt,
+                         std::vector<Sample>& out) {
+  if (stored.empty()) return Corruption("empty chunk");
+  const auto encoding = static_cast<ChunkEncoding>(stored[0]);
+  stored.remove_prefix(1);
+  switch (encoding) {
+    case ChunkEncoding::kXor:
+      return DecodeXor(stored, mint, maxt, out);
+    case ChunkEncoding::kDecimal:
+      return DecodeDecimal(stored, mint, maxt, out);
+  }
+  return Corruption("unknown chunk encoding " + std::to_string(static_cast<int>(encoding)));
+}
+
+// The smaller of the XOR bytes and the decimal encoding of the same samples, tagged.
+std::string EncodeClosedChunk(const std::string& xor_bytes, const std::vector<Sample>& samples) {
+  std::string out;
+  auto dec = EncodeDecimal(samples);
+  if (dec && dec->size() < xor_bytes.size()) {
+    out.push_back(static_cast<char>(ChunkEncoding::kDecimal));
+    out += *dec;
+  } else {
+    out.push_back(static_cast<char>(ChunkEncoding::kXor));
+    out += xor_bytes;
+  }
+  return out;
 }
 
 }  // namespace
@@ -517,10 +547,13 @@ void RocksDbStore::Impl::ApplySample(MemSeries& s, int64_t t, double v, uint64_t
 
 void RocksDbStore::Impl::Flush(MemSeries& s, uint64_t seq, uint32_t idx) {
   rocksdb::WriteBatch batch;
-  auto put_chunk = [&](const std::string& bytes, int64_t mint, int64_t maxt) {
+  std::vector<Sample> samples;
+  auto put_chunk = [&](const std::string& xor_bytes, int64_t mint, int64_t maxt) {
+    samples.clear();
+    (void)DecodeXor(xor_bytes, mint, maxt, samples);  // our own bytes, just written
     std::string value;
     PutVarint(value, ZigZag64(mint));
-    value += bytes;
+    value += EncodeClosedChunk(xor_bytes, samples);
     batch.Put(chunks_cf_, ChunkKey(BucketOf(mint), s.id, maxt, chunk_n_++), value);
     chunks_written_->Increment();
   };
@@ -805,12 +838,12 @@ Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
         uint64_t zz;
         if (!GetVarint(v, zz)) return Corruption("chunk of series " + std::to_string(s.id));
         if (UnZigZag64(zz) > maxt) continue;
-        VIGIL_RETURN_IF_ERROR(DecodeChunk(v, mint, maxt, out));
+        VIGIL_RETURN_IF_ERROR(DecodeStoredChunk(v, mint, maxt, out));
       }
       VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "read chunks"));
     }
   }
-  if (!open.empty()) VIGIL_RETURN_IF_ERROR(DecodeChunk(open, mint, maxt, out));
+  if (!open.empty()) VIGIL_RETURN_IF_ERROR(DecodeXor(open, mint, maxt, out));
   out.insert(out.end(), ooo.begin(), ooo.end());
   std::stable_sort(out.begin(), out.end(),
                    [](const Sample& a, const Sample& b) { return a.t < b.t; });
