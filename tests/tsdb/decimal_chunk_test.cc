@@ -80,8 +80,7 @@ TEST(DecimalChunkTest, CorruptInputIsAnErrorNotACrash) {
   auto enc = *EncodeDecimal(s);
   for (size_t cut = 0; cut < enc.size(); ++cut) {
     std::vector<Sample> out;
-    EXPECT_FALSE(DecodeDecimal(std::string_view(enc).substr(0, cut), 0, 1 << 30, out).ok())
-        << cut;
+    EXPECT_FALSE(DecodeDecimal(std::string_view(enc).substr(0, cut), 0, 1 << 30, out).ok()) << cut;
   }
   std::vector<Sample> out;
   EXPECT_TRUE(DecodeDecimal(enc, 10'000, 20'000, out).ok());

@@ -243,6 +243,22 @@ TEST_F(StoreTest, RetentionDropsOldDaysAndForgetsSeries) {
   ExpectFilled(2, 10, kT0);
 }
 
+TEST_F(StoreTest, ASeriesForgottenWhileStagedComesBack) {
+  auto app = store_->NewAppender();
+  ASSERT_TRUE(app->Append(0, Series("late", "a"), kT0 - 20LL * 24 * 3600 * 1000, 1).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store_->Checkpoint().ok());
+  // Staged, then retention forgets the series, then the commit lands.
+  ASSERT_TRUE(app->Append(0, Series("late", "a"), kT0, 2).ok());
+  ASSERT_TRUE(store_->ApplyRetention().ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(Query(*store_, kT0, kT0, {Eq("__name__", "late")}).size(), 1u);
+  Open();  // and the log replay knows it
+  auto got = Query(*store_, kT0, kT0, {Eq("__name__", "late")});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->second[0].v, 2);
+}
+
 TEST_F(StoreTest, DeleteSeries) {
   Fill(3, 200);
   ASSERT_TRUE(store_->Checkpoint().ok());

@@ -178,7 +178,8 @@ Status DecodeDecimal(std::string_view in, int64_t mint, int64_t maxt, std::vecto
     delta += dod;
     t += delta;
     // Unsigned: corrupt input may overflow, which must not be undefined behaviour.
-    v = static_cast<int64_t>(static_cast<uint64_t>(v) + static_cast<uint64_t>(UnZigZag64(zz)) * gcd);
+    v = static_cast<int64_t>(static_cast<uint64_t>(v) +
+                             static_cast<uint64_t>(UnZigZag64(zz)) * gcd);
   }
   return Status::Ok();
 }

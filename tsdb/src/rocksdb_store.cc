@@ -614,6 +614,20 @@ Status RocksDbStore::Impl::Commit(Staged& staged) {
   rocksdb::WriteBatch batch;
   std::vector<MemSeries*> created;
   for (auto& [s, last] : staged.last) {
+    if (ById(s->id) == nullptr) {
+      // Retention or a delete dropped the series after it was staged: it comes back, with its
+      // entries written again, or the log record would name a series replay does not know.
+      std::unique_lock index_lock(series_mu_);
+      for (const auto& item : staged.items) {
+        if (item.series.get() == s) {
+          Index(item.series);
+          break;
+        }
+      }
+      active_series_->Set(static_cast<double>(by_id_.size()));
+      std::lock_guard slock(s->mu);
+      s->persisted = false;
+    }
     std::lock_guard slock(s->mu);
     if (s->persisted) continue;
     batch.Put(series_cf_, SeriesKey(s->id), s->SeriesValue());
@@ -728,7 +742,9 @@ Status RocksDbStore::Impl::ApplyRetention() {
   int64_t cur = min_time_.load();
   if (cur != kNoTime && cur < kept_from_time) min_time_ = kept_from_time;
 
-  // Forget series with nothing left.
+  // Forget series with nothing left. Under the commit lock, so a commit either comes first (and
+  // the series is not empty) or after (and brings the series back).
+  std::lock_guard commit(commit_mu_);
   std::vector<std::shared_ptr<MemSeries>> gone;
   {
     std::shared_lock slock(series_mu_);
