@@ -21,7 +21,7 @@ start_ms=$(( ($(date +%s) - 3 * 3600) * 1000 ))
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_seconds() { awk -v t="$tck" '{printf "%.2f", ($14+$15)/t}' "/proc/$1/stat"; }
-rss_bytes() { awk '/VmRSS/{print $2*1024}' "/proc/$1/status"; }
+rss_bytes() { awk '/VmRSS/{printf "%.0f", $2*1024}' "/proc/$1/status"; }  # %d overflows in mawk
 # Readiness poll, not a fixed wait; prints the seconds it took.
 wait_ready() {
   local url=$1 t0; t0=$(date +%s.%N)
