@@ -31,6 +31,39 @@ Result<Labels> DecodeLabels(std::string_view in) {
   return Labels::FromPairs(std::move(pairs));
 }
 
+namespace {
+// Reads one length-prefixed string from the front of `in`.
+bool GetString(std::string_view& in, std::string_view& out) {
+  uint64_t len;
+  if (!GetVarint(in, len) || len > in.size()) return false;
+  out = in.substr(0, len);
+  in.remove_prefix(len);
+  return true;
+}
+}  // namespace
+
+bool EncodedEquals(std::string_view enc, const Labels& labels) {
+  uint64_t n;
+  if (!GetVarint(enc, n) || n != labels.size()) return false;
+  for (const Label& l : labels) {
+    std::string_view name, value;
+    if (!GetString(enc, name) || !GetString(enc, value)) return false;
+    if (name != l.name || value != l.value) return false;
+  }
+  return enc.empty();
+}
+
+std::string_view LabelValue(std::string_view enc, std::string_view name) {
+  uint64_t n;
+  if (!GetVarint(enc, n)) return {};
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view k, v;
+    if (!GetString(enc, k) || !GetString(enc, v)) return {};
+    if (k == name) return v;
+  }
+  return {};
+}
+
 std::string PostingKey(std::string_view name, std::string_view value, uint64_t id) {
   std::string k;
   PutVarint(k, name.size());

@@ -96,6 +96,10 @@ inline std::string SeriesKey(uint64_t id) {
 }
 void EncodeLabels(std::string& out, const Labels& labels);
 Result<Labels> DecodeLabels(std::string_view in);
+// Whether `enc` (EncodeLabels' form) holds exactly `labels`, without decoding.
+bool EncodedEquals(std::string_view enc, const Labels& labels);
+// The value of label `name` in `enc`, or "" if absent (as Labels::Get).
+std::string_view LabelValue(std::string_view enc, std::string_view name);
 
 // postings: [varint len][name][varint len][value][id 8] -> ""
 std::string PostingKey(std::string_view name, std::string_view value, uint64_t id);

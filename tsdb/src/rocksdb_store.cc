@@ -60,7 +60,10 @@ Status FromRocks(const rocksdb::Status& st, std::string_view what) {
 // samples are in closed chunks (for exact replay).
 struct MemSeries {
   uint64_t id = 0;
-  Labels labels;
+  // The labels in EncodeLabels' form: one allocation instead of a vector of strings, which is
+  // most of a series' memory. Decoded where a query needs them.
+  std::string labels_enc;
+  Labels labels() const { return DecodeLabels(labels_enc).value(); }
   std::mutex mu;
   bool persisted = false;  // the series and postings entries are written
   std::string chunk;       // the open XOR chunk
@@ -81,7 +84,7 @@ struct MemSeries {
     PutFixed64BE(v, persisted_seq);
     PutFixed32BE(v, persisted_idx);
     PutFixed64BE(v, BiasTime(closed_max_t));
-    EncodeLabels(v, labels);
+    v += labels_enc;
     return v;
   }
 };
@@ -359,7 +362,8 @@ Status RocksDbStore::Impl::Open() {
     s->persisted_idx = GetFixed32BE(v.substr(8));
     s->closed_max_t = UnbiasTime(GetFixed64BE(v.substr(12)));
     s->max_t = s->closed_max_t;
-    VIGIL_ASSIGN_OR_RETURN(s->labels, DecodeLabels(v.substr(20)));
+    VIGIL_RETURN_IF_ERROR(DecodeLabels(v.substr(20)).status());
+    s->labels_enc = std::string(v.substr(20));
     max_id = std::max(max_id, s->id);
     Index(s);
   }
@@ -451,7 +455,7 @@ std::shared_ptr<MemSeries> RocksDbStore::Impl::Find(const Labels& labels) {
   std::shared_lock lock(series_mu_);
   auto [b, e] = by_hash_.equal_range(hash);
   for (auto it = b; it != e; ++it) {
-    if (it->second->labels == labels) return it->second;
+    if (EncodedEquals(it->second->labels_enc, labels)) return it->second;
   }
   return nullptr;
 }
@@ -461,11 +465,12 @@ std::shared_ptr<MemSeries> RocksDbStore::Impl::GetOrCreate(const Labels& labels)
   std::unique_lock lock(series_mu_);
   auto [b, e] = by_hash_.equal_range(hash);
   for (auto it = b; it != e; ++it) {
-    if (it->second->labels == labels) return it->second;
+    if (EncodedEquals(it->second->labels_enc, labels)) return it->second;
   }
   auto s = std::make_shared<MemSeries>();
   s->id = next_id_++;
-  s->labels = labels;
+  EncodeLabels(s->labels_enc, labels);
+  s->labels_enc.shrink_to_fit();
   by_id_[s->id] = s;
   by_hash_.emplace(hash, s);
   for (const Label& l : labels) postings_[l.name][l.value].push_back(s->id);
@@ -475,8 +480,9 @@ std::shared_ptr<MemSeries> RocksDbStore::Impl::GetOrCreate(const Labels& labels)
 
 void RocksDbStore::Impl::Index(const std::shared_ptr<MemSeries>& s) {
   by_id_[s->id] = s;
-  by_hash_.emplace(s->labels.Hash(), s);
-  for (const Label& l : s->labels) {
+  const Labels labels = s->labels();
+  by_hash_.emplace(labels.Hash(), s);
+  for (const Label& l : labels) {
     auto& ids = postings_[l.name][l.value];
     ids.insert(std::upper_bound(ids.begin(), ids.end(), s->id), s->id);
   }
@@ -484,14 +490,15 @@ void RocksDbStore::Impl::Index(const std::shared_ptr<MemSeries>& s) {
 
 void RocksDbStore::Impl::Unindex(const MemSeries& s) {
   by_id_.erase(s.id);
-  auto [b, e] = by_hash_.equal_range(s.labels.Hash());
+  const Labels labels = s.labels();
+  auto [b, e] = by_hash_.equal_range(labels.Hash());
   for (auto it = b; it != e; ++it) {
     if (it->second->id == s.id) {
       by_hash_.erase(it);
       break;
     }
   }
-  for (const Label& l : s.labels) {
+  for (const Label& l : labels) {
     auto name = postings_.find(l.name);
     if (name == postings_.end()) continue;
     auto value = name->second.find(l.value);
@@ -631,7 +638,7 @@ Status RocksDbStore::Impl::Commit(Staged& staged) {
     std::lock_guard slock(s->mu);
     if (s->persisted) continue;
     batch.Put(series_cf_, SeriesKey(s->id), s->SeriesValue());
-    for (const Label& l : s->labels)
+    for (const Label& l : s->labels())
       batch.Put(postings_cf_, PostingKey(l.name, l.value, s->id), "");
     created.push_back(s);
   }
@@ -763,7 +770,7 @@ Status RocksDbStore::Impl::ApplyRetention() {
     for (auto& s : gone) {
       Unindex(*s);
       batch.Delete(series_cf_, SeriesKey(s->id));
-      for (const Label& l : s->labels)
+      for (const Label& l : s->labels())
         batch.Delete(postings_cf_, PostingKey(l.name, l.value, s->id));
     }
     active_series_->Set(static_cast<double>(by_id_.size()));
@@ -810,7 +817,7 @@ std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
   std::vector<std::shared_ptr<MemSeries>> out;
   auto consider = [&](const std::shared_ptr<MemSeries>& s) {
     for (const Matcher& m : matchers) {
-      if (m.MatchesEmpty() && !m.Matches(s->labels)) return;
+      if (m.MatchesEmpty() && !m.Matches(LabelValue(s->labels_enc, m.name()))) return;
     }
     out.push_back(s);
   };
@@ -880,7 +887,7 @@ Result<uint64_t> RocksDbStore::Impl::DeleteSeries(const std::vector<Matcher>& ma
     for (auto& s : victims) {
       Unindex(*s);
       batch.Delete(series_cf_, SeriesKey(s->id));
-      for (const Label& l : s->labels)
+      for (const Label& l : s->labels())
         batch.Delete(postings_cf_, PostingKey(l.name, l.value, s->id));
       if (lo != kNoTime) {
         for (int64_t b = BucketOf(lo); b <= BucketOf(hi); ++b) {
@@ -964,7 +971,7 @@ class StoreAppender final : public Appender {
     if (last.count >= store_->options().max_samples_per_series_per_commit) {
       return OutOfRange("more than " +
                         std::to_string(store_->options().max_samples_per_series_per_commit) +
-                        " samples of series " + s->labels.ToString() + " in one commit");
+                        " samples of series " + s->labels().ToString() + " in one commit");
     }
     int64_t max_t;
     uint64_t max_bits;
@@ -1017,28 +1024,28 @@ class StoreAppender final : public Appender {
 
 class StoreSeriesSet final : public SeriesSet {
  public:
-  StoreSeriesSet(RocksDbStore::Impl* store, std::vector<std::shared_ptr<MemSeries>> series,
-                 int64_t mint, int64_t maxt)
+  using Entry = std::pair<Labels, std::shared_ptr<MemSeries>>;
+  StoreSeriesSet(RocksDbStore::Impl* store, std::vector<Entry> series, int64_t mint, int64_t maxt)
       : store_(store), series_(std::move(series)), mint_(mint), maxt_(maxt) {}
 
   bool Next() override {
     while (err_.ok() && pos_ < series_.size()) {
-      current_ = series_[pos_++];
-      err_ = store_->SamplesOf(*current_, mint_, maxt_, samples_);
+      current_ = &series_[pos_++];
+      err_ = store_->SamplesOf(*current_->second, mint_, maxt_, samples_);
       if (!samples_.empty()) return err_.ok();
     }
     return false;
   }
-  const Labels& labels() const override { return current_->labels; }
+  const Labels& labels() const override { return current_->first; }
   const std::vector<Sample>& samples() const override { return samples_; }
   Status Err() const override { return err_; }
 
  private:
   RocksDbStore::Impl* store_;
-  std::vector<std::shared_ptr<MemSeries>> series_;
+  std::vector<Entry> series_;
   int64_t mint_, maxt_;
   size_t pos_ = 0;
-  std::shared_ptr<MemSeries> current_;
+  const Entry* current_ = nullptr;
   std::vector<Sample> samples_;
   Status err_;
 };
@@ -1049,16 +1056,17 @@ class StoreQuerier final : public Querier {
 
   std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
                                     const std::vector<Matcher>& matchers) override {
-    auto series = store_->SeriesFor(matchers);
+    std::vector<StoreSeriesSet::Entry> series;
+    for (auto& s : store_->SeriesFor(matchers)) series.emplace_back(s->labels(), std::move(s));
     std::sort(series.begin(), series.end(),
-              [](const auto& a, const auto& b) { return a->labels < b->labels; });
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     return std::make_unique<StoreSeriesSet>(store_, std::move(series), mint, maxt);
   }
 
   Result<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers) override {
     std::vector<std::string> out;
     for (const auto& s : store_->SeriesFor(matchers)) {
-      for (const Label& l : s->labels) out.push_back(l.name);
+      for (const Label& l : s->labels()) out.push_back(l.name);
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -1069,7 +1077,8 @@ class StoreQuerier final : public Querier {
                                                const std::vector<Matcher>& matchers) override {
     std::vector<std::string> out;
     for (const auto& s : store_->SeriesFor(matchers)) {
-      if (s->labels.Has(name)) out.emplace_back(s->labels.Get(name));
+      const Labels labels = s->labels();
+      if (labels.Has(name)) out.emplace_back(labels.Get(name));
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
