@@ -297,9 +297,14 @@ Status RocksDbStore::Impl::Open() {
   // Bounds what RocksDB replays after a crash: past this, column families holding the oldest
   // log file are flushed.
   db_opts.max_total_wal_size = 128 << 20;
+  // One memtable budget for all column families: at 100k series, default 64 MiB memtables per
+  // family would cost more than the series themselves.
+  db_opts.db_write_buffer_size = 64 << 20;
 
   rocksdb::ColumnFamilyOptions meta_opts;
+  meta_opts.write_buffer_size = 8 << 20;
   rocksdb::ColumnFamilyOptions chunk_opts;
+  chunk_opts.write_buffer_size = 16 << 20;
   // Chunks are already dense; a general-purpose compressor on top still finds repeats (the same
   // constant values and labels across series). ZSTD where the data settles, LZ4 above it.
   auto supported = rocksdb::GetSupportedCompressions();
@@ -310,6 +315,7 @@ Status RocksDbStore::Impl::Open() {
   if (has(rocksdb::kZSTD)) chunk_opts.bottommost_compression = rocksdb::kZSTD;
   rocksdb::ColumnFamilyOptions wal_opts;
   wal_opts.compression = rocksdb::kNoCompression;
+  wal_opts.write_buffer_size = 16 << 20;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
       {rocksdb::kDefaultColumnFamilyName, meta_opts},
