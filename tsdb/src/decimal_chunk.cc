@@ -64,51 +64,6 @@ bool ReadDelta(BitReader& r, uint64_t& zz) {
   return r.ReadBits(kClassBits[ones - 1], zz);
 }
 
-// Timestamp delta-of-delta, the same classes as XorChunk.
-void WriteDod(BitWriter& w, int64_t dod) {
-  auto fits = [&](int bits) {
-    const int64_t lim = int64_t{1} << (bits - 1);
-    return dod >= -lim + 1 && dod <= lim;
-  };
-  if (dod == 0) {
-    w.WriteBit(false);
-  } else if (fits(14)) {
-    w.WriteBits(0b10, 2);
-    w.WriteBits(static_cast<uint64_t>(dod), 14);
-  } else if (fits(17)) {
-    w.WriteBits(0b110, 3);
-    w.WriteBits(static_cast<uint64_t>(dod), 17);
-  } else if (fits(20)) {
-    w.WriteBits(0b1110, 4);
-    w.WriteBits(static_cast<uint64_t>(dod), 20);
-  } else {
-    w.WriteBits(0b1111, 4);
-    w.WriteBits(static_cast<uint64_t>(dod), 64);
-  }
-}
-
-bool ReadDod(BitReader& r, int64_t& dod) {
-  int ones = 0;
-  for (; ones < 4; ++ones) {
-    bool bit;
-    if (!r.ReadBit(bit)) return false;
-    if (!bit) break;
-  }
-  dod = 0;
-  if (ones == 0) return true;
-  static constexpr int kBits[] = {0, 14, 17, 20, 64};
-  uint64_t raw;
-  if (!r.ReadBits(kBits[ones], raw)) return false;
-  const int bits = kBits[ones];
-  if (bits == 64) {
-    dod = static_cast<int64_t>(raw);
-  } else {
-    const uint64_t sign = 1ULL << (bits - 1);
-    dod = raw > sign ? static_cast<int64_t>(raw) - (int64_t{1} << bits) : static_cast<int64_t>(raw);
-  }
-  return true;
-}
-
 }  // namespace
 
 std::optional<std::string> EncodeDecimal(const std::vector<Sample>& samples) {
@@ -175,8 +130,8 @@ Status DecodeDecimal(std::string_view in, int64_t mint, int64_t maxt, std::vecto
     if (!ReadDod(r, dod) || !ReadDelta(r, zz)) {
       return Corruption("decimal chunk: truncated at sample " + std::to_string(i + 1));
     }
-    delta += dod;
-    t += delta;
+    delta = static_cast<int64_t>(static_cast<uint64_t>(delta) + static_cast<uint64_t>(dod));
+    t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(delta));
     // Unsigned: corrupt input may overflow, which must not be undefined behaviour.
     v = static_cast<int64_t>(static_cast<uint64_t>(v) +
                              static_cast<uint64_t>(UnZigZag64(zz)) * gcd);

@@ -57,7 +57,16 @@ uint64_t ZigZag(int64_t v) {
 }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
-// Delta-of-delta classes: a prefix of 1-4 bits, then the value in 0, 14, 17, 20 or 64 bits.
+int64_t SignExtend(uint64_t v, int bits) {
+  if (bits == 64) return static_cast<int64_t>(v);
+  const uint64_t sign = 1ULL << (bits - 1);
+  // A value above the positive limit wraps to negative, matching how WriteDod stores it.
+  if (v > sign) return static_cast<int64_t>(v) - (int64_t{1} << bits);
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
 void WriteDod(BitWriter& w, int64_t dod) {
   auto fits = [&](int bits) {
     const int64_t lim = int64_t{1} << (bits - 1);
@@ -80,15 +89,21 @@ void WriteDod(BitWriter& w, int64_t dod) {
   }
 }
 
-int64_t SignExtend(uint64_t v, int bits) {
-  if (bits == 64) return static_cast<int64_t>(v);
-  const uint64_t sign = 1ULL << (bits - 1);
-  // A value above the positive limit wraps to negative, matching how WriteDod stores it.
-  if (v > sign) return static_cast<int64_t>(v) - (int64_t{1} << bits);
-  return static_cast<int64_t>(v);
+bool ReadDod(BitReader& r, int64_t& dod) {
+  int ones = 0;
+  for (; ones < 4; ++ones) {
+    bool bit;
+    if (!r.ReadBit(bit)) return false;
+    if (!bit) break;
+  }
+  dod = 0;
+  if (ones == 0) return true;
+  static constexpr int kBits[] = {0, 14, 17, 20, 64};
+  uint64_t raw;
+  if (!r.ReadBits(kBits[ones], raw)) return false;
+  dod = SignExtend(raw, kBits[ones]);
+  return true;
 }
-
-}  // namespace
 
 XorAppender::XorAppender(std::string* bytes) : bytes_(bytes), w_(bytes) {
   bytes_->assign(kXorHeaderBytes, '\0');
@@ -210,22 +225,11 @@ bool XorIterator::Next() {
     ++read_;
     return true;
   }
-  // Timestamp: count the 1 bits of the prefix (at most 4).
-  int ones = 0;
-  for (; ones < 4; ++ones) {
-    bool bit;
-    if (!r_.ReadBit(bit)) return Fail("truncated timestamp");
-    if (!bit) break;
-  }
-  int64_t dod = 0;
-  if (ones > 0) {
-    static constexpr int kBits[] = {0, 14, 17, 20, 64};
-    uint64_t raw;
-    if (!r_.ReadBits(kBits[ones], raw)) return Fail("truncated timestamp");
-    dod = SignExtend(raw, kBits[ones]);
-  }
-  delta_ += dod;
-  t_ += delta_;
+  int64_t dod;
+  if (!ReadDod(r_, dod)) return Fail("truncated timestamp");
+  // Wrapping arithmetic: corrupt input must not be undefined behaviour.
+  delta_ = static_cast<int64_t>(static_cast<uint64_t>(delta_) + static_cast<uint64_t>(dod));
+  t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + static_cast<uint64_t>(delta_));
   bool bit;
   if (!r_.ReadBit(bit)) return Fail("truncated value");
   if (bit) {

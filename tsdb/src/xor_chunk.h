@@ -47,6 +47,11 @@ class BitReader {
   size_t pos_;
 };
 
+// Timestamp delta-of-delta in Gorilla's classes: '0' for 0, then '10', '110', '1110' with 14,
+// 17 or 20 bits, '1111' with 64. Shared by the XOR and decimal chunk encodings.
+void WriteDod(BitWriter& w, int64_t dod);
+bool ReadDod(BitReader& r, int64_t& dod);
+
 inline constexpr size_t kXorHeaderBytes = 2;
 inline constexpr uint16_t kMaxXorSamples = 65535;
 
