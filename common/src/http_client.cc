@@ -185,6 +185,8 @@ class HttpClient::Impl {
 
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(opts_.max_response_bytes);
+    // A response to HEAD has a Content-Length but no body.
+    if (req.method == "HEAD") parser.skip(true);
     beast::error_code ec;
     conn.Tcp().expires_after(opts_.request_timeout);
     auto on_read = [&](beast::error_code e, size_t) { ec = e; };

@@ -554,6 +554,7 @@ class Session final : public SessionBase {
       if (ok) server_.Dispatch(req, res);
     }
     const bool gzip = AcceptsGzip(req.Header("Accept-Encoding"));
+    head_ = req.method == "HEAD";
     Reply(std::move(res), in.keep_alive(), gzip, in.version());
   }
 
@@ -580,10 +581,13 @@ class Session final : public SessionBase {
     m.body() = std::move(res.body);
     m.keep_alive(keep_alive && !server_.stopping());
     m.prepare_payload();
+    // A HEAD response carries the GET's headers, Content-Length included, and no body.
+    if (head_) m.body().clear();
     Tcp().expires_after(server_.options().write_timeout);
     bhttp::async_write(stream_, m, [self = Self()](beast::error_code ec, size_t) {
       const bool close = !self->out_->keep_alive();
       self->out_.reset();
+      self->head_ = false;
       if (ec) return self->CloseNow();
       if (close) return self->Close();
       self->first_ = false;
@@ -635,6 +639,7 @@ class Session final : public SessionBase {
   bool idle_ = true;
   bool first_ = true;
   bool linger_ = false;
+  bool head_ = false;  // the response being written answers a HEAD request
 };
 
 }  // namespace

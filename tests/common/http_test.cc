@@ -64,6 +64,8 @@ class HttpTest : public ::testing::Test {
       res =
           Response::Text(200, req.method + " " + out + " body=" + std::to_string(req.body.size()));
     });
+    r.Handle({"GET", "HEAD"}, "/both",
+             [](const Request&, Response& res) { res = Response::Text(200, "twelve bytes"); });
     r.Get("/big", [](const Request&, Response& res) {
       res = Response::Text(200, std::string(100'000, 'x'));
     });
@@ -103,6 +105,23 @@ TEST_F(HttpTest, RoutesParamsAndErrors) {
   EXPECT_EQ(form->body, "POST up{job=\"x\"};b;a; body=43");
   EXPECT_EQ(c.Get(base_ + "/hello?name=%zz")->status, 400);
   EXPECT_EQ(c.Get(base_ + "/throw")->status, 500);
+}
+
+TEST_F(HttpTest, HeadGetsTheHeadersWithoutABody) {
+  Start();
+  HttpClient c;
+  ClientRequest head;
+  head.method = "HEAD";
+  head.url = base_ + "/both";
+  for (int i = 0; i < 2; ++i) {  // twice: the connection stays usable after a HEAD
+    auto r = c.Do(head);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "");
+    EXPECT_EQ(r->Header("Content-Length"), "12");
+  }
+  EXPECT_EQ(c.Get(base_ + "/both")->body, "twelve bytes");
+  EXPECT_EQ(c.connections_opened(), 1u);
 }
 
 TEST_F(HttpTest, KeepAliveReusesOneConnection) {
