@@ -15,6 +15,14 @@ Workload::Workload(size_t n, uint64_t seed) : rng_(seed) {
         "pod-" + std::to_string(i % 1000 / 10) + "-" + std::to_string(i / 1000) + "-7d9f8c6b5";
     const std::string ns = "ns-" + std::to_string(i % 17);
     const size_t slot = i % 10;
+    // The labels the kubelet's cAdvisor puts on every container series.
+    auto container = [&](LabelsBuilder& lb) -> LabelsBuilder& {
+      return lb.Set("container", "app")
+          .Set("pod", pod)
+          .Set("namespace", ns)
+          .Set("id", "/kubepods.slice/" + pod)
+          .Set("image", "registry.example.com/app:1.2." + std::to_string(i % 9));
+    };
     LabelsBuilder b;
     Kind kind;
     double v = 0;
@@ -34,23 +42,13 @@ Workload::Workload(size_t n, uint64_t seed) : rng_(seed) {
         v = static_cast<double>(rng_() % 1'000'000'000'000ULL);
         break;
       case 3:
-        b.Set("__name__", "container_cpu_usage_seconds_total")
-            .Set("container", "app")
-            .Set("pod", pod)
-            .Set("namespace", ns)
-            .Set("id", "/kubepods.slice/" + pod)
-            .Set("image", "registry.example.com/app:1.2." + std::to_string(i % 9));
+        container(b).Set("__name__", "container_cpu_usage_seconds_total");
         kind = Kind::kNanoCounter;                                   // cAdvisor: nanoseconds / 1e9
         v = static_cast<double>(rng_() % 100'000'000'000ULL) / 1e9;  // whole nanoseconds
         break;
       case 4:
       case 5:
-        b.Set("__name__", "container_memory_working_set_bytes")
-            .Set("container", "app")
-            .Set("pod", pod)
-            .Set("namespace", ns)
-            .Set("id", "/kubepods.slice/" + pod)
-            .Set("image", "registry.example.com/app:1.2." + std::to_string(i % 9));
+        container(b).Set("__name__", "container_memory_working_set_bytes");
         kind = Kind::kMemoryGauge;
         v = static_cast<double>(100'000'000 + rng_() % 900'000'000);
         break;
