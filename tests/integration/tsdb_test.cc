@@ -344,8 +344,18 @@ TEST(TsdbAdminTest, DeleteSeriesOnlyWhenEnabled) {
   auto bad = client.Post(vigil.url("/api/v1/admin/tsdb/delete_series?match[]=up{"), "", "");
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("parse error at char"), std::string::npos) << bad->body;
-  auto ranged = client.Post(vigil.url(del + "&start=0"), "", "");
-  EXPECT_EQ(ranged->status, 400);
+  auto bad_time = client.Post(vigil.url(del + "&start=yesterday"), "", "");
+  EXPECT_EQ(bad_time->status, 400);
+  EXPECT_NE(bad_time->body.find(
+                R"(invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp)"),
+            std::string::npos)
+      << bad_time->body;
+  // A time range: series 2 loses its samples in [1s, 2s] after the batch's first.
+  const std::string part = "/api/v1/admin/tsdb/delete_series?match[]=" +
+                           http::PercentEncode("crash_test{series=\"2\"}") +
+                           "&start=1700000001&end=2023-11-14T22:13:22Z";
+  auto ranged = client.Post(vigil.url(part), "", "");
+  EXPECT_EQ(ranged->status, 204) << ranged->body;
   auto ok = client.Post(vigil.url(del), "", "");
   EXPECT_EQ(ok->status, 204) << ok->body;
   auto status = nlohmann::json::parse(client.Get(vigil.url("/api/v1/status/tsdb"))->body);
@@ -358,6 +368,9 @@ TEST(TsdbAdminTest, DeleteSeriesOnlyWhenEnabled) {
   int n = 0;
   while (set->Next()) {
     EXPECT_NE(set->labels().Get("series"), "1");
+    // Batch(0) has samples at +0, +1, +2 and +3 s; the range took +1 and +2.
+    const size_t want = set->labels().Get("series") == "2" ? 2 : 4;
+    EXPECT_EQ(set->samples().size(), want) << set->labels().ToString();
     ++n;
   }
   EXPECT_EQ(n, 4);

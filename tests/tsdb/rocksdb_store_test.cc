@@ -16,6 +16,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int64_t kT0 = 1'700'000'000'000;
+constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
 Matcher M(MatchType t, const char* n, const char* v) { return *Matcher::Make(t, n, v); }
 Matcher Eq(const char* n, const char* v) { return M(MatchType::kEqual, n, v); }
@@ -114,9 +116,26 @@ TEST_F(StoreTest, AppendsAndSelectsByMatchers) {
   EXPECT_TRUE(Query(*store_, kT0 + 1, kT0 + 100, {Eq("__name__", "cpu")}).empty());
 
   auto q = store_->NewQuerier();
-  EXPECT_EQ(*q->LabelNames({}), (std::vector<std::string>{"__name__", "namespace", "pod"}));
-  EXPECT_EQ(*q->LabelValues("pod", {Eq("__name__", "mem")}), (std::vector<std::string>{"a"}));
-  EXPECT_EQ(*q->LabelValues("__name__", {}), (std::vector<std::string>{"cpu", "mem"}));
+  EXPECT_EQ(*q->LabelNames(kMin, kMax, {}),
+            (std::vector<std::string>{"__name__", "namespace", "pod"}));
+  EXPECT_EQ(*q->LabelValues("pod", kMin, kMax, {Eq("__name__", "mem")}),
+            (std::vector<std::string>{"a"}));
+  EXPECT_EQ(*q->LabelValues("__name__", kMin, kMax, {}), (std::vector<std::string>{"cpu", "mem"}));
+}
+
+TEST_F(StoreTest, LabelsOnlyOfSeriesWithSamplesInTheRange) {
+  auto app = store_->NewAppender();
+  ASSERT_TRUE(app->Append(0, Series("old", "a"), kT0, 1).ok());
+  ASSERT_TRUE(app->Append(0, Labels{{"__name__", "new"}, {"zone", "b"}}, kT0 + 3'600'000, 2).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  auto q = store_->NewQuerier();
+  // After the old series' last sample: only the new one.
+  EXPECT_EQ(*q->LabelValues("__name__", kT0 + 1, kMax, {}), (std::vector<std::string>{"new"}));
+  EXPECT_EQ(*q->LabelNames(kT0 + 1, kMax, {}), (std::vector<std::string>{"__name__", "zone"}));
+  EXPECT_EQ(*q->LabelValues("__name__", kT0, kT0 + 1, {}),
+            (std::vector<std::string>{"new", "old"}));  // coarse before the newest sample
+  EXPECT_TRUE(q->LabelNames(kT0 + 3'600'001, kMax, {})->empty());  // after the store's newest
+  EXPECT_TRUE(q->LabelNames(kMin, kT0 - 1, {})->empty());          // before the oldest
 }
 
 TEST_F(StoreTest, RefsSkipTheLabelLookup) {
@@ -237,7 +256,7 @@ TEST_F(StoreTest, RetentionDropsOldDaysAndForgetsSeries) {
   ASSERT_TRUE(store_->ApplyRetention().ok());
   ExpectFilled(2, 10, kT0);
   EXPECT_TRUE(Query(*store_, 0, kT0 * 2, {Eq("__name__", "old_only")}).empty());
-  EXPECT_EQ(*store_->NewQuerier()->LabelValues("__name__", {}),
+  EXPECT_EQ(*store_->NewQuerier()->LabelValues("__name__", kMin, kMax, {}),
             (std::vector<std::string>{"requests_total"}));
   Open();
   ExpectFilled(2, 10, kT0);
@@ -269,6 +288,42 @@ TEST_F(StoreTest, DeleteSeries) {
   EXPECT_EQ(got.size(), 2u);
   Open();
   EXPECT_EQ(Query(*store_, 0, kT0 * 2, {Eq("__name__", "requests_total")}).size(), 2u);
+}
+
+TEST_F(StoreTest, DeleteSeriesInATimeRange) {
+  // 200 samples per pod: one closed chunk of 120, 80 in the head (and in log records).
+  Fill(3, 200);
+  const int64_t from = kT0 + 100 * 15'000, to = kT0 + 150 * 15'000;  // 51 samples, both kinds
+  auto n = store_->DeleteSeries({Eq("pod", "pod-1")}, from, to);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 1u);
+  auto check = [&] {
+    auto got = Query(*store_, kMin, kMax, {Eq("__name__", "requests_total")});
+    ASSERT_EQ(got.size(), 3u);
+    for (int p = 0; p < 3; ++p) {
+      const auto& samples = got[Series("requests_total", "pod-" + std::to_string(p)).ToString()];
+      ASSERT_EQ(samples.size(), p == 1 ? 149u : 200u) << p;
+      for (const Sample& x : samples) {
+        if (p == 1) {
+          EXPECT_TRUE(x.t < from || x.t > to) << x.t;
+        }
+        EXPECT_EQ(x.v, (x.t - kT0) / 15'000 * 1.5 + p);
+      }
+    }
+  };
+  check();
+  // New samples still go in after the delete, and nothing deleted comes back from the log.
+  auto app = store_->NewAppender();
+  ASSERT_TRUE(app->Append(0, Series("requests_total", "pod-1"), kT0 + 200 * 15'000, 301).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  Open();
+  auto got = Query(*store_, kMin, kMax, {Eq("pod", "pod-1")});
+  ASSERT_EQ(got.begin()->second.size(), 150u);
+  EXPECT_EQ(got.begin()->second.back().v, 301);
+  EXPECT_EQ(Query(*store_, from, to, {Eq("pod", "pod-1")}).size(), 0u);
+  // Nothing in the range: the samples outside are kept.
+  ASSERT_EQ(*store_->DeleteSeries({Eq("pod", "pod-2")}, kT0 - 10, kT0 - 1), 0u);
+  EXPECT_EQ(Query(*store_, kMin, kMax, {Eq("pod", "pod-2")}).begin()->second.size(), 200u);
 }
 
 TEST_F(StoreTest, ConcurrentAppenders) {

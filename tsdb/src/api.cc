@@ -5,9 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <limits>
 
 #include "vigil/common/selector.h"
 #include "vigil/common/self_metrics.h"
+#include "vigil/common/timestamp.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -148,14 +150,29 @@ void AddAdminRoutes(http::Router& router, RocksDbStore& store, bool enabled) {
           res = http::Response::Json(400, PromError("bad_data", "no match[] parameter provided"));
           return;
         }
-        for (const char* bound : {"start", "end"}) {
-          if (auto v = req.Param(bound); v && !v->empty()) {
+        // As Prometheus: an omitted bound is its minTime or maxTime, so omitting both deletes
+        // the series.
+        int64_t bounds[2] = {std::numeric_limits<int64_t>::min(),
+                             std::numeric_limits<int64_t>::max()};
+        const char* names[2] = {"start", "end"};
+        for (int i = 0; i < 2; ++i) {
+          auto v = req.Param(names[i]);
+          if (!v || v->empty()) continue;
+          auto t = ParseTimestamp(*v);
+          if (!t.ok()) {
             res = http::Response::Json(
-                400, PromError("bad_data", std::string("deleting part of a series' time range is "
-                                                       "not supported; omit ") +
-                                               bound + " to delete whole series"));
+                400, PromError("bad_data", std::string("invalid parameter \"") + names[i] +
+                                               "\": " + t.status().message()));
             return;
           }
+          bounds[i] = (*t <= kApiMinTimeMs)   ? std::numeric_limits<int64_t>::min()
+                      : (*t >= kApiMaxTimeMs) ? std::numeric_limits<int64_t>::max()
+                                              : *t;
+        }
+        if (bounds[0] > bounds[1]) {
+          res = http::Response::Json(
+              400, PromError("bad_data", "end timestamp must not be before start time"));
+          return;
         }
         uint64_t deleted = 0;
         for (const auto& m : matches) {
@@ -164,7 +181,7 @@ void AddAdminRoutes(http::Router& router, RocksDbStore& store, bool enabled) {
             res = http::Response::Json(400, PromError("bad_data", ms.status().message()));
             return;
           }
-          auto n = store.DeleteSeries(*ms);
+          auto n = store.DeleteSeries(*ms, bounds[0], bounds[1]);
           if (!n.ok()) {
             res = http::Response::Json(500, PromError("internal", n.status().message()));
             return;

@@ -154,7 +154,7 @@ class RocksDbStore::Impl {
   Status Checkpoint();
   Status CompactAll();
   Status ApplyRetention();
-  Result<uint64_t> DeleteSeries(const std::vector<Matcher>& matchers);
+  Result<uint64_t> DeleteSeries(const std::vector<Matcher>& matchers, int64_t mint, int64_t maxt);
   StoreStats Stats(size_t top_n);
   uint64_t DiskBytes();
 
@@ -165,7 +165,11 @@ class RocksDbStore::Impl {
   }
   std::shared_ptr<MemSeries> Find(const Labels& labels);  // nullptr if unknown
   std::shared_ptr<MemSeries> GetOrCreate(const Labels& labels);
-  std::vector<std::shared_ptr<MemSeries>> SeriesFor(const std::vector<Matcher>& matchers);
+  // The series matching `matchers` that may have samples in [mint, maxt]: those whose newest
+  // sample is older than mint are left out.
+  std::vector<std::shared_ptr<MemSeries>> SeriesFor(
+      const std::vector<Matcher>& matchers, int64_t mint = std::numeric_limits<int64_t>::min(),
+      int64_t maxt = std::numeric_limits<int64_t>::max());
   // The samples of `s` in [mint, maxt], sorted, without duplicate timestamps.
   Status SamplesOf(MemSeries& s, int64_t mint, int64_t maxt, std::vector<Sample>& out);
 
@@ -185,6 +189,13 @@ class RocksDbStore::Impl {
   // Writes the open chunk and the out-of-order samples of `s` as closed chunks; afterwards
   // everything of `s` before (seq, idx) is in closed chunks. Caller holds s.mu.
   void Flush(MemSeries& s, uint64_t seq, uint32_t idx);
+  // Adds a closed chunk of `samples` (sorted, non-empty) of series `id` to `batch`, in the
+  // smaller of the XOR encoding (`xor_bytes`, when the caller has it) and the decimal one.
+  void PutChunk(rocksdb::WriteBatch& batch, uint64_t id, const std::string& xor_bytes,
+                const std::vector<Sample>& samples);
+  void PutChunk(rocksdb::WriteBatch& batch, uint64_t id, const std::vector<Sample>& samples);
+  // Removes the samples of `s` in [mint, maxt] from its closed chunks. Caller holds commit_mu_.
+  Status DeleteRange(MemSeries& s, int64_t mint, int64_t maxt, rocksdb::WriteBatch& batch);
   // Closes the chunks of every series with samples waiting since before log record
   // `threshold`, then drops the log records nothing needs. Caller holds commit_mu_.
   Status FlushPendingBefore(uint64_t threshold);
@@ -558,29 +569,35 @@ void RocksDbStore::Impl::ApplySample(MemSeries& s, int64_t t, double v, uint64_t
   if (s.ooo.size() >= opts_.chunk_samples) Flush(s, seq, idx + 1);
 }
 
+void RocksDbStore::Impl::PutChunk(rocksdb::WriteBatch& batch, uint64_t id,
+                                  const std::string& xor_bytes,
+                                  const std::vector<Sample>& samples) {
+  std::string value;
+  PutVarint(value, ZigZag64(samples.front().t));
+  value += EncodeClosedChunk(xor_bytes, samples);
+  batch.Put(chunks_cf_, ChunkKey(BucketOf(samples.front().t), id, samples.back().t, chunk_n_++),
+            value);
+  chunks_written_->Increment();
+}
+
+void RocksDbStore::Impl::PutChunk(rocksdb::WriteBatch& batch, uint64_t id,
+                                  const std::vector<Sample>& samples) {
+  std::string bytes;
+  XorAppender a(&bytes);
+  for (const Sample& x : samples) a.Append(x.t, x.v);
+  PutChunk(batch, id, bytes, samples);
+}
+
 void RocksDbStore::Impl::Flush(MemSeries& s, uint64_t seq, uint32_t idx) {
   rocksdb::WriteBatch batch;
-  std::vector<Sample> samples;
-  auto put_chunk = [&](const std::string& xor_bytes, int64_t mint, int64_t maxt) {
-    samples.clear();
-    (void)DecodeXor(xor_bytes, mint, maxt, samples);  // our own bytes, just written
-    std::string value;
-    PutVarint(value, ZigZag64(mint));
-    value += EncodeClosedChunk(xor_bytes, samples);
-    batch.Put(chunks_cf_, ChunkKey(BucketOf(mint), s.id, maxt, chunk_n_++), value);
-    chunks_written_->Increment();
-  };
   const int64_t old_closed = s.closed_max_t;
   if (s.app && s.app->count() > 0) {
-    put_chunk(s.chunk, s.chunk_mint, s.app->last_t());
+    std::vector<Sample> samples;
+    (void)DecodeXor(s.chunk, s.chunk_mint, s.app->last_t(), samples);  // our own bytes
+    PutChunk(batch, s.id, s.chunk, samples);
     s.closed_max_t = s.app->last_t();
   }
-  if (!s.ooo.empty()) {
-    std::string bytes;
-    XorAppender a(&bytes);
-    for (const Sample& x : s.ooo) a.Append(x.t, x.v);
-    put_chunk(bytes, s.ooo.front().t, s.ooo.back().t);
-  }
+  if (!s.ooo.empty()) PutChunk(batch, s.id, s.ooo);
   const auto old_seq = s.persisted_seq;
   const auto old_idx = s.persisted_idx;
   s.persisted_seq = seq;
@@ -785,7 +802,9 @@ Status RocksDbStore::Impl::ApplyRetention() {
 }
 
 std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
-    const std::vector<Matcher>& matchers) {
+    const std::vector<Matcher>& matchers, int64_t mint, int64_t maxt) {
+  const int64_t store_min = min_time_.load();
+  if (store_min == kNoTime || store_min > maxt || max_time_.load() < mint) return {};
   std::shared_lock lock(series_mu_);
   std::vector<uint64_t> ids;
   bool have = false;
@@ -822,6 +841,10 @@ std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
   }
   std::vector<std::shared_ptr<MemSeries>> out;
   auto consider = [&](const std::shared_ptr<MemSeries>& s) {
+    if (mint != std::numeric_limits<int64_t>::min()) {
+      std::lock_guard l(s->mu);
+      if (s->max_t == kNoTime || s->max_t < mint) return;  // out-of-order samples are older
+    }
     for (const Matcher& m : matchers) {
       if (m.MatchesEmpty() && !m.Matches(LabelValue(s->labels_enc, m.name()))) return;
     }
@@ -882,13 +905,55 @@ Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
   return Status::Ok();
 }
 
-Result<uint64_t> RocksDbStore::Impl::DeleteSeries(const std::vector<Matcher>& matchers) {
+Status RocksDbStore::Impl::DeleteRange(MemSeries& s, int64_t mint, int64_t maxt,
+                                       rocksdb::WriteBatch& batch) {
+  // The head goes to closed chunks first, and the series' replay mark moves past the whole
+  // log: what is deleted below cannot come back from log records at the next start.
+  std::lock_guard slock(s.mu);
+  Flush(s, next_seq_, 0);
+  if (s.app || !s.ooo.empty()) return IOError("closing the chunks of series before a delete");
+  const int64_t lo = std::max(mint, min_time_.load());
+  const int64_t hi = std::min(maxt, max_time_.load());
+  if (lo > hi) return Status::Ok();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_));
+  std::vector<Sample> samples, kept;
+  for (int64_t b = BucketOf(lo); b <= BucketOf(hi); ++b) {
+    const std::string prefix = ChunkKeyPrefix(b, s.id);
+    std::string start = prefix;
+    PutFixed64BE(start, BiasTime(lo));  // chunks ending before lo are untouched
+    for (it->Seek(start); it->Valid(); it->Next()) {
+      std::string_view k(it->key().data(), it->key().size());
+      if (!k.starts_with(prefix)) break;
+      std::string_view v(it->value().data(), it->value().size());
+      uint64_t zz;
+      if (!GetVarint(v, zz)) return Corruption("chunk of series " + std::to_string(s.id));
+      if (UnZigZag64(zz) > hi) continue;
+      samples.clear();
+      VIGIL_RETURN_IF_ERROR(DecodeStoredChunk(v, std::numeric_limits<int64_t>::min(),
+                                              std::numeric_limits<int64_t>::max(), samples));
+      kept.clear();
+      for (const Sample& x : samples) {
+        if (x.t < mint || x.t > maxt) kept.push_back(x);
+      }
+      if (kept.size() == samples.size()) continue;
+      batch.Delete(chunks_cf_, it->key());
+      if (!kept.empty()) PutChunk(batch, s.id, kept);
+    }
+    VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "read chunks"));
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> RocksDbStore::Impl::DeleteSeries(const std::vector<Matcher>& matchers,
+                                                  int64_t mint, int64_t maxt) {
   std::lock_guard commit(commit_mu_);
-  auto victims = SeriesFor(matchers);
+  auto victims = SeriesFor(matchers, mint, maxt);
   if (victims.empty()) return uint64_t{0};
   const int64_t lo = min_time_.load(), hi = max_time_.load();
   rocksdb::WriteBatch batch;
-  {
+  if (mint > lo || maxt < hi) {
+    for (auto& s : victims) VIGIL_RETURN_IF_ERROR(DeleteRange(*s, mint, maxt, batch));
+  } else {
     std::unique_lock lock(series_mu_);
     for (auto& s : victims) {
       Unindex(*s);
@@ -1063,15 +1128,18 @@ class StoreQuerier final : public Querier {
   std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
                                     const std::vector<Matcher>& matchers) override {
     std::vector<StoreSeriesSet::Entry> series;
-    for (auto& s : store_->SeriesFor(matchers)) series.emplace_back(s->labels(), std::move(s));
+    for (auto& s : store_->SeriesFor(matchers, mint, maxt)) {
+      series.emplace_back(s->labels(), std::move(s));
+    }
     std::sort(series.begin(), series.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     return std::make_unique<StoreSeriesSet>(store_, std::move(series), mint, maxt);
   }
 
-  Result<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers) override {
+  Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
+                                              const std::vector<Matcher>& matchers) override {
     std::vector<std::string> out;
-    for (const auto& s : store_->SeriesFor(matchers)) {
+    for (const auto& s : store_->SeriesFor(matchers, mint, maxt)) {
       for (const Label& l : s->labels()) out.push_back(l.name);
     }
     std::sort(out.begin(), out.end());
@@ -1079,12 +1147,12 @@ class StoreQuerier final : public Querier {
     return out;
   }
 
-  Result<std::vector<std::string>> LabelValues(std::string_view name,
+  Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint, int64_t maxt,
                                                const std::vector<Matcher>& matchers) override {
     std::vector<std::string> out;
-    for (const auto& s : store_->SeriesFor(matchers)) {
-      const Labels labels = s->labels();
-      if (labels.Has(name)) out.emplace_back(labels.Get(name));
+    for (const auto& s : store_->SeriesFor(matchers, mint, maxt)) {
+      std::string_view v = LabelValue(s->labels_enc, name);
+      if (!v.empty()) out.emplace_back(v);
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -1115,8 +1183,9 @@ std::unique_ptr<Querier> RocksDbStore::NewQuerier() {
 Status RocksDbStore::Checkpoint() { return impl_->Checkpoint(); }
 Status RocksDbStore::CompactAll() { return impl_->CompactAll(); }
 Status RocksDbStore::ApplyRetention() { return impl_->ApplyRetention(); }
-Result<uint64_t> RocksDbStore::DeleteSeries(const std::vector<Matcher>& matchers) {
-  return impl_->DeleteSeries(matchers);
+Result<uint64_t> RocksDbStore::DeleteSeries(const std::vector<Matcher>& matchers, int64_t mint,
+                                            int64_t maxt) {
+  return impl_->DeleteSeries(matchers, mint, maxt);
 }
 StoreStats RocksDbStore::Stats(size_t top_n) { return impl_->Stats(top_n); }
 uint64_t RocksDbStore::DiskBytes() { return impl_->DiskBytes(); }

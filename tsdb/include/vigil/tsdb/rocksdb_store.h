@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -78,8 +79,13 @@ class RocksDbStore final : public Appendable, public Queryable {
   // Deletes the days of chunks older than the retention (and the oldest days while over the
   // size limit), and forgets series with no sample left. Runs on a timer; callable by tests.
   Status ApplyRetention();
-  // Removes the series matching `matchers` with all their samples.
-  Result<uint64_t> DeleteSeries(const std::vector<Matcher>& matchers);
+  // Removes the samples in [mint, maxt] of the series matching `matchers`; returns how many
+  // series matched. A range covering all time removes the series themselves. A partial range
+  // rewrites the affected chunks (the head is closed first), so a restart does not bring the
+  // samples back from the log.
+  Result<uint64_t> DeleteSeries(const std::vector<Matcher>& matchers,
+                                int64_t mint = std::numeric_limits<int64_t>::min(),
+                                int64_t maxt = std::numeric_limits<int64_t>::max());
 
   StoreStats Stats(size_t top_n = 10);
   // Bytes of the chunks column family's SST files and memtables.

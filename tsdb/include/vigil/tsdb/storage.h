@@ -79,10 +79,15 @@ class Querier {
   // matcher. At least one matcher should not match the empty string, or every series is read.
   virtual std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
                                             const std::vector<Matcher>& matchers) = 0;
-  // Label names of the series matching `matchers` (all series when empty), sorted.
-  virtual Result<std::vector<std::string>> LabelNames(const std::vector<Matcher>& matchers) = 0;
-  // Values of label `name` among the series matching `matchers`, sorted.
-  virtual Result<std::vector<std::string>> LabelValues(std::string_view name,
+  // Label names of the series matching `matchers` (all series when empty) that may have samples
+  // in [mint, maxt], sorted. Like Prometheus, a store may answer coarsely on time (a series is
+  // left out when it surely has no sample in the range), never by leaving out one that has.
+  virtual Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
+                                                      const std::vector<Matcher>& matchers) = 0;
+  // Values of label `name` among the series matching `matchers` in [mint, maxt], sorted; the
+  // same time rule as LabelNames.
+  virtual Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint,
+                                                       int64_t maxt,
                                                        const std::vector<Matcher>& matchers) = 0;
 };
 

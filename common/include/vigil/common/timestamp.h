@@ -1,0 +1,21 @@
+#pragma once
+
+// Timestamps as the Prometheus HTTP API reads them: Unix seconds with an optional fraction
+// ("1700000000.123"), or RFC 3339 ("2026-11-29T20:00:00.5Z", "...+01:00"). Results are
+// milliseconds since the epoch; fractions below a millisecond are rounded, as Prometheus does.
+
+#include <cstdint>
+#include <string_view>
+
+#include "vigil/common/status.h"
+
+namespace vigil {
+
+// The bounds Prometheus uses for an omitted start or end (its minTime and maxTime), in ms.
+inline constexpr int64_t kApiMinTimeMs = -9223309901257974000LL;
+inline constexpr int64_t kApiMaxTimeMs = 9223309901257974999LL;
+
+// Fails with InvalidArgument: `cannot parse "x" to a valid timestamp`.
+Result<int64_t> ParseTimestamp(std::string_view s);
+
+}  // namespace vigil

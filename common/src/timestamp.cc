@@ -1,0 +1,97 @@
+#include "vigil/common/timestamp.h"
+
+#include <charconv>
+#include <cmath>
+#include <string>
+
+namespace vigil {
+namespace {
+
+// Days from 1970-01-01 to the civil date (proleptic Gregorian), H. Hinnant's algorithm.
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+bool ParseRfc3339(std::string_view s, int64_t& ms) {
+  int year, month, day, hour, minute, second;
+  if (!Digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !Digits(s, 5, 2, month) ||
+      s[7] != '-' || !Digits(s, 8, 2, day) || s[10] != 'T' || !Digits(s, 11, 2, hour) ||
+      s[13] != ':' || !Digits(s, 14, 2, minute) || s[16] != ':' || !Digits(s, 17, 2, second)) {
+    return false;
+  }
+  static constexpr int kDaysIn[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 || day > kDaysIn[month - 1] ||
+      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 59) {
+    return false;
+  }
+  size_t pos = 19;
+  double frac = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    size_t end = pos + 1;
+    double scale = 0.1;
+    while (end < s.size() && s[end] >= '0' && s[end] <= '9') {
+      frac += (s[end] - '0') * scale;
+      scale /= 10;
+      ++end;
+    }
+    if (end == pos + 1 || end - pos - 1 > 9) return false;
+    pos = end;
+  }
+  int64_t offset_s = 0;
+  if (pos < s.size() && s[pos] == 'Z') {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh, om;
+    if (!Digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !Digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return false;
+    }
+    offset_s = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    pos += 6;
+  } else {
+    return false;
+  }
+  if (pos != s.size()) return false;
+  const int64_t secs =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second - offset_s;
+  ms = secs * 1000 + static_cast<int64_t>(std::llround(frac * 1000));
+  return true;
+}
+
+}  // namespace
+
+Result<int64_t> ParseTimestamp(std::string_view s) {
+  double f = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), f);
+  if (!s.empty() && ec == std::errc() && end == s.data() + s.size() && std::isfinite(f)) {
+    // Whole seconds and a fraction rounded to the millisecond, as Prometheus' parseTime.
+    double whole;
+    const double fraction = std::modf(f, &whole);
+    if (whole >= static_cast<double>(kApiMinTimeMs / 1000) &&
+        whole <= static_cast<double>(kApiMaxTimeMs / 1000)) {
+      return static_cast<int64_t>(whole) * 1000 + static_cast<int64_t>(std::round(fraction * 1000));
+    }
+  }
+  int64_t ms = 0;
+  if (ParseRfc3339(s, ms)) return ms;
+  return InvalidArgument("cannot parse \"" + std::string(s) + "\" to a valid timestamp");
+}
+
+}  // namespace vigil
