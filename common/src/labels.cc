@@ -6,6 +6,59 @@
 #include <cassert>
 
 namespace vigil {
+namespace {
+
+// One implementation for Labels and views: pairs are anything with .name and .value.
+template <class Pairs>
+uint64_t HashPairs(const Pairs& pairs) {
+  thread_local std::string buf;
+  buf.clear();
+  for (const auto& l : pairs) {
+    buf += l.name;
+    buf += '\xff';
+    buf += l.value;
+    buf += '\xff';
+  }
+  return XXH3_64bits(buf.data(), buf.size());
+}
+
+template <class Pairs>
+std::string PairsToString(const Pairs& pairs) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& l : pairs) {
+    if (!first) out += ", ";
+    first = false;
+    out += l.name;
+    out += '=';
+    AppendQuoted(out, l.value);
+  }
+  out += '}';
+  return out;
+}
+
+template <class Pairs>
+Status ValidatePairs(const Pairs& pairs, bool require_name) {
+  if (require_name && std::none_of(pairs.begin(), pairs.end(), [](const auto& l) {
+        return l.name == kMetricNameLabel && !l.value.empty();
+      })) {
+    return InvalidArgument("series " + PairsToString(pairs) + " has no metric name");
+  }
+  for (const auto& l : pairs) {
+    // The context is built only on failure: this runs for every new series on the ingest path.
+    Status st =
+        l.name == kMetricNameLabel ? ValidateMetricName(l.value) : ValidateLabelName(l.name);
+    if (!st.ok()) return st.WithContext(PairsToString(pairs));
+    if (l.value.empty()) {
+      return InvalidArgument("label \"" + std::string(l.name) + "\" has an empty value in " +
+                             PairsToString(pairs));
+    }
+    VIGIL_RETURN_IF_ERROR(ValidateLabelValue(l.name, l.value));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Labels::Labels(std::initializer_list<Label> pairs) : pairs_(pairs) {
   std::sort(pairs_.begin(), pairs_.end());
@@ -41,28 +94,32 @@ bool Labels::Has(std::string_view name) const {
   return it != pairs_.end() && it->name == name;
 }
 
-uint64_t Labels::Hash() const {
-  thread_local std::string buf;
-  buf.clear();
-  for (const Label& l : pairs_) {
-    buf += l.name;
-    buf += '\xff';
-    buf += l.value;
-    buf += '\xff';
-  }
-  return XXH3_64bits(buf.data(), buf.size());
+uint64_t Labels::Hash() const { return HashPairs(pairs_); }
+
+std::string Labels::ToString() const { return PairsToString(pairs_); }
+
+uint64_t HashLabels(std::span<const LabelView> labels) { return HashPairs(labels); }
+std::string LabelsToString(std::span<const LabelView> labels) { return PairsToString(labels); }
+
+Labels ToLabels(std::span<const LabelView> labels) {
+  std::vector<Label> pairs;
+  pairs.reserve(labels.size());
+  for (const LabelView& l : labels)
+    pairs.push_back(Label{std::string(l.name), std::string(l.value)});
+  return Labels::FromSorted(std::move(pairs));
 }
 
-std::string Labels::ToString() const {
-  std::string out = "{";
-  for (size_t i = 0; i < pairs_.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += pairs_[i].name;
-    out += '=';
-    AppendQuoted(out, pairs_[i].value);
+Status SortLabels(std::span<LabelView> labels) {
+  auto by_name = [](const LabelView& a, const LabelView& b) { return a.name < b.name; };
+  if (!std::is_sorted(labels.begin(), labels.end(), by_name)) {
+    std::stable_sort(labels.begin(), labels.end(), by_name);
   }
-  out += '}';
-  return out;
+  auto dup = std::adjacent_find(labels.begin(), labels.end(),
+                                [](const auto& a, const auto& b) { return a.name == b.name; });
+  if (dup != labels.end()) {
+    return InvalidArgument("duplicate label name \"" + std::string(dup->name) + "\"");
+  }
+  return Status::Ok();
 }
 
 LabelsBuilder::LabelsBuilder(const Labels& base) : pairs_(base.pairs()) {}
@@ -169,20 +226,11 @@ Status ValidateLabelValue(std::string_view name, std::string_view value) {
 }
 
 Status ValidateLabels(const Labels& labels, bool require_name) {
-  if (require_name && labels.MetricName().empty()) {
-    return InvalidArgument("series " + labels.ToString() + " has no metric name");
-  }
-  for (const Label& l : labels) {
-    // The context is built only on failure: this runs for every new series on the ingest path.
-    Status st =
-        l.name == kMetricNameLabel ? ValidateMetricName(l.value) : ValidateLabelName(l.name);
-    if (!st.ok()) return st.WithContext(labels.ToString());
-    if (l.value.empty()) {
-      return InvalidArgument("label \"" + l.name + "\" has an empty value in " + labels.ToString());
-    }
-    VIGIL_RETURN_IF_ERROR(ValidateLabelValue(l.name, l.value));
-  }
-  return Status::Ok();
+  return ValidatePairs(labels, require_name);
+}
+
+Status ValidateLabels(std::span<const LabelView> labels, bool require_name) {
+  return ValidatePairs(labels, require_name);
 }
 
 void AppendQuoted(std::string& out, std::string_view s) {

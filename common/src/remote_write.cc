@@ -4,16 +4,24 @@
 #include <snappy.h>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <mutex>
 
 namespace vigil::remote {
 namespace {
 
-// Finds the first framing error in protobuf wire data: a bad tag, a truncated varint, a length
-// past the end. Descends into the fields that are messages in remote.proto (WriteRequest.1,
-// TimeSeries.1/2/3, Exemplar.1) so the error names the innermost place.
-Status ScanWire(std::string_view data, size_t base, std::string_view msg, int depth) {
-  size_t pos = 0;
+// One field of protobuf wire data.
+struct Field {
+  uint64_t number = 0;
+  int wire = 0;
+  uint64_t varint = 0;     // wire type 0
+  std::string_view bytes;  // wire types 1 and 5 (the fixed bytes) and 2 (the payload)
+};
+
+// Reads the field at data[pos], advancing pos. Errors say "invalid protobuf in <msg> at byte N"
+// with N counted from the start of the whole request (`base` is data's offset in it).
+Status NextField(std::string_view data, size_t& pos, size_t base, std::string_view msg, Field& f) {
+  const size_t start = pos;
   auto varint = [&](uint64_t& v) -> bool {
     v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -24,58 +32,61 @@ Status ScanWire(std::string_view data, size_t base, std::string_view msg, int de
     }
     return false;
   };
-  auto fail = [&](size_t at, const std::string& what) {
+  auto fail = [&](const std::string& what) {
     return InvalidArgument("invalid protobuf in " + std::string(msg) + " at byte " +
-                           std::to_string(base + at) + ": " + what);
+                           std::to_string(base + start) + ": " + what);
   };
-  while (pos < data.size()) {
-    size_t field_start = pos;
-    uint64_t key;
-    if (!varint(key)) return fail(field_start, "truncated field tag");
-    uint64_t field = key >> 3;
-    auto wire = static_cast<int>(key & 7);
-    if (field == 0) return fail(field_start, "field number 0");
-    uint64_t v;
-    switch (wire) {
-      case 0:
-        if (!varint(v))
-          return fail(field_start, "truncated varint in field " + std::to_string(field));
-        break;
-      case 1:
-        if (data.size() - pos < 8)
-          return fail(field_start, "truncated fixed64 field " + std::to_string(field));
-        pos += 8;
-        break;
-      case 5:
-        if (data.size() - pos < 4)
-          return fail(field_start, "truncated fixed32 field " + std::to_string(field));
-        pos += 4;
-        break;
-      case 2: {
-        if (!varint(v))
-          return fail(field_start, "truncated length of field " + std::to_string(field));
-        if (v > data.size() - pos) {
-          return fail(field_start, "field " + std::to_string(field) + " claims " +
-                                       std::to_string(v) + " bytes but " +
-                                       std::to_string(data.size() - pos) + " remain");
-        }
-        std::string_view inner = data.substr(pos, v);
-        std::string_view inner_msg;
-        if (msg == "WriteRequest" && field == 1) inner_msg = "TimeSeries";
-        if (msg == "WriteRequest" && field == 3) inner_msg = "MetricMetadata";
-        if (msg == "TimeSeries" && field == 1) inner_msg = "Label";
-        if (msg == "TimeSeries" && field == 2) inner_msg = "Sample";
-        if (msg == "TimeSeries" && field == 3) inner_msg = "Exemplar";
-        if (msg == "Exemplar" && field == 1) inner_msg = "Label";
-        if (!inner_msg.empty() && depth < 4) {
-          VIGIL_RETURN_IF_ERROR(ScanWire(inner, base + pos, inner_msg, depth + 1));
-        }
-        pos += v;
-        break;
+  uint64_t key;
+  if (!varint(key)) return fail("truncated field tag");
+  f.number = key >> 3;
+  f.wire = static_cast<int>(key & 7);
+  if (f.number == 0) return fail("field number 0");
+  auto field = [&] { return std::to_string(f.number); };  // for errors only: this is hot
+  switch (f.wire) {
+    case 0:
+      if (!varint(f.varint)) return fail("truncated varint in field " + field());
+      return Status::Ok();
+    case 1:
+    case 5: {
+      const size_t n = f.wire == 1 ? 8 : 4;
+      if (data.size() - pos < n) {
+        return fail(std::string("truncated ") + (n == 8 ? "fixed64" : "fixed32") + " field " +
+                    field());
       }
-      default:
-        return fail(field_start, "unsupported wire type " + std::to_string(wire) + " in field " +
-                                     std::to_string(field));
+      f.bytes = data.substr(pos, n);
+      pos += n;
+      return Status::Ok();
+    }
+    case 2: {
+      uint64_t n;
+      if (!varint(n)) return fail("truncated length of field " + field());
+      if (n > data.size() - pos) {
+        return fail("field " + field() + " claims " + std::to_string(n) + " bytes but " +
+                    std::to_string(data.size() - pos) + " remain");
+      }
+      f.bytes = data.substr(pos, n);
+      pos += n;
+      return Status::Ok();
+    }
+    default:
+      return fail("unsupported wire type " + std::to_string(f.wire) + " in field " + field());
+  }
+}
+
+// Checks the framing of a message we do not read (exemplars, metadata), descending into the
+// messages of remote.proto so that an error names the innermost place.
+Status ScanWire(std::string_view data, size_t base, std::string_view msg, int depth) {
+  size_t pos = 0;
+  Field f;
+  while (pos < data.size()) {
+    VIGIL_RETURN_IF_ERROR(NextField(data, pos, base, msg, f));
+    if (f.wire != 2 || depth >= 4) continue;
+    std::string_view inner;
+    if (msg == "Exemplar" && f.number == 1) inner = "Label";
+    if (msg == "Exemplar" && f.number == 2) inner = "Sample";
+    if (!inner.empty()) {
+      VIGIL_RETURN_IF_ERROR(ScanWire(
+          f.bytes, base + static_cast<size_t>(f.bytes.data() - data.data()), inner, depth + 1));
     }
   }
   return Status::Ok();
@@ -109,6 +120,112 @@ Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits
 
 Status DecodeInto(std::string_view body, const WriteLimits& limits, prometheus::WriteRequest& req) {
   QuietProtobufLogs();
+  // The view decoder does the checks and words the errors; protobuf then builds the message.
+  thread_local WriteRequestView view;
+  VIGIL_RETURN_IF_ERROR(DecodeView(body, limits, view));
+  if (!req.ParseFromArray(view.raw().data(), static_cast<int>(view.raw().size()))) {
+    return InvalidArgument(
+        "invalid protobuf WriteRequest: a field has the wrong type or a string is not UTF-8");
+  }
+  return Status::Ok();
+}
+
+Status WriteRequestView::Parse() {
+  const std::string_view raw = raw_;
+  auto offset = [&](std::string_view inner) {
+    return static_cast<size_t>(inner.data() - raw.data());
+  };
+  size_t pos = 0;
+  Field f;
+  while (pos < raw.size()) {
+    VIGIL_RETURN_IF_ERROR(NextField(raw, pos, 0, "WriteRequest", f));
+    if (f.wire != 2) continue;  // as protobuf: a field of another wire type is unknown
+    if (f.number == 3) {
+      VIGIL_RETURN_IF_ERROR(ScanWire(f.bytes, offset(f.bytes), "MetricMetadata", 1));
+      continue;
+    }
+    if (f.number != 1) continue;
+    Range r{static_cast<uint32_t>(labels_.size()), 0, static_cast<uint32_t>(samples_.size()), 0};
+    const std::string_view ts = f.bytes;
+    size_t tpos = 0;
+    Field tf;
+    while (tpos < ts.size()) {
+      VIGIL_RETURN_IF_ERROR(NextField(ts, tpos, offset(ts), "TimeSeries", tf));
+      if (tf.wire != 2) continue;
+      const std::string_view inner = tf.bytes;
+      size_t ipos = 0;
+      Field x;
+      if (tf.number == 1) {
+        LabelView l;
+        while (ipos < inner.size()) {
+          VIGIL_RETURN_IF_ERROR(NextField(inner, ipos, offset(inner), "Label", x));
+          if (x.wire != 2) continue;
+          if (x.number == 1) l.name = x.bytes;
+          if (x.number == 2) l.value = x.bytes;
+        }
+        labels_.push_back(l);
+      } else if (tf.number == 2) {
+        SamplePoint sp;
+        while (ipos < inner.size()) {
+          VIGIL_RETURN_IF_ERROR(NextField(inner, ipos, offset(inner), "Sample", x));
+          if (x.number == 1 && x.wire == 1) std::memcpy(&sp.v, x.bytes.data(), 8);
+          if (x.number == 2 && x.wire == 0) sp.t = static_cast<int64_t>(x.varint);
+        }
+        samples_.push_back(sp);
+      } else if (tf.number == 3) {
+        VIGIL_RETURN_IF_ERROR(ScanWire(inner, offset(inner), "Exemplar", 2));
+      }
+    }
+    r.label_end = static_cast<uint32_t>(labels_.size());
+    r.sample_end = static_cast<uint32_t>(samples_.size());
+    series_.push_back(r);
+  }
+  return Status::Ok();
+}
+
+Status WriteRequestView::Validate(const WriteLimits& limits) {
+  if (series_.size() > limits.max_series) {
+    return InvalidArgument("request has " + std::to_string(series_.size()) +
+                           " series, over the limit of " + std::to_string(limits.max_series));
+  }
+  for (size_t i = 0; i < series_.size(); ++i) {
+    const Range& r = series_[i];
+    auto where = [&] { return "series " + std::to_string(i); };
+    const size_t n_labels = r.label_end - r.label_begin;
+    const size_t n_samples = r.sample_end - r.sample_begin;
+    if (n_labels > limits.max_labels_per_series) {
+      return InvalidArgument(where() + " has " + std::to_string(n_labels) +
+                             " labels, over the limit of " +
+                             std::to_string(limits.max_labels_per_series));
+    }
+    if (n_samples > limits.max_samples_per_series) {
+      return InvalidArgument(where() + " has " + std::to_string(n_samples) +
+                             " samples, over the limit of " +
+                             std::to_string(limits.max_samples_per_series));
+    }
+    std::span<LabelView> ls(labels_.data() + r.label_begin, n_labels);
+    for (const LabelView& l : ls) {
+      if (l.name.size() > limits.max_label_name_bytes) {
+        return InvalidArgument(where() + ": label name longer than " +
+                               std::to_string(limits.max_label_name_bytes) + " bytes");
+      }
+      if (l.value.size() > limits.max_label_value_bytes) {
+        return InvalidArgument(where() + ": value of label \"" + std::string(l.name) +
+                               "\" longer than " + std::to_string(limits.max_label_value_bytes) +
+                               " bytes");
+      }
+    }
+    VIGIL_RETURN_IF_ERROR(SortLabels(ls).WithContext(where()));
+    VIGIL_RETURN_IF_ERROR(ValidateLabels(ls, /*require_name=*/true).WithContext(where()));
+  }
+  return Status::Ok();
+}
+
+Status DecodeView(std::string_view body, const WriteLimits& limits, WriteRequestView& out) {
+  out.raw_.clear();
+  out.labels_.clear();
+  out.samples_.clear();
+  out.series_.clear();
   size_t length = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &length)) {
     return InvalidArgument(
@@ -119,53 +236,14 @@ Status DecodeInto(std::string_view body, const WriteLimits& limits, prometheus::
                       " bytes exceeds the limit of " +
                       std::to_string(limits.max_decompressed_bytes));
   }
-  std::string raw;
-  if (!snappy::Uncompress(body.data(), body.size(), &raw)) {
+  out.raw_.resize(length);
+  if (!snappy::RawUncompress(body.data(), body.size(), out.raw_.data())) {
+    out.raw_.clear();
     return InvalidArgument("snappy: corrupt or truncated input (" + std::to_string(body.size()) +
                            " bytes, declaring " + std::to_string(length) + " decompressed)");
   }
-  if (!req.ParseFromString(raw)) {
-    Status where = ScanWire(raw, 0, "WriteRequest", 0);
-    if (!where.ok()) return where;
-    return InvalidArgument(
-        "invalid protobuf WriteRequest: a field has the wrong type or a string is not UTF-8");
-  }
-  return Validate(req, limits);
-}
-
-Status Validate(const prometheus::WriteRequest& req, const WriteLimits& limits) {
-  if (static_cast<size_t>(req.timeseries_size()) > limits.max_series) {
-    return InvalidArgument("request has " + std::to_string(req.timeseries_size()) +
-                           " series, over the limit of " + std::to_string(limits.max_series));
-  }
-  for (int i = 0; i < req.timeseries_size(); ++i) {
-    const auto& ts = req.timeseries(i);
-    auto where = [&] { return "series " + std::to_string(i); };
-    if (static_cast<size_t>(ts.labels_size()) > limits.max_labels_per_series) {
-      return InvalidArgument(where() + " has " + std::to_string(ts.labels_size()) +
-                             " labels, over the limit of " +
-                             std::to_string(limits.max_labels_per_series));
-    }
-    if (static_cast<size_t>(ts.samples_size()) > limits.max_samples_per_series) {
-      return InvalidArgument(where() + " has " + std::to_string(ts.samples_size()) +
-                             " samples, over the limit of " +
-                             std::to_string(limits.max_samples_per_series));
-    }
-    for (const auto& l : ts.labels()) {
-      if (l.name().size() > limits.max_label_name_bytes) {
-        return InvalidArgument(where() + ": label name longer than " +
-                               std::to_string(limits.max_label_name_bytes) + " bytes");
-      }
-      if (l.value().size() > limits.max_label_value_bytes) {
-        return InvalidArgument(where() + ": value of label \"" + l.name() + "\" longer than " +
-                               std::to_string(limits.max_label_value_bytes) + " bytes");
-      }
-    }
-    auto labels = ToLabels(ts);
-    if (!labels.ok()) return labels.status().WithContext(where());
-    VIGIL_RETURN_IF_ERROR(ValidateLabels(*labels, /*require_name=*/true).WithContext(where()));
-  }
-  return Status::Ok();
+  VIGIL_RETURN_IF_ERROR(out.Parse());
+  return out.Validate(limits);
 }
 
 Result<Labels> ToLabels(const prometheus::TimeSeries& series) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <snappy.h>
 
+#include <cmath>
+
 namespace vigil::remote {
 namespace {
 
@@ -115,6 +117,37 @@ TEST(RemoteWriteTest, Limits) {
   req.mutable_timeseries(0)->mutable_labels(1)->set_value("long value");
   EXPECT_NE(Decode(Encode(req), limits).status().message().find("longer than 3 bytes"),
             std::string::npos);
+}
+
+TEST(RemoteWriteTest, ViewMatchesProtobuf) {
+  auto req = Sample(3);
+  // Unsorted labels are sorted; an exemplar and metadata are skipped.
+  auto* zone = req.mutable_timeseries(1)->add_labels();
+  zone->set_name("a_first");
+  zone->set_value("x");
+  req.mutable_timeseries(1)->add_exemplars()->set_value(1);
+  req.add_metadata()->set_help("help");
+  auto* extra = req.mutable_timeseries(2)->add_samples();
+  extra->set_timestamp(-5);
+  extra->set_value(-0.0);
+  WriteRequestView view;
+  ASSERT_TRUE(DecodeView(Encode(req), {}, view).ok());
+  ASSERT_EQ(view.size(), 3u);
+  EXPECT_EQ(LabelsToString(view.labels(1)),
+            R"({__name__="vigil_test_metric", a_first="x", idx="1"})");
+  EXPECT_EQ(HashLabels(view.labels(1)), ToLabels(view.labels(1)).Hash());
+  ASSERT_EQ(view.samples(2).size(), 2u);
+  EXPECT_EQ(view.samples(2)[0].v, 3.0);
+  EXPECT_EQ(view.samples(2)[0].t, 1'700'000'000'002);
+  EXPECT_EQ(view.samples(2)[1].t, -5);
+  EXPECT_TRUE(std::signbit(view.samples(2)[1].v));
+  // Reused: nothing of the previous request is left.
+  ASSERT_TRUE(DecodeView(Encode(Sample(1)), {}, view).ok());
+  ASSERT_EQ(view.size(), 1u);
+  EXPECT_EQ(view.samples(0).size(), 1u);
+  // Errors leave it empty.
+  EXPECT_FALSE(DecodeView("junk", {}, view).ok());
+  EXPECT_EQ(view.size(), 0u);
 }
 
 }  // namespace

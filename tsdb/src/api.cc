@@ -1,6 +1,5 @@
 #include "vigil/tsdb/api.h"
 
-#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -61,9 +60,8 @@ void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options) 
       ~Release() { n->fetch_sub(1); }
     } release{in_flight.get()};
 
-    google::protobuf::Arena arena;
-    auto* write = google::protobuf::Arena::CreateMessage<prometheus::WriteRequest>(&arena);
-    Status decoded = remote::DecodeInto(req.body, options.write_limits, *write);
+    thread_local remote::WriteRequestView write;
+    Status decoded = remote::DecodeView(req.body, options.write_limits, write);
     if (!decoded.ok()) {
       metrics->requests_bad->Increment();
       const int code = decoded.code() == StatusCode::kOutOfRange ? 413 : 400;
@@ -72,18 +70,19 @@ void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options) 
     }
     auto app = store.NewAppender();
     size_t samples = 0;
-    for (int i = 0; i < write->timeseries_size(); ++i) {
-      const auto& ts = write->timeseries(i);
-      Labels labels = remote::ToLabels(ts).value();  // validated by Decode
-      SeriesRef ref = 0;
-      for (const auto& s : ts.samples()) {
-        auto r = app->Append(ref, labels, s.timestamp(), s.value());
+    for (size_t i = 0; i < write.size(); ++i) {
+      const auto views = write.labels(i);
+      // A known series is found from the request's bytes; only a new one has its labels copied.
+      SeriesRef ref = app->GetRef(views, HashLabels(views));
+      const Labels labels = ref == 0 ? ToLabels(views) : Labels();
+      for (const auto& s : write.samples(i)) {
+        auto r = app->Append(ref, labels, s.t, s.v);
         if (!r.ok()) {
           app->Rollback();
           metrics->requests_bad->Increment();
           res = http::Response::Text(400, r.status().message() + ": series " + std::to_string(i) +
-                                              " " + labels.ToString() + " at timestamp " +
-                                              std::to_string(s.timestamp()) + "\n");
+                                              " " + LabelsToString(views) + " at timestamp " +
+                                              std::to_string(s.t) + "\n");
           return;
         }
         ref = *r;

@@ -40,17 +40,26 @@ bool GetString(std::string_view& in, std::string_view& out) {
   in.remove_prefix(len);
   return true;
 }
-}  // namespace
 
-bool EncodedEquals(std::string_view enc, const Labels& labels) {
+template <class Pairs>
+bool EncodedEqualsPairs(std::string_view enc, const Pairs& labels) {
   uint64_t n;
   if (!GetVarint(enc, n) || n != labels.size()) return false;
-  for (const Label& l : labels) {
+  for (const auto& l : labels) {
     std::string_view name, value;
     if (!GetString(enc, name) || !GetString(enc, value)) return false;
     if (name != l.name || value != l.value) return false;
   }
   return enc.empty();
+}
+
+}  // namespace
+
+bool EncodedEquals(std::string_view enc, const Labels& labels) {
+  return EncodedEqualsPairs(enc, labels);
+}
+bool EncodedEquals(std::string_view enc, std::span<const LabelView> labels) {
+  return EncodedEqualsPairs(enc, labels);
 }
 
 std::string_view LabelValue(std::string_view enc, std::string_view name) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -98,6 +99,7 @@ void EncodeLabels(std::string& out, const Labels& labels);
 Result<Labels> DecodeLabels(std::string_view in);
 // Whether `enc` (EncodeLabels' form) holds exactly `labels`, without decoding.
 bool EncodedEquals(std::string_view enc, const Labels& labels);
+bool EncodedEquals(std::string_view enc, std::span<const LabelView> labels);
 // The value of label `name` in `enc`, or "" if absent (as Labels::Get).
 std::string_view LabelValue(std::string_view enc, std::string_view name);
 

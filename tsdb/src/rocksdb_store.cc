@@ -19,6 +19,7 @@
 
 #include "decimal_chunk.h"
 #include "encoding.h"
+#include "series_table.h"
 #include "vigil/common/file_system.h"
 #include "vigil/common/self_metrics.h"
 #include "xor_chunk.h"
@@ -160,10 +161,10 @@ class RocksDbStore::Impl {
 
   std::shared_ptr<MemSeries> ById(uint64_t id) {
     std::shared_lock lock(series_mu_);
-    auto it = by_id_.find(id);
-    return it == by_id_.end() ? nullptr : it->second;
+    return series_.Get(id);
   }
-  std::shared_ptr<MemSeries> Find(const Labels& labels);  // nullptr if unknown
+  // The series with these labels, or nullptr if unknown.
+  std::shared_ptr<MemSeries> Find(std::span<const LabelView> labels, uint64_t hash);
   std::shared_ptr<MemSeries> GetOrCreate(const Labels& labels);
   // The series matching `matchers` that may have samples in [mint, maxt]: those whose newest
   // sample is older than mint are left out.
@@ -222,8 +223,7 @@ class RocksDbStore::Impl {
   std::shared_ptr<rocksdb::Statistics> statistics_;
 
   std::shared_mutex series_mu_;
-  std::unordered_map<uint64_t, std::shared_ptr<MemSeries>> by_id_;
-  std::unordered_multimap<uint64_t, std::shared_ptr<MemSeries>> by_hash_;
+  SeriesTable<MemSeries> series_;
   std::map<std::string, std::map<std::string, std::vector<uint64_t>, std::less<>>, std::less<>>
       postings_;
   std::atomic<uint64_t> next_id_{1};
@@ -395,14 +395,14 @@ Status RocksDbStore::Impl::Open() {
     uint64_t zz;
     if (GetVarint(v, zz)) NoteTime(UnZigZag64(zz));
   }
-  for (auto& [id, s] : by_id_) {
+  series_.ForEach([&](const std::shared_ptr<MemSeries>& s) {
     if (s->closed_max_t != kNoTime) NoteTime(s->closed_max_t);
-  }
+  });
 
   // Replay the log records that are not all in closed chunks. Nothing else runs yet, so the
   // series are looked up in a flat table by id, without locks.
   std::vector<MemSeries*> table(max_id + 1, nullptr);
-  for (auto& [id, s] : by_id_) table[id] = s.get();
+  series_.ForEach([&](const std::shared_ptr<MemSeries>& s) { table[s->id] = s.get(); });
   std::vector<uint32_t> idx(max_id + 1, 0);  // samples of each series seen in this record
   std::vector<uint64_t> touched;
   std::unique_ptr<rocksdb::Iterator> wi(db_->NewIterator(rocksdb::ReadOptions(), wal_cf_));
@@ -433,8 +433,8 @@ Status RocksDbStore::Impl::Open() {
   }
   VIGIL_RETURN_IF_ERROR(FromRocks(wi->status(), "replay log"));
   wal_records_replayed_->Increment(static_cast<double>(records));
-  active_series_->Set(static_cast<double>(by_id_.size()));
-  spdlog::info("tsdb: opened {}: {} series, {} log records replayed", opts_.dir, by_id_.size(),
+  active_series_->Set(static_cast<double>(series_.size()));
+  spdlog::info("tsdb: opened {}: {} series, {} log records replayed", opts_.dir, series_.size(),
                records);
   ScheduleMaintenance();
   return Status::Ok();
@@ -467,38 +467,34 @@ void RocksDbStore::Impl::ScheduleMaintenance() {
   });
 }
 
-std::shared_ptr<MemSeries> RocksDbStore::Impl::Find(const Labels& labels) {
-  const uint64_t hash = labels.Hash();
+std::shared_ptr<MemSeries> RocksDbStore::Impl::Find(std::span<const LabelView> labels,
+                                                    uint64_t hash) {
   std::shared_lock lock(series_mu_);
-  auto [b, e] = by_hash_.equal_range(hash);
-  for (auto it = b; it != e; ++it) {
-    if (EncodedEquals(it->second->labels_enc, labels)) return it->second;
-  }
-  return nullptr;
+  MemSeries* s =
+      series_.Find(hash, [&](const MemSeries& m) { return EncodedEquals(m.labels_enc, labels); });
+  return s == nullptr ? nullptr : series_.Get(s->id);
 }
 
 std::shared_ptr<MemSeries> RocksDbStore::Impl::GetOrCreate(const Labels& labels) {
   const uint64_t hash = labels.Hash();
   std::unique_lock lock(series_mu_);
-  auto [b, e] = by_hash_.equal_range(hash);
-  for (auto it = b; it != e; ++it) {
-    if (EncodedEquals(it->second->labels_enc, labels)) return it->second;
+  if (MemSeries* s = series_.Find(
+          hash, [&](const MemSeries& m) { return EncodedEquals(m.labels_enc, labels); })) {
+    return series_.Get(s->id);
   }
   auto s = std::make_shared<MemSeries>();
   s->id = next_id_++;
   EncodeLabels(s->labels_enc, labels);
   s->labels_enc.shrink_to_fit();
-  by_id_[s->id] = s;
-  by_hash_.emplace(hash, s);
+  series_.Insert(s, hash);
   for (const Label& l : labels) postings_[l.name][l.value].push_back(s->id);
   active_series_->Increment();
   return s;
 }
 
 void RocksDbStore::Impl::Index(const std::shared_ptr<MemSeries>& s) {
-  by_id_[s->id] = s;
   const Labels labels = s->labels();
-  by_hash_.emplace(labels.Hash(), s);
+  series_.Insert(s, labels.Hash());
   for (const Label& l : labels) {
     auto& ids = postings_[l.name][l.value];
     ids.insert(std::upper_bound(ids.begin(), ids.end(), s->id), s->id);
@@ -506,15 +502,8 @@ void RocksDbStore::Impl::Index(const std::shared_ptr<MemSeries>& s) {
 }
 
 void RocksDbStore::Impl::Unindex(const MemSeries& s) {
-  by_id_.erase(s.id);
   const Labels labels = s.labels();
-  auto [b, e] = by_hash_.equal_range(labels.Hash());
-  for (auto it = b; it != e; ++it) {
-    if (it->second->id == s.id) {
-      by_hash_.erase(it);
-      break;
-    }
-  }
+  series_.Erase(s, labels.Hash());
   for (const Label& l : labels) {
     auto name = postings_.find(l.name);
     if (name == postings_.end()) continue;
@@ -620,20 +609,68 @@ void RocksDbStore::Impl::Flush(MemSeries& s, uint64_t seq, uint32_t idx) {
   s.pending_seq = 0;
 }
 
+// What an appender has collected for its next commit: the samples in order, and per series
+// (a group) the newest staged time and value bits and the count. Kept between commits so its
+// buffers are reused.
 struct Staged {
-  struct Item {
-    std::shared_ptr<MemSeries> series;
-    int64_t t;
-    double v;
-  };
-  std::vector<Item> items;
-  // Per series in this batch: newest staged time and its value bits, and the count.
-  struct Last {
+  struct Group {
+    std::shared_ptr<MemSeries> series;  // holds the series while staged
     int64_t t = kNoTime;
     uint64_t bits = 0;
-    size_t count = 0;
+    uint32_t count = 0;
   };
-  std::unordered_map<MemSeries*, Last> last;
+  struct Item {
+    MemSeries* series;
+    int64_t t;
+    double v;
+    uint32_t idx;  // this sample's index among its series' samples in the commit
+  };
+  std::vector<Group> groups;
+  std::vector<Item> items;
+
+  // The group of `s`, or -1.
+  int32_t GroupOf(const MemSeries* s) const {
+    if (!groups.empty() && groups.back().series.get() == s)
+      return static_cast<int32_t>(groups.size() - 1);
+    if (slots_.empty()) return -1;
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = Spread(s) & mask; slots_[i] >= 0; i = (i + 1) & mask) {
+      if (groups[static_cast<size_t>(slots_[i])].series.get() == s) return slots_[i];
+    }
+    return -1;
+  }
+  int32_t AddGroup(std::shared_ptr<MemSeries> s) {
+    if ((groups.size() + 1) * 2 > slots_.size()) {
+      slots_.assign(std::max<size_t>(64, slots_.size() * 2), -1);
+      for (size_t g = 0; g < groups.size(); ++g)
+        Place(groups[g].series.get(), static_cast<int32_t>(g));
+    }
+    groups.push_back(Group{std::move(s)});
+    const auto g = static_cast<int32_t>(groups.size() - 1);
+    Place(groups.back().series.get(), g);
+    return g;
+  }
+  void Clear() {
+    for (const Group& g : groups) {
+      const size_t mask = slots_.size() - 1;
+      for (size_t i = Spread(g.series.get()) & mask; slots_[i] >= 0; i = (i + 1) & mask)
+        slots_[i] = -1;
+    }
+    groups.clear();
+    items.clear();
+  }
+
+ private:
+  static size_t Spread(const MemSeries* s) {
+    return static_cast<size_t>((reinterpret_cast<uintptr_t>(s) >> 4) * 0x9E3779B97F4A7C15ULL >> 20);
+  }
+  void Place(const MemSeries* s, int32_t g) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = Spread(s) & mask;
+    while (slots_[i] >= 0) i = (i + 1) & mask;
+    slots_[i] = g;
+  }
+  std::vector<int32_t> slots_;  // open addressing: group index, -1 empty
 };
 
 Status RocksDbStore::Impl::Commit(Staged& staged) {
@@ -643,18 +680,14 @@ Status RocksDbStore::Impl::Commit(Staged& staged) {
   const uint64_t seq = next_seq_;
   rocksdb::WriteBatch batch;
   std::vector<MemSeries*> created;
-  for (auto& [s, last] : staged.last) {
-    if (ById(s->id) == nullptr) {
+  for (const Staged::Group& g : staged.groups) {
+    MemSeries* s = g.series.get();
+    if (ById(s->id).get() != s) {
       // Retention or a delete dropped the series after it was staged: it comes back, with its
       // entries written again, or the log record would name a series replay does not know.
       std::unique_lock index_lock(series_mu_);
-      for (const auto& item : staged.items) {
-        if (item.series.get() == s) {
-          Index(item.series);
-          break;
-        }
-      }
-      active_series_->Set(static_cast<double>(by_id_.size()));
+      Index(g.series);
+      active_series_->Set(static_cast<double>(series_.size()));
       std::lock_guard slock(s->mu);
       s->persisted = false;
     }
@@ -684,12 +717,9 @@ Status RocksDbStore::Impl::Commit(Staged& staged) {
     std::lock_guard slock(s->mu);
     s->persisted = true;
   }
-  std::unordered_map<MemSeries*, uint32_t> idx;
   for (const auto& item : staged.items) {
-    MemSeries& s = *item.series;
-    const uint32_t i = idx[&s]++;
-    std::lock_guard slock(s.mu);
-    ApplySample(s, item.t, item.v, seq, i);
+    std::lock_guard slock(item.series->mu);
+    ApplySample(*item.series, item.t, item.v, seq, item.idx);
   }
   appended_->Increment(static_cast<double>(staged.items.size()));
   commit_seconds_->Observe(
@@ -711,8 +741,8 @@ Status RocksDbStore::Impl::FlushPendingBefore(uint64_t threshold) {
   std::vector<std::shared_ptr<MemSeries>> all;
   {
     std::shared_lock slock(series_mu_);
-    all.reserve(by_id_.size());
-    for (auto& [id, s] : by_id_) all.push_back(s);
+    all.reserve(series_.size());
+    series_.ForEach([&](const std::shared_ptr<MemSeries>& s) { all.push_back(s); });
   }
   uint64_t min_pending = next_seq_;
   for (auto& s : all) {
@@ -778,13 +808,13 @@ Status RocksDbStore::Impl::ApplyRetention() {
   std::vector<std::shared_ptr<MemSeries>> gone;
   {
     std::shared_lock slock(series_mu_);
-    for (auto& [id, s] : by_id_) {
+    series_.ForEach([&](const std::shared_ptr<MemSeries>& s) {
       std::lock_guard l(s->mu);
       if (s->max_t != kNoTime && s->max_t < kept_from_time && s->pending_seq == 0 && !s->app &&
           s->ooo.empty()) {
         gone.push_back(s);
       }
-    }
+    });
   }
   if (gone.empty()) return Status::Ok();
   rocksdb::WriteBatch batch;
@@ -796,7 +826,7 @@ Status RocksDbStore::Impl::ApplyRetention() {
       for (const Label& l : s->labels())
         batch.Delete(postings_cf_, PostingKey(l.name, l.value, s->id));
     }
-    active_series_->Set(static_cast<double>(by_id_.size()));
+    active_series_->Set(static_cast<double>(series_.size()));
   }
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "forget series");
 }
@@ -852,11 +882,10 @@ std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
   };
   if (have) {
     for (uint64_t id : ids) {
-      auto it = by_id_.find(id);
-      if (it != by_id_.end()) consider(it->second);
+      if (const auto& s = series_.Get(id)) consider(s);
     }
   } else {
-    for (auto& [id, s] : by_id_) consider(s);
+    series_.ForEach(consider);
   }
   return out;
 }
@@ -966,7 +995,7 @@ Result<uint64_t> RocksDbStore::Impl::DeleteSeries(const std::vector<Matcher>& ma
         }
       }
     }
-    active_series_->Set(static_cast<double>(by_id_.size()));
+    active_series_->Set(static_cast<double>(series_.size()));
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -985,11 +1014,11 @@ StoreStats RocksDbStore::Impl::Stats(size_t top_n) {
   StoreStats st;
   std::map<std::string, uint64_t> by_metric;
   std::shared_lock lock(series_mu_);
-  st.num_series = by_id_.size();
-  for (auto& [id, s] : by_id_) {
+  st.num_series = series_.size();
+  series_.ForEach([&](const std::shared_ptr<MemSeries>& s) {
     std::lock_guard l(s->mu);
     if (s->app) ++st.head_chunks;
-  }
+  });
   auto top = [&](StoreStats::Counts counts) {
     std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
       return a.second > b.second || (a.second == b.second && a.first < b.first);
@@ -1027,9 +1056,24 @@ class StoreAppender final : public Appender {
   explicit StoreAppender(RocksDbStore::Impl* store) : store_(store) {}
   ~StoreAppender() override = default;
 
+  SeriesRef GetRef(std::span<const LabelView> labels, uint64_t hash) override {
+    found_ = store_->Find(labels, hash);
+    return found_ ? found_->id : 0;
+  }
+
   Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t, double v) override {
-    std::shared_ptr<MemSeries> s = ref != 0 ? store_->ById(ref) : store_->Find(labels);
-    if (!s) {
+    std::shared_ptr<MemSeries> s;
+    int32_t g = -1;
+    if (ref != 0 && !staged_.groups.empty() && staged_.groups.back().series->id == ref) {
+      g = static_cast<int32_t>(staged_.groups.size() - 1);  // the common case: the same series
+    } else if (ref != 0 && found_ && found_->id == ref) {
+      s = std::move(found_);  // just looked up by GetRef
+    } else if (ref != 0) {
+      s = store_->ById(ref);
+    } else {
+      s = store_->Find(Views(labels), labels.Hash());
+    }
+    if (g < 0 && !s) {
       // Only a new series needs its labels checked; a known one was checked when created.
       Status valid = ValidateLabels(labels, /*require_name=*/true);
       if (!valid.ok()) {
@@ -1038,28 +1082,33 @@ class StoreAppender final : public Appender {
       }
       s = store_->GetOrCreate(labels);
     }
-    auto& last = staged_.last[s.get()];
-    if (last.count >= store_->options().max_samples_per_series_per_commit) {
+    if (g < 0) {
+      g = staged_.GroupOf(s.get());
+      if (g < 0) g = staged_.AddGroup(std::move(s));
+    }
+    Staged::Group& group = staged_.groups[static_cast<size_t>(g)];
+    MemSeries* series = group.series.get();
+    if (group.count >= store_->options().max_samples_per_series_per_commit) {
       return OutOfRange("more than " +
                         std::to_string(store_->options().max_samples_per_series_per_commit) +
-                        " samples of series " + s->labels().ToString() + " in one commit");
+                        " samples of series " + series->labels().ToString() + " in one commit");
     }
     int64_t max_t;
     uint64_t max_bits;
     bool in_ooo = false;
     {
-      std::lock_guard lock(s->mu);
-      max_t = s->max_t;
-      max_bits = s->last_bits;
-      for (const Sample& x : s->ooo) in_ooo |= x.t == t && Bits(x.v) != Bits(v);
+      std::lock_guard lock(series->mu);
+      max_t = series->max_t;
+      max_bits = series->last_bits;
+      for (const Sample& x : series->ooo) in_ooo |= x.t == t && Bits(x.v) != Bits(v);
     }
-    if (last.t != kNoTime && last.t >= max_t) {
-      max_t = last.t;
-      max_bits = last.bits;
+    if (group.t != kNoTime && group.t >= max_t) {
+      max_t = group.t;
+      max_bits = group.bits;
     }
     const uint64_t bits = Bits(v);
     if (t == max_t) {
-      if (bits == max_bits) return s->id;  // an exact duplicate: accepted, nothing to store
+      if (bits == max_bits) return series->id;  // an exact duplicate: accepted, nothing to store
       store_->rejected_duplicate_->Increment();
       return InvalidArgument(std::string(kErrDuplicate));
     }
@@ -1071,26 +1120,37 @@ class StoreAppender final : public Appender {
       store_->rejected_too_old_->Increment();
       return InvalidArgument(std::string(kErrTooOld));
     }
-    if (t > last.t || last.t == kNoTime) {
-      last.t = t;
-      last.bits = bits;
+    if (t > group.t || group.t == kNoTime) {
+      group.t = t;
+      group.bits = bits;
     }
-    ++last.count;
-    staged_.items.push_back({std::move(s), t, v});
-    return staged_.items.back().series->id;
+    staged_.items.push_back({series, t, v, group.count++});
+    return series->id;
   }
 
   Status Commit() override {
     Status st = store_->Commit(staged_);
-    staged_ = Staged();
+    staged_.Clear();
+    found_.reset();
     return st;
   }
 
-  void Rollback() override { staged_ = Staged(); }
+  void Rollback() override {
+    staged_.Clear();
+    found_.reset();
+  }
 
  private:
+  std::span<const LabelView> Views(const Labels& labels) {
+    views_.clear();
+    for (const Label& l : labels) views_.push_back(LabelView{l.name, l.value});
+    return views_;
+  }
+
   RocksDbStore::Impl* store_;
   Staged staged_;
+  std::shared_ptr<MemSeries> found_;  // the last GetRef's series, for the Append that follows
+  std::vector<LabelView> views_;
 };
 
 class StoreSeriesSet final : public SeriesSet {

@@ -7,6 +7,7 @@
 #include <compare>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,22 @@ class Labels {
   std::vector<Label> pairs_;
 };
 
+// A label pair that points into someone else's bytes (a request being decoded), for the ingest
+// path, which looks series up without copying their labels.
+struct LabelView {
+  std::string_view name;
+  std::string_view value;
+};
+// The same hash as Labels::Hash of the same pairs. `labels` sorted by name.
+uint64_t HashLabels(std::span<const LabelView> labels);
+// {__name__="up", job="node"}, as Labels::ToString.
+std::string LabelsToString(std::span<const LabelView> labels);
+// Copies views into a Labels. `labels` sorted by name, names unique.
+Labels ToLabels(std::span<const LabelView> labels);
+// Sorts `labels` by name (stable; cheap when already sorted, as senders send them); fails with
+// InvalidArgument naming a label that appears twice.
+Status SortLabels(std::span<LabelView> labels);
+
 // Builds a Labels from a base set with additions and removals.
 class LabelsBuilder {
  public:
@@ -87,6 +104,7 @@ Status ValidateLabelValue(std::string_view name, std::string_view value);
 // All of the above for a whole set, plus: no empty values (Prometheus drops them), a metric name
 // present when `require_name` is set.
 Status ValidateLabels(const Labels& labels, bool require_name);
+Status ValidateLabels(std::span<const LabelView> labels, bool require_name);  // sorted
 
 // Appends `s` to `out` with Go's strconv.Quote escaping for ", \ and control characters.
 void AppendQuoted(std::string& out, std::string_view s);

@@ -9,8 +9,10 @@
 // make it allocate more than `max_decompressed_bytes`; every error says what and where.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "remote.pb.h"
 #include "vigil/common/labels.h"
@@ -35,7 +37,7 @@ inline constexpr std::string_view kVersion = "0.1.0";
 // Serializes and snappy-compresses.
 std::string Encode(const prometheus::WriteRequest& request);
 
-// Decompresses, parses and validates (Validate below). Errors: OutOfRange when the body
+// Decompresses, parses and validates (as DecodeView below). Errors: OutOfRange when the body
 // decompresses past max_decompressed_bytes (HTTP 413); InvalidArgument for everything else:
 // corrupt snappy, malformed protobuf, invalid series and the per-series limits (HTTP 400).
 Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits& limits = {});
@@ -43,9 +45,43 @@ Result<prometheus::WriteRequest> Decode(std::string_view body, const WriteLimits
 // per request instead of an allocation per label string).
 Status DecodeInto(std::string_view body, const WriteLimits& limits, prometheus::WriteRequest& out);
 
-// Every series has a valid metric name, valid unique label names, UTF-8 values within the size
-// limits, and samples; counts within the limits. The error names the series by index and labels.
-Status Validate(const prometheus::WriteRequest& request, const WriteLimits& limits = {});
+struct SamplePoint {
+  int64_t t = 0;
+  double v = 0;
+};
+
+// A decoded WriteRequest that points into its own decompressed bytes instead of copying every
+// string: the ingest path's form. Each series' labels are sorted by name. Reuse one per thread:
+// its buffers are kept between requests.
+class WriteRequestView {
+ public:
+  size_t size() const { return series_.size(); }
+  std::span<const LabelView> labels(size_t i) const {
+    return {labels_.data() + series_[i].label_begin, labels_.data() + series_[i].label_end};
+  }
+  std::span<const SamplePoint> samples(size_t i) const {
+    return {samples_.data() + series_[i].sample_begin, samples_.data() + series_[i].sample_end};
+  }
+  // The decompressed protobuf bytes.
+  std::string_view raw() const { return raw_; }
+
+ private:
+  friend Status DecodeView(std::string_view, const WriteLimits&, WriteRequestView&);
+  struct Range {
+    uint32_t label_begin, label_end, sample_begin, sample_end;
+  };
+  Status Parse();
+  Status Validate(const WriteLimits& limits);
+  std::string raw_;
+  std::vector<LabelView> labels_;
+  std::vector<SamplePoint> samples_;
+  std::vector<Range> series_;
+};
+
+// Decompresses, parses and validates: every series has a valid metric name, valid unique label
+// names, UTF-8 values within the size limits; counts within the limits. Errors as Decode's; a
+// validation error names the series by index and labels.
+Status DecodeView(std::string_view body, const WriteLimits& limits, WriteRequestView& out);
 
 // The labels of a series as a sorted Labels (fails on duplicate names).
 Result<Labels> ToLabels(const prometheus::TimeSeries& series);

@@ -25,7 +25,7 @@ void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options =
 void AddStatusRoute(http::Router& router, RocksDbStore& store);
 // POST|PUT /api/v1/admin/tsdb/delete_series?match[]=...: 204 after the matching series are
 // deleted. When not `enabled`, answers as Prometheus does without --web.enable-admin-api.
-// Only whole series are deleted: a start or end that does not cover all time is refused (400).
+// start and end (optional, as Prometheus) limit the deletion to a time range.
 void AddAdminRoutes(http::Router& router, RocksDbStore& store, bool enabled);
 
 }  // namespace vigil::tsdb

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,14 @@ class Appender {
   // is accepted and dropped.
   virtual Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t_ms,
                                    double value) = 0;
+  // The ref of the series with exactly these labels (sorted by name; `hash` is HashLabels of
+  // them), or 0 if the store does not know it. Lets a writer skip building a Labels for the
+  // series a store already has. Stores without a cheap lookup return 0.
+  virtual SeriesRef GetRef(std::span<const LabelView> labels, uint64_t hash) {
+    (void)labels;
+    (void)hash;
+    return 0;
+  }
   // Makes every sample appended since the last Commit/Rollback durable (per the store's sync
   // policy) and visible to queries. After an error nothing of the batch is visible.
   virtual Status Commit() = 0;
