@@ -1,9 +1,13 @@
 #include "series_table.h"
 
+#include "small_types.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <random>
+#include <set>
+#include <thread>
 
 namespace vigil::tsdb {
 namespace {
@@ -47,6 +51,49 @@ TEST(SeriesTableTest, FindsInsertsAndErasesLikeAMap) {
   });
   EXPECT_EQ(seen, model.size());
   EXPECT_EQ(table.Get(next_id + 100), nullptr);
+}
+
+TEST(IdListTest, KeepsASortedSet) {
+  std::mt19937_64 rng(3);
+  IdList list;
+  std::set<uint64_t> model;
+  for (int i = 0; i < 5000; ++i) {
+    const uint64_t id = rng() % 200;
+    if (rng() % 3 == 0) {
+      list.Erase(id);
+      model.erase(id);
+    } else {
+      list.Insert(id);
+      model.insert(id);
+    }
+    ASSERT_EQ(std::vector<uint64_t>(list.begin(), list.end()),
+              std::vector<uint64_t>(model.begin(), model.end()));
+  }
+  IdList moved = std::move(list);
+  EXPECT_EQ(moved.size(), model.size());
+  EXPECT_TRUE(list.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  IdList one;
+  one.Insert(42);
+  IdList other = std::move(one);
+  EXPECT_EQ(other.front(), 42u);
+  EXPECT_EQ(sizeof(IdList), 16u);
+}
+
+TEST(SmallMutexTest, ExcludesUnderContention) {
+  SmallMutex mu;
+  int64_t counter = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100000; ++i) {
+        std::lock_guard lock(mu);
+        ++counter;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(counter, 400000);
+  EXPECT_EQ(sizeof(SmallMutex), 4u);
 }
 
 }  // namespace

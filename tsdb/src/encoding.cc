@@ -62,6 +62,18 @@ bool EncodedEquals(std::string_view enc, std::span<const LabelView> labels) {
   return EncodedEqualsPairs(enc, labels);
 }
 
+bool DecodeLabelViews(std::string_view enc, std::vector<LabelView>& out) {
+  out.clear();
+  uint64_t n;
+  if (!GetVarint(enc, n) || n > enc.size()) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    LabelView l;
+    if (!GetString(enc, l.name) || !GetString(enc, l.value)) return false;
+    out.push_back(l);
+  }
+  return enc.empty();
+}
+
 std::string_view LabelValue(std::string_view enc, std::string_view name) {
   uint64_t n;
   if (!GetVarint(enc, n)) return {};

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vigil/common/labels.h"
 #include "vigil/common/status.h"
@@ -100,6 +101,8 @@ Result<Labels> DecodeLabels(std::string_view in);
 // Whether `enc` (EncodeLabels' form) holds exactly `labels`, without decoding.
 bool EncodedEquals(std::string_view enc, const Labels& labels);
 bool EncodedEquals(std::string_view enc, std::span<const LabelView> labels);
+// The pairs of `enc` as views into it; false if `enc` is malformed.
+bool DecodeLabelViews(std::string_view enc, std::vector<LabelView>& out);
 // The value of label `name` in `enc`, or "" if absent (as Labels::Get).
 std::string_view LabelValue(std::string_view enc, std::string_view name);
 

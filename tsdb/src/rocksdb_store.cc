@@ -20,6 +20,7 @@
 #include "decimal_chunk.h"
 #include "encoding.h"
 #include "series_table.h"
+#include "small_types.h"
 #include "vigil/common/file_system.h"
 #include "vigil/common/self_metrics.h"
 #include "xor_chunk.h"
@@ -65,7 +66,7 @@ struct MemSeries {
   // most of a series' memory. Decoded where a query needs them.
   std::string labels_enc;
   Labels labels() const { return DecodeLabels(labels_enc).value(); }
-  std::mutex mu;
+  SmallMutex mu;
   bool persisted = false;  // the series and postings entries are written
   std::string chunk;       // the open XOR chunk
   std::optional<XorAppender> app;
@@ -201,6 +202,7 @@ class RocksDbStore::Impl {
   // `threshold`, then drops the log records nothing needs. Caller holds commit_mu_.
   Status FlushPendingBefore(uint64_t threshold);
   void Index(const std::shared_ptr<MemSeries>& s);
+  void AddPostings(const MemSeries& s);  // caller holds series_mu_
   void Unindex(const MemSeries& s);
   void ScheduleMaintenance();
   void NoteTime(int64_t t) {
@@ -224,8 +226,11 @@ class RocksDbStore::Impl {
 
   std::shared_mutex series_mu_;
   SeriesTable<MemSeries> series_;
-  std::map<std::string, std::map<std::string, std::vector<uint64_t>, std::less<>>, std::less<>>
-      postings_;
+  // Postings: label name -> value -> sorted series ids. A value's key points into the encoded
+  // labels of one of its series (never copied: unique values such as container ids are most of
+  // a series' label bytes); Unindex moves it to another series before its owner goes.
+  using ValuePostings = std::map<std::string_view, IdList, std::less<>>;
+  std::map<std::string, ValuePostings, std::less<>> postings_;
   std::atomic<uint64_t> next_id_{1};
 
   std::mutex commit_mu_;  // log records are written and applied one at a time, in order
@@ -244,6 +249,7 @@ class RocksDbStore::Impl {
   prometheus::Histogram* commit_seconds_ = nullptr;
   prometheus::Gauge* disk_bytes_ = nullptr;
   prometheus::Gauge* stall_seconds_ = nullptr;
+  prometheus::Gauge* memtable_bytes_ = nullptr;
   prometheus::Counter* wal_records_replayed_ = nullptr;
 
   friend class RocksDbStore;
@@ -289,6 +295,11 @@ void RocksDbStore::Impl::InitMetrics() {
                         .Help("Time RocksDB has stalled writes since the store opened.")
                         .Register(reg)
                         .Add({});
+  memtable_bytes_ = &prometheus::BuildGauge()
+                         .Name("vigil_tsdb_rocksdb_memtable_bytes")
+                         .Help("Bytes of RocksDB memtables, all column families.")
+                         .Register(reg)
+                         .Add({});
   wal_records_replayed_ = &prometheus::BuildCounter()
                                .Name("vigil_tsdb_wal_records_replayed_total")
                                .Help("Log records replayed into the head at start.")
@@ -464,6 +475,12 @@ void RocksDbStore::Impl::ScheduleMaintenance() {
     disk_bytes_->Set(static_cast<double>(DiskBytes()));
     stall_seconds_->Set(static_cast<double>(statistics_->getTickerCount(rocksdb::STALL_MICROS)) /
                         1e6);
+    uint64_t mem = 0;
+    for (auto* cf : cfs_) {
+      uint64_t n = 0;
+      if (db_->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &n)) mem += n;
+    }
+    memtable_bytes_->Set(static_cast<double>(mem));
   });
 }
 
@@ -487,31 +504,49 @@ std::shared_ptr<MemSeries> RocksDbStore::Impl::GetOrCreate(const Labels& labels)
   EncodeLabels(s->labels_enc, labels);
   s->labels_enc.shrink_to_fit();
   series_.Insert(s, hash);
-  for (const Label& l : labels) postings_[l.name][l.value].push_back(s->id);
+  AddPostings(*s);
   active_series_->Increment();
   return s;
 }
 
-void RocksDbStore::Impl::Index(const std::shared_ptr<MemSeries>& s) {
-  const Labels labels = s->labels();
-  series_.Insert(s, labels.Hash());
-  for (const Label& l : labels) {
-    auto& ids = postings_[l.name][l.value];
-    ids.insert(std::upper_bound(ids.begin(), ids.end(), s->id), s->id);
+void RocksDbStore::Impl::AddPostings(const MemSeries& s) {
+  thread_local std::vector<LabelView> views;
+  (void)DecodeLabelViews(s.labels_enc, views);  // checked when the series was made or read
+  for (const LabelView& l : views) {
+    auto name = postings_.find(l.name);
+    if (name == postings_.end())
+      name = postings_.emplace(std::string(l.name), ValuePostings()).first;
+    auto& ids = name->second[l.value];
+    ids.Insert(s.id);
   }
 }
 
+void RocksDbStore::Impl::Index(const std::shared_ptr<MemSeries>& s) {
+  series_.Insert(s, s->labels().Hash());
+  AddPostings(*s);
+}
+
 void RocksDbStore::Impl::Unindex(const MemSeries& s) {
-  const Labels labels = s.labels();
-  series_.Erase(s, labels.Hash());
-  for (const Label& l : labels) {
+  series_.Erase(s, s.labels().Hash());
+  std::vector<LabelView> views;
+  (void)DecodeLabelViews(s.labels_enc, views);
+  const char* own_begin = s.labels_enc.data();
+  const char* own_end = own_begin + s.labels_enc.size();
+  for (const LabelView& l : views) {
     auto name = postings_.find(l.name);
     if (name == postings_.end()) continue;
     auto value = name->second.find(l.value);
     if (value == name->second.end()) continue;
     auto& ids = value->second;
-    ids.erase(std::remove(ids.begin(), ids.end(), s.id), ids.end());
-    if (ids.empty()) name->second.erase(value);
+    ids.Erase(s.id);
+    if (ids.empty()) {
+      name->second.erase(value);
+    } else if (value->first.data() >= own_begin && value->first.data() < own_end) {
+      // The key points into this series' bytes: re-point it to a series that stays.
+      auto node = name->second.extract(value);
+      node.key() = LabelValue(series_.Get(node.mapped().front())->labels_enc, l.name);
+      name->second.insert(std::move(node));
+    }
     if (name->second.empty()) postings_.erase(name);
   }
 }
@@ -843,7 +878,7 @@ std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
     std::vector<uint64_t> u;
     auto name = postings_.find(m.name());
     if (name != postings_.end()) {
-      auto add = [&](const std::vector<uint64_t>& p) { u.insert(u.end(), p.begin(), p.end()); };
+      auto add = [&](const IdList& p) { u.insert(u.end(), p.begin(), p.end()); };
       if (m.type() == MatchType::kEqual) {
         auto v = name->second.find(m.value());
         if (v != name->second.end()) add(v->second);
@@ -1032,7 +1067,7 @@ StoreStats RocksDbStore::Impl::Stats(size_t top_n) {
     uint64_t bytes = 0;
     for (const auto& [value, ids] : values) {
       bytes += value.size() * ids.size();
-      series_per_pair.emplace_back(name + "=" + value, ids.size());
+      series_per_pair.emplace_back(name + "=" + std::string(value), ids.size());
       if (name == kMetricNameLabel) series_per_metric.emplace_back(value, ids.size());
       ++st.num_label_pairs;
     }
