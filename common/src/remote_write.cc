@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 
 namespace vigil::remote {
 namespace {
@@ -222,10 +223,20 @@ Status WriteRequestView::Validate(const WriteLimits& limits) {
 }
 
 Status DecodeView(std::string_view body, const WriteLimits& limits, WriteRequestView& out) {
-  out.raw_.clear();
-  out.labels_.clear();
-  out.samples_.clear();
-  out.series_.clear();
+  // Buffers are reused, but one huge request must not pin its memory in every thread for good.
+  constexpr size_t kKeepBytes = 16 << 20;
+  auto reset = [](auto& buffer) {
+    using T = std::decay_t<decltype(buffer)>;
+    if (buffer.capacity() * sizeof(buffer[0]) > kKeepBytes) {
+      T().swap(buffer);
+    } else {
+      buffer.clear();
+    }
+  };
+  reset(out.raw_);
+  reset(out.labels_);
+  reset(out.samples_);
+  reset(out.series_);
   size_t length = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &length)) {
     return InvalidArgument(

@@ -41,12 +41,12 @@ bool ParseRfc3339(std::string_view s, int64_t& ms) {
     return false;
   }
   size_t pos = 19;
-  double frac = 0;
+  int64_t nanos = 0;
   if (pos < s.size() && s[pos] == '.') {
     size_t end = pos + 1;
-    double scale = 0.1;
+    int64_t scale = 100'000'000;
     while (end < s.size() && s[end] >= '0' && s[end] <= '9') {
-      frac += (s[end] - '0') * scale;
+      nanos += (s[end] - '0') * scale;
       scale /= 10;
       ++end;
     }
@@ -71,7 +71,7 @@ bool ParseRfc3339(std::string_view s, int64_t& ms) {
   const int64_t secs =
       DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
       hour * 3600 + minute * 60 + second - offset_s;
-  ms = secs * 1000 + static_cast<int64_t>(std::llround(frac * 1000));
+  ms = secs * 1000 + nanos / 1'000'000;  // truncated, as Prometheus' timestamp.FromTime
   return true;
 }
 
@@ -79,8 +79,10 @@ bool ParseRfc3339(std::string_view s, int64_t& ms) {
 
 Result<int64_t> ParseTimestamp(std::string_view s) {
   double f = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), f);
-  if (!s.empty() && ec == std::errc() && end == s.data() + s.size() && std::isfinite(f)) {
+  // Go's ParseFloat allows a leading '+'; from_chars does not.
+  const std::string_view num = s.starts_with('+') ? s.substr(1) : s;
+  auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), f);
+  if (!num.empty() && ec == std::errc() && end == num.data() + num.size() && std::isfinite(f)) {
     // Whole seconds and a fraction rounded to the millisecond, as Prometheus' parseTime.
     double whole;
     const double fraction = std::modf(f, &whole);

@@ -12,12 +12,14 @@ TEST(TimestampTest, ParsesUnixSeconds) {
   EXPECT_EQ(*ParseTimestamp("1.0006"), 1'001);  // rounded to the millisecond
   EXPECT_EQ(*ParseTimestamp("-1.5"), -1'500);
   EXPECT_EQ(*ParseTimestamp("1e3"), 1'000'000);
+  EXPECT_EQ(*ParseTimestamp("+2"), 2'000);
 }
 
 TEST(TimestampTest, ParsesRfc3339) {
   EXPECT_EQ(*ParseTimestamp("1970-01-01T00:00:00Z"), 0);
   EXPECT_EQ(*ParseTimestamp("2023-11-14T22:13:20Z"), 1'700'000'000'000);
   EXPECT_EQ(*ParseTimestamp("2023-11-14T22:13:20.25Z"), 1'700'000'000'250);
+  EXPECT_EQ(*ParseTimestamp("2023-11-14T22:13:20.9999Z"), 1'700'000'000'999);  // truncated
   EXPECT_EQ(*ParseTimestamp("2023-11-14T23:13:20+01:00"), 1'700'000'000'000);
   EXPECT_EQ(*ParseTimestamp("2023-11-14T21:13:20.000000001-01:00"), 1'700'000'000'000);
   EXPECT_EQ(*ParseTimestamp("2024-02-29T00:00:00Z"), 1'709'164'800'000);

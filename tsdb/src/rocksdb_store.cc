@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -660,52 +661,31 @@ struct Staged {
     double v;
     uint32_t idx;  // this sample's index among its series' samples in the commit
   };
-  std::vector<Group> groups;
+  std::deque<Group> groups;  // a deque: the index below points at its elements
   std::vector<Item> items;
 
-  // The group of `s`, or -1.
-  int32_t GroupOf(const MemSeries* s) const {
-    if (!groups.empty() && groups.back().series.get() == s)
-      return static_cast<int32_t>(groups.size() - 1);
-    if (slots_.empty()) return -1;
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = Spread(s) & mask; slots_[i] >= 0; i = (i + 1) & mask) {
-      if (groups[static_cast<size_t>(slots_[i])].series.get() == s) return slots_[i];
-    }
-    return -1;
+  // The group of `s`, or nullptr.
+  Group* GroupOf(const MemSeries* s) {
+    if (!groups.empty() && groups.back().series.get() == s) return &groups.back();
+    return index_.Find(Spread(s), [s](const Group& g) { return g.series.get() == s; });
   }
-  int32_t AddGroup(std::shared_ptr<MemSeries> s) {
-    if ((groups.size() + 1) * 2 > slots_.size()) {
-      slots_.assign(std::max<size_t>(64, slots_.size() * 2), -1);
-      for (size_t g = 0; g < groups.size(); ++g)
-        Place(groups[g].series.get(), static_cast<int32_t>(g));
-    }
+  Group* AddGroup(std::shared_ptr<MemSeries> s) {
+    const uint64_t hash = Spread(s.get());
     groups.push_back(Group{std::move(s)});
-    const auto g = static_cast<int32_t>(groups.size() - 1);
-    Place(groups.back().series.get(), g);
-    return g;
+    index_.Insert(hash, &groups.back());
+    return &groups.back();
   }
   void Clear() {
-    for (const Group& g : groups) {
-      const size_t mask = slots_.size() - 1;
-      for (size_t i = Spread(g.series.get()) & mask; slots_[i] >= 0; i = (i + 1) & mask)
-        slots_[i] = -1;
-    }
     groups.clear();
     items.clear();
+    index_.Clear();
   }
 
  private:
-  static size_t Spread(const MemSeries* s) {
-    return static_cast<size_t>((reinterpret_cast<uintptr_t>(s) >> 4) * 0x9E3779B97F4A7C15ULL >> 20);
+  static uint64_t Spread(const MemSeries* s) {
+    return (reinterpret_cast<uintptr_t>(s) >> 4) * 0x9E3779B97F4A7C15ULL >> 16;
   }
-  void Place(const MemSeries* s, int32_t g) {
-    const size_t mask = slots_.size() - 1;
-    size_t i = Spread(s) & mask;
-    while (slots_[i] >= 0) i = (i + 1) & mask;
-    slots_[i] = g;
-  }
-  std::vector<int32_t> slots_;  // open addressing: group index, -1 empty
+  OpenHashIndex<Group> index_;
 };
 
 Status RocksDbStore::Impl::Commit(Staged& staged) {
@@ -1098,9 +1078,9 @@ class StoreAppender final : public Appender {
 
   Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t, double v) override {
     std::shared_ptr<MemSeries> s;
-    int32_t g = -1;
+    Staged::Group* group = nullptr;
     if (ref != 0 && !staged_.groups.empty() && staged_.groups.back().series->id == ref) {
-      g = static_cast<int32_t>(staged_.groups.size() - 1);  // the common case: the same series
+      group = &staged_.groups.back();  // the common case: the same series
     } else if (ref != 0 && found_ && found_->id == ref) {
       s = std::move(found_);  // just looked up by GetRef
     } else if (ref != 0) {
@@ -1108,7 +1088,7 @@ class StoreAppender final : public Appender {
     } else {
       s = store_->Find(Views(labels), labels.Hash());
     }
-    if (g < 0 && !s) {
+    if (group == nullptr && !s) {
       // Only a new series needs its labels checked; a known one was checked when created.
       Status valid = ValidateLabels(labels, /*require_name=*/true);
       if (!valid.ok()) {
@@ -1117,13 +1097,12 @@ class StoreAppender final : public Appender {
       }
       s = store_->GetOrCreate(labels);
     }
-    if (g < 0) {
-      g = staged_.GroupOf(s.get());
-      if (g < 0) g = staged_.AddGroup(std::move(s));
+    if (group == nullptr) {
+      group = staged_.GroupOf(s.get());
+      if (group == nullptr) group = staged_.AddGroup(std::move(s));
     }
-    Staged::Group& group = staged_.groups[static_cast<size_t>(g)];
-    MemSeries* series = group.series.get();
-    if (group.count >= store_->options().max_samples_per_series_per_commit) {
+    MemSeries* series = group->series.get();
+    if (group->count >= store_->options().max_samples_per_series_per_commit) {
       return OutOfRange("more than " +
                         std::to_string(store_->options().max_samples_per_series_per_commit) +
                         " samples of series " + series->labels().ToString() + " in one commit");
@@ -1137,9 +1116,9 @@ class StoreAppender final : public Appender {
       max_bits = series->last_bits;
       for (const Sample& x : series->ooo) in_ooo |= x.t == t && Bits(x.v) != Bits(v);
     }
-    if (group.t != kNoTime && group.t >= max_t) {
-      max_t = group.t;
-      max_bits = group.bits;
+    if (group->t != kNoTime && group->t >= max_t) {
+      max_t = group->t;
+      max_bits = group->bits;
     }
     const uint64_t bits = Bits(v);
     if (t == max_t) {
@@ -1155,11 +1134,11 @@ class StoreAppender final : public Appender {
       store_->rejected_too_old_->Increment();
       return InvalidArgument(std::string(kErrTooOld));
     }
-    if (t > group.t || group.t == kNoTime) {
-      group.t = t;
-      group.bits = bits;
+    if (t > group->t || group->t == kNoTime) {
+      group->t = t;
+      group->bits = bits;
     }
-    staged_.items.push_back({series, t, v, group.count++});
+    staged_.items.push_back({series, t, v, group->count++});
     return series->id;
   }
 

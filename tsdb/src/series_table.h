@@ -1,17 +1,95 @@
 #pragma once
 
-// The head's series, by id and by label hash, in two flat tables: a vector indexed by id (ids
-// are dense, handed out in order) and an open-addressing hash table of (hash, series) with
-// linear probing. Per series that is a 16-byte id slot and two or three 16-byte hash slots, where
-// node-based maps cost a node, a bucket and a pointer chase each. Not thread-safe: the store
-// guards it with its series lock.
+// Flat tables for the head's series. Per series that is a 16-byte id slot and two or three
+// 16-byte hash slots, where node-based maps cost a node, a bucket and a pointer chase each. Not
+// thread-safe: the store guards them with its own locks.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 namespace vigil::tsdb {
 
+// An open-addressing hash index of (64-bit hash, T*) with linear probing. It does not own the
+// objects and does not hash them: callers pass a well-mixed hash and a predicate for the match.
+template <class T>
+class OpenHashIndex {
+ public:
+  // The object under `hash` for which `same(object)` holds, or nullptr.
+  template <class Same>
+  T* Find(uint64_t hash, Same&& same) const {
+    if (slots_.empty()) return nullptr;
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      const Slot& slot = slots_[i];
+      if (slot.ptr == nullptr) return nullptr;
+      if (slot.ptr != Tombstone() && slot.hash == hash && same(*slot.ptr)) return slot.ptr;
+    }
+  }
+
+  void Insert(uint64_t hash, T* ptr) {
+    if ((used_ + 1) * 4 > slots_.size() * 3) Rehash();
+    Place(hash, ptr);
+    ++used_;
+    ++size_;
+  }
+
+  // Removes `ptr`, inserted under `hash`; no effect if absent.
+  void Erase(uint64_t hash, const T* ptr) {
+    if (slots_.empty()) return;
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask; slots_[i].ptr != nullptr; i = (i + 1) & mask) {
+      if (slots_[i].ptr == ptr) {
+        slots_[i].ptr = Tombstone();  // used_ still counts it until the next rehash
+        --size_;
+        return;
+      }
+    }
+  }
+
+  // Empties the index, keeping its capacity.
+  void Clear() {
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+    used_ = size_ = 0;
+  }
+
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    T* ptr = nullptr;  // nullptr: never used; Tombstone(): erased
+  };
+  static T* Tombstone() { return reinterpret_cast<T*>(alignof(T)); }
+
+  void Place(uint64_t hash, T* ptr) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i].ptr != nullptr && slots_[i].ptr != Tombstone()) i = (i + 1) & mask;
+    slots_[i] = Slot{hash, ptr};
+  }
+
+  void Rehash() {
+    std::vector<Slot> old = std::move(slots_);
+    size_t n = 16;
+    while (n * 3 < (size_ + 1) * 8) n *= 2;  // live load at most 3/8 after a rehash
+    slots_.assign(n, Slot{});
+    used_ = 0;
+    for (const Slot& slot : old) {
+      if (slot.ptr != nullptr && slot.ptr != Tombstone()) {
+        Place(slot.hash, slot.ptr);
+        ++used_;
+      }
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t used_ = 0;  // live and erased slots
+  size_t size_ = 0;  // live entries
+};
+
+// The head's series by id (a vector: ids are dense, handed out in order) and by label hash.
 template <class T>
 class SeriesTable {
  public:
@@ -24,45 +102,25 @@ class SeriesTable {
   // The series with this label hash for which `same(series)` holds, or nullptr.
   template <class Same>
   T* Find(uint64_t hash, Same&& same) const {
-    if (slots_.empty()) return nullptr;
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-      const Slot& slot = slots_[i];
-      if (slot.series == nullptr) return nullptr;
-      if (slot.series != Tombstone() && slot.hash == hash && same(*slot.series)) {
-        return slot.series;
-      }
-    }
+    return by_hash_.Find(hash, same);
   }
 
   // Adds `s` (its id not in the table) under `hash`.
   void Insert(std::shared_ptr<T> s, uint64_t hash) {
-    if ((used_ + 1) * 4 > slots_.size() * 3) Rehash();
-    Place(hash, s.get());
-    ++used_;
+    by_hash_.Insert(hash, s.get());
     const uint64_t id = s->id;
     if (id >= by_id_.size()) by_id_.resize(std::max<size_t>(id + 1, by_id_.size() * 3 / 2));
     by_id_[id] = std::move(s);
-    ++size_;
   }
 
   // Removes `s`, inserted under `hash`.
   void Erase(const T& s, uint64_t hash) {
     if (s.id >= by_id_.size() || by_id_[s.id].get() != &s) return;
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = hash & mask; slots_[i].series != nullptr; i = (i + 1) & mask) {
-      if (slots_[i].series == &s) {
-        slots_[i].series = Tombstone();  // used_ still counts it until the next rehash
-        break;
-      }
-    }
+    by_hash_.Erase(hash, &s);
     by_id_[s.id].reset();
-    --size_;
   }
 
-  size_t size() const { return size_; }
-  // One past the largest id ever inserted (ids below it may be empty).
-  uint64_t id_bound() const { return by_id_.size(); }
+  size_t size() const { return by_hash_.size(); }
 
   template <class Fn>
   void ForEach(Fn&& fn) const {
@@ -72,37 +130,8 @@ class SeriesTable {
   }
 
  private:
-  struct Slot {
-    uint64_t hash = 0;
-    T* series = nullptr;  // nullptr: never used; Tombstone(): erased
-  };
-  static T* Tombstone() { return reinterpret_cast<T*>(alignof(T)); }
-
-  void Place(uint64_t hash, T* s) {
-    const size_t mask = slots_.size() - 1;
-    size_t i = hash & mask;
-    while (slots_[i].series != nullptr && slots_[i].series != Tombstone()) i = (i + 1) & mask;
-    slots_[i] = Slot{hash, s};
-  }
-
-  void Rehash() {
-    std::vector<Slot> old = std::move(slots_);
-    size_t n = 16;
-    while (n * 3 < (size_ + 1) * 8) n *= 2;  // live load at most 3/8 after a rehash
-    slots_.assign(n, Slot{});
-    used_ = 0;
-    for (const Slot& slot : old) {
-      if (slot.series != nullptr && slot.series != Tombstone()) {
-        Place(slot.hash, slot.series);
-        ++used_;
-      }
-    }
-  }
-
   std::vector<std::shared_ptr<T>> by_id_;
-  std::vector<Slot> slots_;
-  size_t used_ = 0;  // live and erased slots
-  size_t size_ = 0;  // live series
+  OpenHashIndex<T> by_hash_;
 };
 
 }  // namespace vigil::tsdb
