@@ -96,4 +96,14 @@ Result<int64_t> ParseTimestamp(std::string_view s) {
   return InvalidArgument("cannot parse \"" + std::string(s) + "\" to a valid timestamp");
 }
 
+Result<int64_t> ParseTimeParam(const std::optional<std::string>& value, std::string_view name,
+                               int64_t default_ms) {
+  if (!value || value->empty()) return default_ms;
+  auto t = ParseTimestamp(*value);
+  if (t.ok()) return t;
+  return InvalidArgument("invalid parameter \"" + std::string(name) +
+                         "\": Invalid time value for '" + std::string(name) +
+                         "': " + t.status().message());
+}
+
 }  // namespace vigil

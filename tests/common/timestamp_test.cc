@@ -37,5 +37,16 @@ TEST(TimestampTest, RejectsMalformed) {
   }
 }
 
+TEST(TimestampTest, TimeParamsAsThePrometheusApi) {
+  EXPECT_EQ(*ParseTimeParam(std::nullopt, "start", 7), 7);
+  EXPECT_EQ(*ParseTimeParam(std::string(""), "start", 7), 7);
+  EXPECT_EQ(*ParseTimeParam(std::string("1.5"), "start", 7), 1'500);
+  auto bad = ParseTimeParam(std::string("x"), "end", 0);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            R"(invalid parameter "end": Invalid time value for 'end': cannot parse "x" to a valid )"
+            "timestamp");
+}
+
 }  // namespace
 }  // namespace vigil

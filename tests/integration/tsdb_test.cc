@@ -346,9 +346,10 @@ TEST(TsdbAdminTest, DeleteSeriesOnlyWhenEnabled) {
   EXPECT_NE(bad->body.find("parse error at char"), std::string::npos) << bad->body;
   auto bad_time = client.Post(vigil.url(del + "&start=yesterday"), "", "");
   EXPECT_EQ(bad_time->status, 400);
-  EXPECT_NE(bad_time->body.find(
-                R"(invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp)"),
-            std::string::npos)
+  EXPECT_NE(
+      bad_time->body.find(
+          R"(invalid parameter \"start\": Invalid time value for 'start': cannot parse \"yesterday\" to a valid timestamp)"),
+      std::string::npos)
       << bad_time->body;
   // A time range: series 2 loses its samples in [1s, 2s] after the batch's first.
   const std::string part = "/api/v1/admin/tsdb/delete_series?match[]=" +

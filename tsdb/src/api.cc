@@ -151,28 +151,19 @@ void AddAdminRoutes(http::Router& router, RocksDbStore& store, bool enabled) {
         }
         // As Prometheus: an omitted bound is its minTime or maxTime, so omitting both deletes
         // the series.
-        int64_t bounds[2] = {std::numeric_limits<int64_t>::min(),
-                             std::numeric_limits<int64_t>::max()};
+        int64_t bounds[2];
         const char* names[2] = {"start", "end"};
+        const int64_t defaults[2] = {kApiMinTimeMs, kApiMaxTimeMs};
         for (int i = 0; i < 2; ++i) {
-          auto v = req.Param(names[i]);
-          if (!v || v->empty()) continue;
-          auto t = ParseTimestamp(*v);
+          auto t = ParseTimeParam(req.Param(names[i]), names[i], defaults[i]);
           if (!t.ok()) {
-            res = http::Response::Json(
-                400, PromError("bad_data", std::string("invalid parameter \"") + names[i] +
-                                               "\": " + t.status().message()));
+            res = http::Response::Json(400, PromError("bad_data", t.status().message()));
             return;
           }
-          bounds[i] = (*t <= kApiMinTimeMs)   ? std::numeric_limits<int64_t>::min()
-                      : (*t >= kApiMaxTimeMs) ? std::numeric_limits<int64_t>::max()
-                                              : *t;
+          bounds[i] = *t;
         }
-        if (bounds[0] > bounds[1]) {
-          res = http::Response::Json(
-              400, PromError("bad_data", "end timestamp must not be before start time"));
-          return;
-        }
+        if (bounds[0] <= kApiMinTimeMs) bounds[0] = std::numeric_limits<int64_t>::min();
+        if (bounds[1] >= kApiMaxTimeMs) bounds[1] = std::numeric_limits<int64_t>::max();
         uint64_t deleted = 0;
         for (const auto& m : matches) {
           auto ms = ParseSeriesSelector(m);

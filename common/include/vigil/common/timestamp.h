@@ -5,6 +5,8 @@
 // milliseconds since the epoch; fractions below a millisecond are rounded, as Prometheus does.
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "vigil/common/status.h"
@@ -17,5 +19,10 @@ inline constexpr int64_t kApiMaxTimeMs = 9223309901257974999LL;
 
 // Fails with InvalidArgument: `cannot parse "x" to a valid timestamp`.
 Result<int64_t> ParseTimestamp(std::string_view s);
+
+// A time parameter of an API request (`value` absent or empty: `default_ms`), with Prometheus'
+// error text: `invalid parameter "start": Invalid time value for 'start': cannot parse ...`.
+Result<int64_t> ParseTimeParam(const std::optional<std::string>& value, std::string_view name,
+                               int64_t default_ms);
 
 }  // namespace vigil
