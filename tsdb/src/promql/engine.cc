@@ -1,0 +1,1553 @@
+#include "vigil/tsdb/promql/engine.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "vigil/tsdb/promql/functions.h"
+#include "vigil/tsdb/promql/parser.h"
+
+namespace vigil::promql {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+Status ExecError(std::string msg) { return FailedPrecondition(std::move(msg)); }
+
+Labels DropName(const Labels& l) {
+  if (!l.Has(kMetricNameLabel)) return l;
+  return LabelsBuilder(l).Del(kMetricNameLabel).Build();
+}
+
+// The key of a label set, for maps (exact, collision-free).
+std::string Key(const Labels& l) {
+  std::string k;
+  for (const Label& x : l) {
+    k += x.name;
+    k += '\xff';
+    k += x.value;
+    k += '\xfe';
+  }
+  return k;
+}
+
+// The matching signature: the values of `names` (on) or of everything but `names` and the
+// metric name (ignoring).
+std::string Signature(const Labels& l, bool on, const std::vector<std::string>& names) {
+  std::string k;
+  auto listed = [&](std::string_view n) {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  };
+  for (const Label& x : l) {
+    const bool keep = on ? listed(x.name) : (!listed(x.name) && x.name != kMetricNameLabel);
+    if (!keep) continue;
+    k += x.name;
+    k += '\xff';
+    k += x.value;
+    k += '\xfe';
+  }
+  return k;
+}
+
+Labels KeepOnly(const Labels& l, bool on, const std::vector<std::string>& names) {
+  std::vector<Label> out;
+  auto listed = [&](std::string_view n) {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  };
+  for (const Label& x : l) {
+    const bool keep = on ? listed(x.name) : (!listed(x.name) && x.name != kMetricNameLabel);
+    if (keep) out.push_back(x);
+  }
+  return Labels::FromSorted(std::move(out));
+}
+
+// Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest decimal that reads back the same.
+std::string FormatFloatShortest(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[400];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  (void)ec;
+  return std::string(buf, end);
+}
+
+// Go's strconv.ParseFloat for the le label: numbers, "+Inf", "Inf", "-Inf", "NaN" (any case).
+bool ParseGoFloat(std::string_view s, double& out) {
+  std::string l;
+  for (char c : s) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (l == "+inf" || l == "inf" || l == "+infinity" || l == "infinity") {
+    out = kInf;
+    return true;
+  }
+  if (l == "-inf" || l == "-infinity") {
+    out = -kInf;
+    return true;
+  }
+  if (l == "nan") {
+    out = kNaN;
+    return true;
+  }
+  std::string_view num = s;
+  if (num.starts_with('+')) num.remove_prefix(1);
+  if (num.empty()) return false;
+  auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), out);
+  return ec == std::errc() && end == num.data() + num.size();
+}
+
+bool IsStale(double v) { return tsdb::IsStaleNaN(v); }
+
+std::pair<double, double> KahanInc(double inc, double sum, double c) {
+  const double t = sum + inc;
+  if (std::fabs(sum) >= std::fabs(inc)) {
+    c += (sum - t) + inc;
+  } else {
+    c += (inc - t) + sum;
+  }
+  return {t, c};
+}
+
+// NaN sorts first, as Prometheus' vectorByValueHeap.
+double Quantile(double q, std::vector<double> values) {
+  if (values.empty() || std::isnan(q)) return kNaN;
+  if (q < 0) return -kInf;
+  if (q > 1) return kInf;
+  std::sort(values.begin(), values.end(), [](double a, double b) {
+    if (std::isnan(a)) return !std::isnan(b);
+    return a < b;
+  });
+  const double n = static_cast<double>(values.size());
+  const double rank = q * (n - 1);
+  const double lower = std::max(0.0, std::floor(rank));
+  const double upper = std::min(n - 1, lower + 1);
+  const double weight = rank - std::floor(rank);
+  return values[static_cast<size_t>(lower)] * (1 - weight) +
+         values[static_cast<size_t>(upper)] * weight;
+}
+
+struct Bucket {
+  double upper;
+  double count;
+};
+
+double BucketQuantile(double q, std::vector<Bucket> buckets) {
+  if (std::isnan(q)) return kNaN;
+  if (q < 0) return -kInf;
+  if (q > 1) return kInf;
+  std::sort(buckets.begin(), buckets.end(),
+            [](const Bucket& a, const Bucket& b) { return a.upper < b.upper; });
+  if (buckets.empty() || !std::isinf(buckets.back().upper) || buckets.back().upper < 0) {
+    return kNaN;
+  }
+  // Coalesce buckets with the same bound.
+  std::vector<Bucket> merged;
+  for (const Bucket& b : buckets) {
+    if (!merged.empty() && merged.back().upper == b.upper) {
+      merged.back().count += b.count;
+    } else {
+      merged.push_back(b);
+    }
+  }
+  buckets = std::move(merged);
+  double max = -kInf;
+  for (Bucket& b : buckets) {
+    if (b.count > max) {
+      max = b.count;
+    } else if (b.count < max) {
+      b.count = max;
+    }
+  }
+  if (buckets.size() < 2) return kNaN;
+  const double observations = buckets.back().count;
+  if (observations == 0) return kNaN;
+  double rank = q * observations;
+  size_t b = 0;
+  while (b < buckets.size() - 1 && !(buckets[b].count >= rank)) ++b;
+  if (b == buckets.size() - 1) return buckets[buckets.size() - 2].upper;
+  if (b == 0 && buckets[0].upper <= 0) return buckets[0].upper;
+  double start = 0, end = buckets[b].upper, count = buckets[b].count;
+  if (b > 0) {
+    start = buckets[b - 1].upper;
+    count -= buckets[b - 1].count;
+    rank -= buckets[b - 1].count;
+  }
+  return start + (end - start) * (rank / count);
+}
+
+std::pair<double, double> LinearRegression(const std::vector<Point>& ps, int64_t intercept_t) {
+  double n = 0, sum_x = 0, cx = 0, sum_y = 0, cy = 0, sum_xy = 0, cxy = 0, sum_x2 = 0, cx2 = 0;
+  const double init_y = ps[0].v;
+  bool const_y = true;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (const_y && i > 0 && ps[i].v != init_y) const_y = false;
+    n += 1;
+    const double x = static_cast<double>(ps[i].t - intercept_t) / 1e3;
+    std::tie(sum_x, cx) = KahanInc(x, sum_x, cx);
+    std::tie(sum_y, cy) = KahanInc(ps[i].v, sum_y, cy);
+    std::tie(sum_xy, cxy) = KahanInc(x * ps[i].v, sum_xy, cxy);
+    std::tie(sum_x2, cx2) = KahanInc(x * x, sum_x2, cx2);
+  }
+  if (const_y) {
+    if (std::isinf(init_y)) return {kNaN, kNaN};
+    return {0, init_y};
+  }
+  sum_x += cx;
+  sum_y += cy;
+  sum_xy += cxy;
+  sum_x2 += cx2;
+  const double cov = sum_xy - sum_x * sum_y / n;
+  const double var = sum_x2 - sum_x * sum_x / n;
+  const double slope = cov / var;
+  return {slope, sum_y / n - slope * sum_x / n};
+}
+
+// Go's regexp Expand for label_replace: $1, ${1}, $name, ${name}, $$.
+std::string ExpandTemplate(const re2::RE2& re, std::string_view tmpl,
+                           const std::vector<std::string_view>& groups) {
+  std::string out;
+  const auto& names = re.NamedCapturingGroups();
+  auto group = [&](std::string_view name) -> std::string_view {
+    bool numeric = !name.empty() && std::all_of(name.begin(), name.end(),
+                                                [](char c) { return c >= '0' && c <= '9'; });
+    if (numeric) {
+      size_t idx = 0;
+      for (char c : name) {
+        idx = idx * 10 + static_cast<size_t>(c - '0');
+        if (idx > groups.size()) return {};
+      }
+      return idx < groups.size() ? groups[idx] : std::string_view();
+    }
+    auto it = names.find(std::string(name));
+    if (it == names.end() || static_cast<size_t>(it->second) >= groups.size()) return {};
+    return groups[static_cast<size_t>(it->second)];
+  };
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '$' || i + 1 >= tmpl.size()) {
+      out += tmpl[i];
+      continue;
+    }
+    if (tmpl[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    auto is_name = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    };
+    if (tmpl[i + 1] == '{') {
+      const size_t close = tmpl.find('}', i + 2);
+      if (close == std::string_view::npos) {
+        out += tmpl[i];
+        continue;
+      }
+      std::string_view name = tmpl.substr(i + 2, close - i - 2);
+      if (name.empty() || !std::all_of(name.begin(), name.end(), is_name)) {
+        out += tmpl[i];
+        continue;
+      }
+      out += group(name);
+      i = close;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < tmpl.size() && is_name(tmpl[j])) ++j;
+    if (j == i + 1) {
+      out += tmpl[i];
+      continue;
+    }
+    out += group(tmpl.substr(i + 1, j - i - 1));
+    i = j - 1;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class Evaluator {
+ public:
+  Evaluator(tsdb::Querier& querier, const EngineOptions& opts, int64_t start, int64_t end,
+            int64_t interval, std::chrono::steady_clock::time_point deadline)
+      : q_(querier),
+        opts_(opts),
+        start_(start),
+        end_(end),
+        interval_(interval),
+        deadline_(deadline) {}
+
+  // Evaluates a scalar or vector expression at every step: a matrix whose points are at step
+  // times (a scalar is one series without labels). Matrix-typed expressions go to EvalMatrix.
+  Result<Matrix> Eval(const Expr& e);
+  // The series (with their raw points) of a matrix selector or subquery as a function argument
+  // or a top-level result; `range`/`offset` describe the window per step.
+  Result<Matrix> EvalRangeArg(const Expr& e, int64_t& range, int64_t& offset);
+
+  size_t Steps() const { return static_cast<size_t>((end_ - start_) / interval_) + 1; }
+  int64_t start() const { return start_; }
+  int64_t interval() const { return interval_; }
+
+ private:
+  Status CheckDeadline() {
+    if (std::chrono::steady_clock::now() > deadline_) {
+      return DeadlineExceeded("query timed out in query execution");
+    }
+    return Status::Ok();
+  }
+  Status AddSamples(int64_t n) {
+    samples_ += n;
+    if (samples_ > opts_.max_samples) {
+      return ExecError(
+          "query processing would load too many samples into memory in query "
+          "execution");
+    }
+    return Status::Ok();
+  }
+
+  // The selector's reference time at step ts: its @ time if any, else ts; minus the offset.
+  int64_t RefTime(const Expr& sel, int64_t ts) const {
+    int64_t base = ts;
+    switch (sel.at_kind) {
+      case Expr::AtKind::kValue:
+        base = *sel.at;
+        break;
+      case Expr::AtKind::kStart:
+        base = query_start_;
+        break;
+      case Expr::AtKind::kEnd:
+        base = query_end_;
+        break;
+      case Expr::AtKind::kNone:
+        break;
+    }
+    return base - sel.offset;
+  }
+
+  Result<std::vector<Series>> Select(const Expr& sel, int64_t mint, int64_t maxt);
+  Result<Matrix> EvalVectorSelector(const Expr& e, bool keep_sample_time);
+  Result<Matrix> EvalCall(const Expr& e);
+  Result<Matrix> EvalAggregate(const Expr& e);
+  Result<Matrix> EvalBinary(const Expr& e);
+
+  // Runs `fn` at every step over the arguments evaluated as vectors (scalars as one-element
+  // vectors without labels) and collects the results into series.
+  using StepFn = std::function<Result<Vector>(const std::vector<Vector>&, int64_t ts)>;
+  Result<Matrix> RangeEval(const std::vector<const Expr*>& args, const StepFn& fn,
+                           bool scalar_result = false);
+
+ public:
+  int64_t query_start_ = 0;
+  int64_t query_end_ = 0;
+  int64_t interval_default_ = 60'000;  // a subquery's step when it names none
+
+ private:
+  tsdb::Querier& q_;
+  const EngineOptions& opts_;
+  int64_t start_, end_, interval_;
+  std::chrono::steady_clock::time_point deadline_;
+  int64_t samples_ = 0;
+};
+
+Result<std::vector<Series>> Evaluator::Select(const Expr& sel, int64_t mint, int64_t maxt) {
+  std::vector<Series> out;
+  auto set = q_.Select(mint, maxt, sel.matchers);
+  while (set->Next()) {
+    Series s;
+    s.labels = set->labels();
+    s.points.reserve(set->samples().size());
+    for (const tsdb::Sample& x : set->samples()) s.points.push_back({x.t, x.v});
+    VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(s.points.size())));
+    out.push_back(std::move(s));
+  }
+  VIGIL_RETURN_IF_ERROR(set->Err());
+  return out;
+}
+
+Result<Matrix> Evaluator::EvalVectorSelector(const Expr& e, bool keep_sample_time) {
+  const int64_t lo = std::min(RefTime(e, start_), RefTime(e, end_));
+  const int64_t hi = std::max(RefTime(e, start_), RefTime(e, end_));
+  VIGIL_ASSIGN_OR_RETURN(auto series, Select(e, lo - opts_.lookback_delta_ms, hi));
+  Matrix out;
+  for (Series& s : series) {
+    Series r;
+    r.labels = std::move(s.labels);
+    size_t idx = 0;  // first point after the previous step's reference time
+    for (int64_t ts = start_; ts <= end_; ts += interval_) {
+      const int64_t ref = RefTime(e, ts);
+      // The newest point at or before ref, within the lookback delta (closed on both ends).
+      auto it = std::upper_bound(s.points.begin(), s.points.end(), ref,
+                                 [](int64_t t, const Point& p) { return t < p.t; });
+      (void)idx;
+      if (it == s.points.begin()) continue;
+      const Point& p = *(it - 1);
+      if (p.t < ref - opts_.lookback_delta_ms || IsStale(p.v)) continue;
+      r.points.push_back({keep_sample_time ? p.t : ts, p.v});
+    }
+    if (!r.points.empty()) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<Matrix> Evaluator::EvalRangeArg(const Expr& e, int64_t& range, int64_t& offset) {
+  const Expr* x = &e;
+  while (x->kind == NodeKind::kParen) x = x->args[0].get();
+  if (x->kind == NodeKind::kMatrixSelector) {
+    const Expr& sel = *x->args[0];
+    range = x->range;
+    offset = sel.offset;
+    const int64_t lo = std::min(RefTime(sel, start_), RefTime(sel, end_));
+    const int64_t hi = std::max(RefTime(sel, start_), RefTime(sel, end_));
+    VIGIL_ASSIGN_OR_RETURN(auto series, Select(sel, lo - range, hi));
+    // Stale markers never take part in range functions.
+    for (Series& s : series) {
+      std::erase_if(s.points, [](const Point& p) { return IsStale(p.v); });
+    }
+    return series;
+  }
+  if (x->kind == NodeKind::kSubquery) {
+    range = x->range;
+    offset = x->offset;
+    const int64_t step = x->step > 0 ? x->step : interval_default_;
+    // The inner evaluation covers every window of the outer steps; with @, the one window.
+    int64_t outer_start = RefTime(*x, start_), outer_end = RefTime(*x, end_);
+    if (outer_start > outer_end) std::swap(outer_start, outer_end);
+    int64_t inner_start = step * ((outer_start - range) / step);
+    if (inner_start < outer_start - range) inner_start += step;
+    Evaluator inner(q_, opts_, inner_start, outer_end, step, deadline_);
+    inner.query_start_ = query_start_;
+    inner.query_end_ = query_end_;
+    inner.interval_default_ = interval_default_;
+    inner.samples_ = samples_;
+    VIGIL_ASSIGN_OR_RETURN(Matrix m, inner.Eval(*x->args[0]));
+    samples_ = inner.samples_;
+    return m;
+  }
+  return ExecError("expected a range vector");
+}
+
+Result<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& args, const StepFn& fn,
+                                    bool scalar_result) {
+  std::vector<Matrix> in;
+  std::vector<bool> is_scalar;
+  for (const Expr* a : args) {
+    VIGIL_ASSIGN_OR_RETURN(Matrix m, Eval(*a));
+    in.push_back(std::move(m));
+    is_scalar.push_back(a->type() == ValueType::kScalar);
+  }
+  // Cursors into each series of each argument.
+  std::vector<std::vector<size_t>> cursor(in.size());
+  for (size_t i = 0; i < in.size(); ++i) cursor[i].assign(in[i].size(), 0);
+  std::unordered_map<std::string, size_t> index;
+  Matrix out;
+  std::vector<Vector> vecs(in.size());
+  for (int64_t ts = start_; ts <= end_; ts += interval_) {
+    VIGIL_RETURN_IF_ERROR(CheckDeadline());
+    for (size_t i = 0; i < in.size(); ++i) {
+      vecs[i].clear();
+      for (size_t s = 0; s < in[i].size(); ++s) {
+        auto& pts = in[i][s].points;
+        size_t& c = cursor[i][s];
+        while (c < pts.size() && pts[c].t < ts) ++c;
+        if (c < pts.size() && pts[c].t == ts) vecs[i].push_back({in[i][s].labels, ts, pts[c].v});
+      }
+      if (is_scalar[i] && vecs[i].empty()) vecs[i].push_back({Labels(), ts, kNaN});
+    }
+    VIGIL_ASSIGN_OR_RETURN(Vector r, fn(vecs, ts));
+    if (!scalar_result && r.size() > 1) {
+      std::unordered_set<std::string> seen;
+      for (const Element& el : r) {
+        if (!seen.insert(Key(el.labels)).second) {
+          return ExecError("vector cannot contain metrics with the same labelset");
+        }
+      }
+    }
+    for (Element& el : r) {
+      std::string k = Key(el.labels);
+      auto [it, fresh] = index.emplace(std::move(k), out.size());
+      if (fresh) out.push_back(Series{std::move(el.labels), {}});
+      out[it->second].points.push_back({ts, el.v});
+    }
+    VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(r.size())));
+  }
+  return out;
+}
+
+double Arith(Op op, double l, double r, bool& keep) {
+  keep = true;
+  switch (op) {
+    case Op::kAdd:
+      return l + r;
+    case Op::kSub:
+      return l - r;
+    case Op::kMul:
+      return l * r;
+    case Op::kDiv:
+      return l / r;
+    case Op::kPow:
+      return std::pow(l, r);
+    case Op::kMod:
+      return std::fmod(l, r);
+    case Op::kAtan2:
+      return std::atan2(l, r);
+    case Op::kEql:
+      keep = l == r;
+      return l;
+    case Op::kNeq:
+      keep = l != r;
+      return l;
+    case Op::kGtr:
+      keep = l > r;
+      return l;
+    case Op::kLss:
+      keep = l < r;
+      return l;
+    case Op::kGte:
+      keep = l >= r;
+      return l;
+    case Op::kLte:
+      keep = l <= r;
+      return l;
+    default:
+      return kNaN;
+  }
+}
+
+bool DropsName(Op op) {
+  return op == Op::kAdd || op == Op::kSub || op == Op::kMul || op == Op::kDiv || op == Op::kPow ||
+         op == Op::kMod;
+}
+
+Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
+  const Expr& l = *e.args[0];
+  const Expr& r = *e.args[1];
+  const Op op = e.op;
+  const bool ls = l.type() == ValueType::kScalar, rs = r.type() == ValueType::kScalar;
+  if (ls && rs) {
+    return RangeEval(
+        {&l, &r},
+        [&](const std::vector<Vector>& v, int64_t ts) -> Result<Vector> {
+          bool keep;
+          double val = Arith(op, v[0][0].v, v[1][0].v, keep);
+          if (e.return_bool) val = keep ? 1 : 0;
+          return Vector{{Labels(), ts, val}};
+        },
+        true);
+  }
+  if (ls || rs) {
+    const bool swap = ls;  // the vector is always handled as the left side
+    return RangeEval({&l, &r}, [&](const std::vector<Vector>& v, int64_t) -> Result<Vector> {
+      const Vector& vec = swap ? v[1] : v[0];
+      const double sc = swap ? v[0][0].v : v[1][0].v;
+      Vector out;
+      for (const Element& el : vec) {
+        double lv = el.v, rv = sc;
+        if (swap) std::swap(lv, rv);
+        bool keep;
+        double val = Arith(op, lv, rv, keep);
+        if (IsComparison(op) && swap) val = rv;
+        if (e.return_bool) {
+          val = keep ? 1 : 0;
+          keep = true;
+        }
+        if (!keep) continue;
+        out.push_back(
+            {(DropsName(op) || e.return_bool) ? DropName(el.labels) : el.labels, el.t, val});
+      }
+      return out;
+    });
+  }
+  // Vector and vector.
+  const VectorMatching vm = e.matching.value_or(VectorMatching{});
+  return RangeEval({&l, &r}, [&](const std::vector<Vector>& v, int64_t) -> Result<Vector> {
+    const Vector& lhs = v[0];
+    const Vector& rhs = v[1];
+    Vector out;
+    auto sig = [&](const Labels& x) { return Signature(x, vm.on, vm.labels); };
+    if (op == Op::kAnd || op == Op::kUnless) {
+      std::unordered_set<std::string> right;
+      for (const Element& el : rhs) right.insert(sig(el.labels));
+      for (const Element& el : lhs) {
+        if ((right.count(sig(el.labels)) > 0) == (op == Op::kAnd)) out.push_back(el);
+      }
+      return out;
+    }
+    if (op == Op::kOr) {
+      std::unordered_set<std::string> left;
+      for (const Element& el : lhs) {
+        left.insert(sig(el.labels));
+        out.push_back(el);
+      }
+      for (const Element& el : rhs) {
+        if (left.count(sig(el.labels)) == 0) out.push_back(el);
+      }
+      return out;
+    }
+    const Vector* a = &lhs;
+    const Vector* b = &rhs;
+    if (vm.card == Cardinality::kOneToMany) std::swap(a, b);
+    std::unordered_map<std::string, const Element*> right;
+    for (const Element& el : *b) {
+      auto [it, fresh] = right.emplace(sig(el.labels), &el);
+      if (!fresh) {
+        const std::string side = vm.card == Cardinality::kOneToMany ? "left" : "right";
+        return ExecError("found duplicate series for the match group " +
+                         KeepOnly(el.labels, vm.on, vm.labels).ToString() + " on the " + side +
+                         " hand-side of the operation: [" + el.labels.ToString() + ", " +
+                         it->second->labels.ToString() +
+                         "];many-to-many matching not allowed: matching labels must be unique "
+                         "on one side");
+      }
+    }
+    std::unordered_map<std::string, std::unordered_set<std::string>> matched;
+    for (const Element& el : *a) {
+      const std::string s = sig(el.labels);
+      auto it = right.find(s);
+      if (it == right.end()) continue;
+      const Element& other = *it->second;
+      double vl = el.v, vr = other.v;
+      if (vm.card == Cardinality::kOneToMany) std::swap(vl, vr);
+      bool keep;
+      double val = Arith(op, vl, vr, keep);
+      if (e.return_bool) {
+        val = keep ? 1 : 0;
+      } else if (!keep) {
+        continue;
+      }
+      // The result's labels.
+      LabelsBuilder b(el.labels);
+      if (DropsName(op)) b.Del(kMetricNameLabel);
+      if (vm.card == Cardinality::kOneToOne) {
+        if (vm.on) {
+          for (const Label& x : el.labels) {
+            if (std::find(vm.labels.begin(), vm.labels.end(), x.name) == vm.labels.end()) {
+              b.Del(x.name);
+            }
+          }
+        } else {
+          for (const auto& n : vm.labels) b.Del(n);
+        }
+      }
+      for (const auto& n : vm.include) b.Set(n, other.labels.Get(n));
+      Labels metric = b.Build();
+      if (e.return_bool) metric = DropName(metric);
+      auto found = matched.find(s);
+      if (vm.card == Cardinality::kOneToOne) {
+        if (found != matched.end()) {
+          return ExecError(
+              "multiple matches for labels: many-to-one matching must be explicit "
+              "(group_left/group_right)");
+        }
+        matched[s];
+      } else {
+        auto& inserted = matched[s];
+        if (!inserted.insert(Key(metric)).second) {
+          return ExecError(
+              "multiple matches for labels: grouping labels must ensure unique "
+              "matches");
+        }
+      }
+      out.push_back({std::move(metric), el.t, val});
+    }
+    return out;
+  });
+}
+
+Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
+  const Op op = e.op;
+  const Expr& inner = *e.args.back();
+  const Expr* param = e.args.size() == 2 ? e.args[0].get() : nullptr;
+  std::string value_label;
+  if (op == Op::kCountValues) {
+    value_label = param->str;
+    const Expr* p = param;
+    while (p->kind == NodeKind::kParen) p = p->args[0].get();
+    if (p->kind != NodeKind::kString) return ExecError("count_values needs a string literal");
+    value_label = p->str;
+    if (!IsValidLabelName(value_label)) {
+      return ExecError("invalid label name \"" + value_label + "\"");
+    }
+  }
+  std::vector<std::string> grouping = e.grouping;
+  if (op == Op::kCountValues && !e.without) grouping.push_back(value_label);
+  std::vector<const Expr*> args;
+  if (param != nullptr && op != Op::kCountValues) args.push_back(param);
+  args.push_back(&inner);
+  const bool has_param = param != nullptr && op != Op::kCountValues;
+  return RangeEval(args, [&](const std::vector<Vector>& v, int64_t ts) -> Result<Vector> {
+    const Vector& in = v.back();
+    const double p = has_param ? v[0][0].v : 0;
+    struct Group {
+      Labels labels;
+      double value = 0, mean = 0;
+      int64_t count = 0;
+      std::vector<double> values;
+      Vector heap;  // topk/bottomk
+      bool has_float = false;
+    };
+    std::vector<Group> groups;
+    std::unordered_map<std::string, size_t> index;
+    int64_t k = 0;
+    if (op == Op::kTopk || op == Op::kBottomk) {
+      if (std::isnan(p) || p >= 9.2e18 || p <= -9.2e18) {
+        return ExecError("Scalar value " + FormatFloatShortest(p) + " overflows int64");
+      }
+      k = static_cast<int64_t>(p);
+      if (k < 1) return Vector{};
+    }
+    for (const Element& el0 : in) {
+      Element el = el0;
+      if (op == Op::kCountValues) {
+        el.labels = LabelsBuilder(el.labels).Set(value_label, FormatFloatShortest(el.v)).Build();
+      }
+      Labels gl;
+      if (e.without) {
+        LabelsBuilder b(el.labels);
+        b.Del(kMetricNameLabel);
+        for (const auto& n : grouping) b.Del(n);
+        gl = b.Build();
+      } else {
+        std::vector<Label> keep;
+        for (const Label& x : el.labels) {
+          if (std::find(grouping.begin(), grouping.end(), x.name) != grouping.end()) {
+            keep.push_back(x);
+          }
+        }
+        gl = Labels::FromSorted(std::move(keep));
+      }
+      std::string key = Key(gl);
+      auto [it, fresh] = index.emplace(key, groups.size());
+      if (fresh) {
+        Group g;
+        g.labels = std::move(gl);
+        g.value = el.v;
+        g.mean = el.v;
+        g.count = 1;
+        switch (op) {
+          case Op::kStddev:
+          case Op::kStdvar:
+            g.value = 0;
+            break;
+          case Op::kQuantile:
+            g.values.push_back(el.v);
+            break;
+          case Op::kTopk:
+          case Op::kBottomk:
+            g.heap.push_back(el);
+            break;
+          default:
+            break;
+        }
+        groups.push_back(std::move(g));
+        continue;
+      }
+      Group& g = groups[it->second];
+      switch (op) {
+        case Op::kSum:
+          g.value += el.v;
+          break;
+        case Op::kAvg: {
+          ++g.count;
+          if (std::isinf(g.mean)) {
+            if (std::isinf(el.v) && (g.mean > 0) == (el.v > 0)) break;
+            if (!std::isinf(el.v) && !std::isnan(el.v)) break;
+          }
+          g.mean += el.v / static_cast<double>(g.count) - g.mean / static_cast<double>(g.count);
+          break;
+        }
+        case Op::kGroup:
+          break;
+        case Op::kCount:
+        case Op::kCountValues:
+          ++g.count;
+          break;
+        case Op::kMax:
+          if (g.value < el.v || std::isnan(g.value)) g.value = el.v;
+          break;
+        case Op::kMin:
+          if (g.value > el.v || std::isnan(g.value)) g.value = el.v;
+          break;
+        case Op::kStddev:
+        case Op::kStdvar: {
+          ++g.count;
+          const double delta = el.v - g.mean;
+          g.mean += delta / static_cast<double>(g.count);
+          g.value += delta * (el.v - g.mean);
+          break;
+        }
+        case Op::kQuantile:
+          g.values.push_back(el.v);
+          break;
+        case Op::kTopk:
+        case Op::kBottomk: {
+          // Keep the k best; the worst is replaced. NaN is the worst for both.
+          auto worse = [&](double a, double b) {  // a is worse than b
+            if (std::isnan(a)) return !std::isnan(b);
+            if (std::isnan(b)) return false;
+            return op == Op::kTopk ? a < b : a > b;
+          };
+          if (static_cast<int64_t>(g.heap.size()) < k) {
+            g.heap.push_back(el);
+          } else {
+            auto w = std::min_element(
+                g.heap.begin(), g.heap.end(),
+                [&](const Element& a, const Element& b) { return worse(a.v, b.v); });
+            if (worse(w->v, el.v)) *w = el;
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    Vector out;
+    for (Group& g : groups) {
+      double val = 0;
+      switch (op) {
+        case Op::kAvg:
+          val = g.mean;
+          break;
+        case Op::kCount:
+        case Op::kCountValues:
+          val = static_cast<double>(g.count);
+          break;
+        case Op::kGroup:
+          val = 1;
+          break;
+        case Op::kStdvar:
+          val = g.value / static_cast<double>(g.count);
+          break;
+        case Op::kStddev:
+          val = std::sqrt(g.value / static_cast<double>(g.count));
+          break;
+        case Op::kQuantile:
+          val = Quantile(p, g.values);
+          break;
+        case Op::kTopk:
+        case Op::kBottomk: {
+          std::stable_sort(g.heap.begin(), g.heap.end(), [&](const Element& a, const Element& b) {
+            if (std::isnan(a.v)) return false;
+            if (std::isnan(b.v)) return true;
+            return op == Op::kTopk ? a.v > b.v : a.v < b.v;
+          });
+          for (Element& el : g.heap) out.push_back({std::move(el.labels), ts, el.v});
+          continue;
+        }
+        default:
+          val = g.value;
+      }
+      out.push_back({std::move(g.labels), ts, val});
+    }
+    return out;
+  });
+}
+
+// ---- functions ------------------------------------------------------------------------------
+
+using WindowFn = std::function<std::optional<double>(const std::vector<Point>&, int64_t ts)>;
+
+Result<Matrix> Evaluator::EvalCall(const Expr& e) {
+  const Function& f = *e.func;
+  // Functions over a range vector: per series and step, the window's points.
+  int matrix_arg = -1;
+  for (size_t i = 0; i < e.args.size(); ++i) {
+    if (e.args[i]->type() == ValueType::kMatrix) matrix_arg = static_cast<int>(i);
+  }
+  if (matrix_arg >= 0) {
+    int64_t range = 0, offset = 0;
+    const Expr& marg = *e.args[static_cast<size_t>(matrix_arg)];
+    VIGIL_ASSIGN_OR_RETURN(Matrix series, EvalRangeArg(marg, range, offset));
+    const Expr* sel = &marg;
+    while (sel->kind == NodeKind::kParen) sel = sel->args[0].get();
+    const Expr& modifier_node = sel->kind == NodeKind::kMatrixSelector ? *sel->args[0] : *sel;
+    // Scalar arguments, per step.
+    std::vector<Matrix> scalars(e.args.size());
+    for (size_t i = 0; i < e.args.size(); ++i) {
+      if (static_cast<int>(i) == matrix_arg) continue;
+      VIGIL_ASSIGN_OR_RETURN(scalars[i], Eval(*e.args[i]));
+    }
+    auto scalar_at = [&](size_t i, size_t step) {
+      if (scalars[i].empty()) return kNaN;
+      const auto& pts = scalars[i][0].points;
+      return step < pts.size() ? pts[step].v : kNaN;
+    };
+    const Fn id = f.id;
+    Matrix out;
+    const size_t steps = Steps();
+    for (const Series& s : series) {
+      VIGIL_RETURN_IF_ERROR(CheckDeadline());
+      Series r;
+      r.labels = id == Fn::kLastOverTime ? s.labels : DropName(s.labels);
+      std::vector<Point> window;
+      size_t lo = 0;
+      for (size_t step = 0; step < steps; ++step) {
+        const int64_t ts = start_ + static_cast<int64_t>(step) * interval_;
+        const int64_t maxt = RefTime(modifier_node, ts);
+        const int64_t mint = maxt - range;
+        while (lo < s.points.size() && s.points[lo].t < mint) ++lo;
+        if (lo > 0 && lo <= s.points.size() && s.points[lo - 1].t >= mint) lo = 0;
+        size_t a = static_cast<size_t>(
+            std::lower_bound(s.points.begin(), s.points.end(), mint,
+                             [](const Point& p, int64_t t) { return p.t < t; }) -
+            s.points.begin());
+        size_t b = static_cast<size_t>(
+            std::upper_bound(s.points.begin(), s.points.end(), maxt,
+                             [](int64_t t, const Point& p) { return t < p.t; }) -
+            s.points.begin());
+        if (a >= b) continue;
+        window.assign(s.points.begin() + static_cast<std::ptrdiff_t>(a),
+                      s.points.begin() + static_cast<std::ptrdiff_t>(b));
+        const auto& w = window;
+        const double n = static_cast<double>(w.size());
+        std::optional<double> val;
+        auto extrapolated = [&](bool counter, bool rate) -> std::optional<double> {
+          if (w.size() < 2) return std::nullopt;
+          double result = w.back().v - w.front().v;
+          if (counter) {
+            double last = 0;
+            for (const Point& p : w) {
+              if (p.v < last) result += last;
+              last = p.v;
+            }
+          }
+          double to_start = static_cast<double>(w.front().t - mint) / 1000;
+          const double to_end = static_cast<double>(maxt - w.back().t) / 1000;
+          const double sampled = static_cast<double>(w.back().t - w.front().t) / 1000;
+          const double avg = sampled / (n - 1);
+          if (counter && result > 0 && w.front().v >= 0) {
+            const double to_zero = sampled * (w.front().v / result);
+            if (to_zero < to_start) to_start = to_zero;
+          }
+          const double threshold = avg * 1.1;
+          double interval = sampled;
+          interval += to_start < threshold ? to_start : avg / 2;
+          interval += to_end < threshold ? to_end : avg / 2;
+          result = result * (interval / sampled);
+          if (rate) result /= static_cast<double>(range) / 1000;
+          return result;
+        };
+        auto instant = [&](bool rate) -> std::optional<double> {
+          if (w.size() < 2) return std::nullopt;
+          const Point& last = w.back();
+          const Point& prev = w[w.size() - 2];
+          double result = (rate && last.v < prev.v) ? last.v : last.v - prev.v;
+          const int64_t dt = last.t - prev.t;
+          if (dt == 0) return std::nullopt;
+          if (rate) result /= static_cast<double>(dt) / 1000;
+          return result;
+        };
+        switch (id) {
+          case Fn::kRate:
+            val = extrapolated(true, true);
+            break;
+          case Fn::kIncrease:
+            val = extrapolated(true, false);
+            break;
+          case Fn::kDelta:
+            val = extrapolated(false, false);
+            break;
+          case Fn::kIrate:
+            val = instant(true);
+            break;
+          case Fn::kIdelta:
+            val = instant(false);
+            break;
+          case Fn::kDeriv:
+            if (w.size() >= 2) val = LinearRegression(w, w[0].t).first;
+            break;
+          case Fn::kPredictLinear:
+            if (w.size() >= 2) {
+              auto [slope, intercept] = LinearRegression(w, ts);
+              val = slope * scalar_at(1, step) + intercept;
+            }
+            break;
+          case Fn::kHoltWinters: {
+            const double sf = scalar_at(1, step), tf = scalar_at(2, step);
+            if (sf <= 0 || sf >= 1) {
+              char buf[128];
+              std::snprintf(buf, sizeof(buf),
+                            "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", sf);
+              return ExecError(buf);
+            }
+            if (tf <= 0 || tf >= 1) {
+              char buf[128];
+              std::snprintf(buf, sizeof(buf), "invalid trend factor. Expected: 0 < tf < 1, got: %f",
+                            tf);
+              return ExecError(buf);
+            }
+            if (w.size() < 2) break;
+            double s0 = 0, s1 = w[0].v, b = w[1].v - w[0].v;
+            for (size_t i = 1; i < w.size(); ++i) {
+              const double x = sf * w[i].v;
+              if (i - 1 > 0) b = tf * (s1 - s0) + (1 - tf) * b;
+              const double y = (1 - sf) * (s1 + b);
+              s0 = s1;
+              s1 = x + y;
+            }
+            val = s1;
+            break;
+          }
+          case Fn::kChanges: {
+            double changes = 0, prev = w[0].v;
+            for (size_t i = 1; i < w.size(); ++i) {
+              const double cur = w[i].v;
+              if (cur != prev && !(std::isnan(cur) && std::isnan(prev))) ++changes;
+              prev = cur;
+            }
+            val = changes;
+            break;
+          }
+          case Fn::kResets: {
+            double resets = 0, prev = w[0].v;
+            for (size_t i = 1; i < w.size(); ++i) {
+              if (w[i].v < prev) ++resets;
+              prev = w[i].v;
+            }
+            val = resets;
+            break;
+          }
+          case Fn::kAvgOverTime: {
+            double mean = 0, c = 0, count = 0;
+            bool skip_kahan = false;
+            for (const Point& p : w) {
+              ++count;
+              if (std::isinf(mean)) {
+                if (std::isinf(p.v) && (mean > 0) == (p.v > 0)) continue;
+                if (!std::isinf(p.v) && !std::isnan(p.v)) continue;
+              }
+              std::tie(mean, c) = KahanInc(p.v / count - mean / count, mean, c);
+            }
+            (void)skip_kahan;
+            val = std::isinf(mean) ? mean : mean + c;
+            break;
+          }
+          case Fn::kSumOverTime: {
+            double sum = 0, c = 0;
+            for (const Point& p : w) std::tie(sum, c) = KahanInc(p.v, sum, c);
+            val = std::isinf(sum) ? sum : sum + c;
+            break;
+          }
+          case Fn::kCountOverTime:
+            val = n;
+            break;
+          case Fn::kLastOverTime:
+            val = w.back().v;
+            break;
+          case Fn::kPresentOverTime:
+          case Fn::kAbsentOverTime:
+            val = 1;
+            break;
+          case Fn::kMaxOverTime: {
+            double m = w[0].v;
+            for (const Point& p : w) {
+              if (p.v > m || std::isnan(m)) m = p.v;
+            }
+            val = m;
+            break;
+          }
+          case Fn::kMinOverTime: {
+            double m = w[0].v;
+            for (const Point& p : w) {
+              if (p.v < m || std::isnan(m)) m = p.v;
+            }
+            val = m;
+            break;
+          }
+          case Fn::kQuantileOverTime: {
+            std::vector<double> vs;
+            for (const Point& p : w) vs.push_back(p.v);
+            val = Quantile(scalar_at(0, step), std::move(vs));
+            break;
+          }
+          case Fn::kStddevOverTime:
+          case Fn::kStdvarOverTime: {
+            double count = 0, mean = 0, cmean = 0, aux = 0, caux = 0;
+            for (const Point& p : w) {
+              ++count;
+              const double delta = p.v - (mean + cmean);
+              std::tie(mean, cmean) = KahanInc(delta / count, mean, cmean);
+              std::tie(aux, caux) = KahanInc(delta * (p.v - (mean + cmean)), aux, caux);
+            }
+            const double var = (aux + caux) / count;
+            val = id == Fn::kStddevOverTime ? std::sqrt(var) : var;
+            break;
+          }
+          default:
+            return ExecError("function " + std::string(f.name) + " does not take a range vector");
+        }
+        if (val) r.points.push_back({ts, *val});
+      }
+      if (!r.points.empty()) {
+        VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(r.points.size())));
+        out.push_back(std::move(r));
+      }
+    }
+    if (id == Fn::kAbsentOverTime) {
+      std::unordered_set<int64_t> found;
+      for (const Series& s : out) {
+        for (const Point& p : s.points) found.insert(p.t);
+      }
+      Series r;
+      r.labels = Labels();
+      {
+        // Labels from the selector's equality matchers, as absent().
+        const Expr* x = &marg;
+        while (x->kind == NodeKind::kParen) x = x->args[0].get();
+        if (x->kind == NodeKind::kMatrixSelector) {
+          LabelsBuilder b;
+          std::vector<std::string> drop;
+          for (const Matcher& m : x->args[0]->matchers) {
+            if (m.name() == kMetricNameLabel) continue;
+            if (m.type() == MatchType::kEqual && !b.Build().Has(m.name())) {
+              b.Set(m.name(), m.value());
+            } else {
+              drop.push_back(m.name());
+            }
+          }
+          for (const auto& d : drop) b.Del(d);
+          r.labels = b.Build();
+        }
+      }
+      for (int64_t ts = start_; ts <= end_; ts += interval_) {
+        if (!found.count(ts)) r.points.push_back({ts, 1});
+      }
+      Matrix m;
+      if (!r.points.empty()) m.push_back(std::move(r));
+      return m;
+    }
+    if (out.size() > 1) {
+      std::unordered_set<std::string> seen;
+      for (const Series& s : out) {
+        if (!seen.insert(Key(s.labels)).second) {
+          return ExecError("vector cannot contain metrics with the same labelset");
+        }
+      }
+    }
+    return out;
+  }
+
+  // timestamp() of a vector selector reports the samples' own times.
+  if (f.id == Fn::kTimestamp) {
+    const Expr* x = e.args[0].get();
+    while (x->kind == NodeKind::kParen) x = x->args[0].get();
+    if (x->kind == NodeKind::kVectorSelector) {
+      VIGIL_ASSIGN_OR_RETURN(Matrix m, EvalVectorSelector(*x, /*keep_sample_time=*/true));
+      Matrix out;
+      for (Series& s : m) {
+        Series r;
+        r.labels = DropName(s.labels);
+        int64_t ts = start_;
+        for (const Point& p : s.points) {
+          // Points are one per step, in order; recover each step's time.
+          while (ts <= end_ && RefTime(*x, ts) < p.t) ts += interval_;
+          r.points.push_back({ts, static_cast<double>(p.t) / 1000});
+          ts += interval_;
+        }
+        out.push_back(std::move(r));
+      }
+      return out;
+    }
+  }
+
+  std::vector<const Expr*> args;
+  for (const auto& a : e.args) {
+    if (a->type() != ValueType::kString) args.push_back(a.get());
+  }
+  auto str_arg = [&](size_t i) -> std::string {
+    const Expr* x = e.args[i].get();
+    while (x->kind == NodeKind::kParen) x = x->args[0].get();
+    return x->str;
+  };
+  const Fn id = f.id;
+
+  // label_replace and label_join: checked once, then per step.
+  std::shared_ptr<re2::RE2> re;
+  if (id == Fn::kLabelReplace) {
+    const std::string dst = str_arg(1), regex = str_arg(4);
+    re = std::make_shared<re2::RE2>("^(?:" + regex + ")$", re2::RE2::Quiet);
+    if (!re->ok()) {
+      return ExecError("invalid regular expression in label_replace(): " + regex);
+    }
+    if (!IsValidLabelName(dst)) {
+      return ExecError("invalid destination label name in label_replace(): " + dst);
+    }
+  }
+  if (id == Fn::kLabelJoin) {
+    const std::string dst = str_arg(1);
+    if (!IsValidLabelName(dst)) {
+      return ExecError("invalid destination label name in label_join(): " + dst);
+    }
+    for (size_t i = 3; i < e.args.size(); ++i) {
+      if (!IsValidLabelName(str_arg(i))) {
+        return ExecError("invalid source label name in label_join(): " + str_arg(i));
+      }
+    }
+  }
+
+  const bool scalar_result = f.result == ValueType::kScalar;
+  auto simple = [&](const Vector& in, auto fn) {
+    Vector out;
+    out.reserve(in.size());
+    for (const Element& el : in) out.push_back({DropName(el.labels), el.t, fn(el.v)});
+    return out;
+  };
+  auto date = [&](const std::vector<Vector>& v, int64_t ts, auto fn) -> Vector {
+    Vector in = v.empty() ? Vector{{Labels(), ts, static_cast<double>(ts) / 1000}} : v[0];
+    Vector out;
+    for (const Element& el : in) {
+      if (std::isnan(el.v) || std::isinf(el.v)) {
+        out.push_back({DropName(el.labels), el.t, kNaN});
+        continue;
+      }
+      const auto secs = static_cast<time_t>(el.v);
+      std::tm tm{};
+      gmtime_r(&secs, &tm);
+      out.push_back({DropName(el.labels), el.t, fn(tm)});
+    }
+    return out;
+  };
+  return RangeEval(
+      args,
+      [&](const std::vector<Vector>& v, int64_t ts) -> Result<Vector> {
+        switch (id) {
+          case Fn::kAbs:
+            return simple(v[0], [](double x) { return std::fabs(x); });
+          case Fn::kCeil:
+            return simple(v[0], [](double x) { return std::ceil(x); });
+          case Fn::kFloor:
+            return simple(v[0], [](double x) { return std::floor(x); });
+          case Fn::kExp:
+            return simple(v[0], [](double x) { return std::exp(x); });
+          case Fn::kSqrt:
+            return simple(v[0], [](double x) { return std::sqrt(x); });
+          case Fn::kLn:
+            return simple(v[0], [](double x) { return std::log(x); });
+          case Fn::kLog2:
+            return simple(v[0], [](double x) { return std::log2(x); });
+          case Fn::kLog10:
+            return simple(v[0], [](double x) { return std::log10(x); });
+          case Fn::kSin:
+            return simple(v[0], [](double x) { return std::sin(x); });
+          case Fn::kCos:
+            return simple(v[0], [](double x) { return std::cos(x); });
+          case Fn::kTan:
+            return simple(v[0], [](double x) { return std::tan(x); });
+          case Fn::kAsin:
+            return simple(v[0], [](double x) { return std::asin(x); });
+          case Fn::kAcos:
+            return simple(v[0], [](double x) { return std::acos(x); });
+          case Fn::kAtan:
+            return simple(v[0], [](double x) { return std::atan(x); });
+          case Fn::kSinh:
+            return simple(v[0], [](double x) { return std::sinh(x); });
+          case Fn::kCosh:
+            return simple(v[0], [](double x) { return std::cosh(x); });
+          case Fn::kTanh:
+            return simple(v[0], [](double x) { return std::tanh(x); });
+          case Fn::kAsinh:
+            return simple(v[0], [](double x) { return std::asinh(x); });
+          case Fn::kAcosh:
+            return simple(v[0], [](double x) { return std::acosh(x); });
+          case Fn::kAtanh:
+            return simple(v[0], [](double x) { return std::atanh(x); });
+          case Fn::kDeg:
+            return simple(v[0], [](double x) { return x * 180 / M_PI; });
+          case Fn::kRad:
+            return simple(v[0], [](double x) { return x * M_PI / 180; });
+          case Fn::kSgn:
+            return simple(v[0], [](double x) {
+              if (x < 0) return -1.0;
+              if (x > 0) return 1.0;
+              return x;  // 0 and NaN as they are
+            });
+          case Fn::kRound: {
+            const double to = v.size() > 1 ? v[1][0].v : 1.0;
+            const double inv = 1.0 / to;
+            return simple(v[0], [inv](double x) { return std::floor(x * inv + 0.5) / inv; });
+          }
+          case Fn::kClamp: {
+            const double lo = v[1][0].v, hi = v[2][0].v;
+            if (hi < lo) return Vector{};
+            return simple(v[0], [lo, hi](double x) {
+              if (std::isnan(x) || std::isnan(lo) || std::isnan(hi)) return kNaN;
+              return std::max(lo, std::min(hi, x));
+            });
+          }
+          case Fn::kClampMax: {
+            const double hi = v[1][0].v;
+            return simple(v[0], [hi](double x) {
+              if (std::isnan(x) || std::isnan(hi)) return kNaN;
+              return std::min(hi, x);
+            });
+          }
+          case Fn::kClampMin: {
+            const double lo = v[1][0].v;
+            return simple(v[0], [lo](double x) {
+              if (std::isnan(x) || std::isnan(lo)) return kNaN;
+              return std::max(lo, x);
+            });
+          }
+          case Fn::kTimestamp:
+            return simple(v[0], [ts](double) { return static_cast<double>(ts) / 1000; });
+          case Fn::kTime:
+            return Vector{{Labels(), ts, static_cast<double>(ts) / 1000}};
+          case Fn::kPi:
+            return Vector{{Labels(), ts, M_PI}};
+          case Fn::kVector:
+            return Vector{{Labels(), ts, v[0][0].v}};
+          case Fn::kScalar:
+            return Vector{{Labels(), ts, v[0].size() == 1 ? v[0][0].v : kNaN}};
+          case Fn::kSort:
+          case Fn::kSortDesc: {
+            Vector out = v[0];
+            const bool desc = id == Fn::kSortDesc;
+            std::stable_sort(out.begin(), out.end(), [desc](const Element& a, const Element& b) {
+              if (std::isnan(a.v)) return false;
+              if (std::isnan(b.v)) return true;
+              return desc ? a.v > b.v : a.v < b.v;
+            });
+            return out;
+          }
+          case Fn::kAbsent: {
+            if (!v[0].empty()) return Vector{};
+            LabelsBuilder b;
+            const Expr* x = e.args[0].get();
+            while (x->kind == NodeKind::kParen) x = x->args[0].get();
+            if (x->kind == NodeKind::kVectorSelector) {
+              std::vector<std::string> drop;
+              for (const Matcher& m : x->matchers) {
+                if (m.name() == kMetricNameLabel) continue;
+                if (m.type() == MatchType::kEqual && !b.Build().Has(m.name())) {
+                  b.Set(m.name(), m.value());
+                } else {
+                  drop.push_back(m.name());
+                }
+              }
+              for (const auto& d : drop) b.Del(d);
+            }
+            return Vector{{b.Build(), ts, 1}};
+          }
+          case Fn::kHistogramQuantile: {
+            const double q = v[0][0].v;
+            std::map<std::string, std::pair<Labels, std::vector<Bucket>>> groups;
+            std::vector<std::string> order;
+            for (const Element& el : v[1]) {
+              double upper;
+              if (!ParseGoFloat(el.labels.Get("le"), upper)) continue;
+              LabelsBuilder sig(el.labels);
+              sig.Del("le");
+              const Labels sig_labels = sig.Build();
+              std::string key = Key(sig_labels);
+              auto [it, fresh] = groups.try_emplace(key);
+              if (fresh) {
+                it->second.first = DropName(sig_labels);
+                order.push_back(key);
+              }
+              it->second.second.push_back({upper, el.v});
+            }
+            Vector out;
+            for (const auto& key : order) {
+              auto& [labels, buckets] = groups[key];
+              out.push_back({labels, ts, BucketQuantile(q, buckets)});
+            }
+            return out;
+          }
+          case Fn::kLabelReplace: {
+            const std::string dst = str_arg(1), repl = str_arg(2), src = str_arg(3);
+            Vector out;
+            const int n = re->NumberOfCapturingGroups();
+            std::vector<re2::StringPiece> sub(static_cast<size_t>(n) + 1);
+            for (const Element& el : v[0]) {
+              const std::string value(el.labels.Get(src));
+              if (re->Match(value, 0, value.size(), re2::RE2::UNANCHORED, sub.data(),
+                            static_cast<int>(sub.size()))) {
+                std::vector<std::string_view> groups;
+                for (const auto& s : sub) groups.emplace_back(s.data(), s.size());
+                const std::string res = ExpandTemplate(*re, repl, groups);
+                out.push_back({LabelsBuilder(el.labels).Set(dst, res).Build(), el.t, el.v});
+              } else {
+                out.push_back(el);
+              }
+            }
+            return out;
+          }
+          case Fn::kLabelJoin: {
+            const std::string dst = str_arg(1), sep = str_arg(2);
+            Vector out;
+            for (const Element& el : v[0]) {
+              std::string joined;
+              for (size_t i = 3; i < e.args.size(); ++i) {
+                if (i > 3) joined += sep;
+                joined += el.labels.Get(str_arg(i));
+              }
+              out.push_back({LabelsBuilder(el.labels).Set(dst, joined).Build(), el.t, el.v});
+            }
+            return out;
+          }
+          case Fn::kDaysInMonth:
+            return date(v, ts, [](const std::tm& tm) {
+              static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+              const int y = tm.tm_year + 1900;
+              const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+              return static_cast<double>(kDays[tm.tm_mon] + (tm.tm_mon == 1 && leap ? 1 : 0));
+            });
+          case Fn::kDayOfMonth:
+            return date(v, ts, [](const std::tm& tm) { return static_cast<double>(tm.tm_mday); });
+          case Fn::kDayOfWeek:
+            return date(v, ts, [](const std::tm& tm) { return static_cast<double>(tm.tm_wday); });
+          case Fn::kDayOfYear:
+            return date(v, ts,
+                        [](const std::tm& tm) { return static_cast<double>(tm.tm_yday + 1); });
+          case Fn::kHour:
+            return date(v, ts, [](const std::tm& tm) { return static_cast<double>(tm.tm_hour); });
+          case Fn::kMinute:
+            return date(v, ts, [](const std::tm& tm) { return static_cast<double>(tm.tm_min); });
+          case Fn::kMonth:
+            return date(v, ts,
+                        [](const std::tm& tm) { return static_cast<double>(tm.tm_mon + 1); });
+          case Fn::kYear:
+            return date(v, ts,
+                        [](const std::tm& tm) { return static_cast<double>(tm.tm_year + 1900); });
+          default:
+            return ExecError("function " + std::string(f.name) + " is not implemented");
+        }
+      },
+      scalar_result);
+}
+
+Result<Matrix> Evaluator::Eval(const Expr& e) {
+  VIGIL_RETURN_IF_ERROR(CheckDeadline());
+  switch (e.kind) {
+    case NodeKind::kNumber: {
+      Series s;
+      for (int64_t ts = start_; ts <= end_; ts += interval_) s.points.push_back({ts, e.number});
+      return Matrix{std::move(s)};
+    }
+    case NodeKind::kParen:
+      return Eval(*e.args[0]);
+    case NodeKind::kVectorSelector:
+      return EvalVectorSelector(e, false);
+    case NodeKind::kUnary: {
+      VIGIL_ASSIGN_OR_RETURN(Matrix m, Eval(*e.args[0]));
+      if (e.op == Op::kSub) {
+        for (Series& s : m) {
+          s.labels = DropName(s.labels);
+          for (Point& p : s.points) p.v = -p.v;
+        }
+        if (m.size() > 1) {
+          std::unordered_set<std::string> seen;
+          for (const Series& s : m) {
+            if (!seen.insert(Key(s.labels)).second) {
+              return ExecError("vector cannot contain metrics with the same labelset");
+            }
+          }
+        }
+      }
+      return m;
+    }
+    case NodeKind::kBinary:
+      return EvalBinary(e);
+    case NodeKind::kAggregate:
+      return EvalAggregate(e);
+    case NodeKind::kCall:
+      return EvalCall(e);
+    case NodeKind::kString:
+    case NodeKind::kMatrixSelector:
+    case NodeKind::kSubquery:
+      return ExecError(std::string("unexpected ") + ValueTypeName(e.type()) +
+                       " in an expression evaluated per step");
+  }
+  return ExecError("unknown expression");
+}
+
+}  // namespace
+
+Result<QueryResult> Engine::Instant(tsdb::Queryable& store, std::string_view query, int64_t t_ms) {
+  VIGIL_ASSIGN_OR_RETURN(ExprPtr e, ParseExpr(query));
+  return Eval(store, *e, t_ms, t_ms, 0, true);
+}
+
+Result<QueryResult> Engine::Range(tsdb::Queryable& store, std::string_view query, int64_t start_ms,
+                                  int64_t end_ms, int64_t step_ms) {
+  VIGIL_ASSIGN_OR_RETURN(ExprPtr e, ParseExpr(query));
+  const ValueType t = e->type();
+  if (t != ValueType::kScalar && t != ValueType::kVector) {
+    return InvalidArgument(std::string("invalid expression type \"") + ValueTypeName(t) +
+                           "\" for range query, must be Scalar or instant Vector");
+  }
+  return Eval(store, *e, start_ms, end_ms, step_ms, false);
+}
+
+Result<QueryResult> Engine::Eval(tsdb::Queryable& store, const Expr& expr, int64_t start_ms,
+                                 int64_t end_ms, int64_t step_ms, bool instant) {
+  auto querier = store.NewQuerier();
+  const auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
+  // An instant query is one step; its interval only matters for subqueries (Prometheus uses 1m
+  // as the default subquery step when none is given).
+  const int64_t interval = instant ? 1 : step_ms;
+  Evaluator ev(*querier, opts_, start_ms, end_ms, interval, deadline);
+  ev.query_start_ = start_ms;
+  ev.query_end_ = end_ms;
+  ev.interval_default_ = instant ? 60'000 : step_ms;
+  QueryResult out;
+  out.type = expr.type();
+  out.t = start_ms;
+  const Expr* top = &expr;
+  while (top->kind == NodeKind::kParen) top = top->args[0].get();
+  switch (out.type) {
+    case ValueType::kString:
+      out.str = top->str;
+      return out;
+    case ValueType::kMatrix: {
+      int64_t range = 0, offset = 0;
+      VIGIL_ASSIGN_OR_RETURN(Matrix m, ev.EvalRangeArg(*top, range, offset));
+      if (top->kind == NodeKind::kMatrixSelector) {
+        // The window at the query time: [t - range, t] shifted by offset and @.
+        for (Series& s : m) {
+          const Expr& sel = *top->args[0];
+          int64_t ref = start_ms;
+          if (sel.at_kind == Expr::AtKind::kValue) ref = *sel.at;
+          ref -= sel.offset;
+          std::erase_if(s.points, [&](const Point& p) { return p.t < ref - range || p.t > ref; });
+        }
+      }
+      std::erase_if(m, [](const Series& s) { return s.points.empty(); });
+      out.matrix = std::move(m);
+      return out;
+    }
+    default:
+      break;
+  }
+  VIGIL_ASSIGN_OR_RETURN(Matrix m, ev.Eval(expr));
+  if (out.type == ValueType::kScalar) {
+    if (instant) {
+      out.scalar = m.empty() || m[0].points.empty() ? kNaN : m[0].points[0].v;
+      return out;
+    }
+    for (Series& s : m) s.labels = Labels();
+    out.type = ValueType::kMatrix;
+    out.matrix = std::move(m);
+    return out;
+  }
+  if (instant) {
+    out.type = ValueType::kVector;
+    for (Series& s : m) {
+      if (!s.points.empty())
+        out.vector.push_back({std::move(s.labels), s.points[0].t, s.points[0].v});
+    }
+    return out;
+  }
+  out.type = ValueType::kMatrix;
+  std::sort(m.begin(), m.end(),
+            [](const Series& a, const Series& b) { return a.labels < b.labels; });
+  out.matrix = std::move(m);
+  return out;
+}
+
+}  // namespace vigil::promql
