@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "vigil/common/daemon.h"
+#include "vigil/common/duration.h"
 #include "vigil/tsdb/api.h"
+#include "vigil/tsdb/query_api.h"
 #include "vigil/tsdb/rocksdb_store.h"
 
 namespace vigil::tsdb {
@@ -18,7 +20,28 @@ StoreOptions StoreOptionsFrom(const Config& config) {
   return opts;
 }
 
+QueryApiOptions QueryApiOptionsFrom(const Config& config) {
+  QueryApiOptions o;
+  o.engine.lookback_delta_ms = config.tsdb.query_lookback_delta.count();
+  o.engine.timeout = config.tsdb.query_timeout;
+  o.engine.max_samples = static_cast<int64_t>(config.tsdb.query_max_samples);
+  o.storage_retention = FormatDuration(config.tsdb.retention);
+  o.flags = {
+      {"retention", FormatDuration(config.tsdb.retention)},
+      {"retention-bytes", std::to_string(config.tsdb.retention_bytes)},
+      {"query-timeout", FormatDuration(config.tsdb.query_timeout)},
+      {"query-max-samples", std::to_string(config.tsdb.query_max_samples)},
+      {"query-lookback-delta", FormatDuration(config.tsdb.query_lookback_delta)},
+      {"out-of-order-window", FormatDuration(config.tsdb.out_of_order_window)},
+      {"wal-sync", config.tsdb.wal_sync ? "true" : "false"},
+      {"enable-admin-api", config.tsdb.enable_admin_api ? "true" : "false"},
+      {"data-dir", config.data_dir},
+  };
+  return o;
+}
+
 void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config) {
+  AddQueryRoutes(router, store, QueryApiOptionsFrom(config));
   AddWriteRoute(router, store);
   AddStatusRoute(router, store);
   AddAdminRoutes(router, store, config.tsdb.enable_admin_api);

@@ -50,6 +50,7 @@ struct TsdbConfig {
   uint64_t max_body_bytes = 32 << 20;
   milliseconds query_timeout{120'000};
   uint64_t query_max_samples = 50'000'000;
+  milliseconds query_lookback_delta{300'000};  // how far back an instant selector looks
   // Samples this far behind a series' newest are still accepted (Prometheus 2.42: none).
   milliseconds out_of_order_window{3'600'000};
   bool wal_sync = true;           // fsync each commit before answering the writer

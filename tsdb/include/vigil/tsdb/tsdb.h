@@ -5,6 +5,7 @@
 #include "vigil/common/config.h"
 #include "vigil/common/http_server.h"
 #include "vigil/common/status.h"
+#include "vigil/tsdb/query_api.h"
 #include "vigil/tsdb/rocksdb_store.h"
 
 namespace vigil::tsdb {
@@ -12,11 +13,14 @@ namespace vigil::tsdb {
 // The store's options from the config: data in <data_dir>/tsdb.
 StoreOptions StoreOptionsFrom(const Config& config);
 
+// The query API's options from the config (engine limits, what /api/v1/status/flags shows).
+QueryApiOptions QueryApiOptionsFrom(const Config& config);
+
 // Adds the store's HTTP endpoints to `router`, with the limits of the config.
 void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config);
 
-// Runs `vigil tsdb` until SIGINT or SIGTERM: the store, remote_write ingest at /api/v1/write,
-// /api/v1/status/tsdb, and the standard endpoints. The PromQL API comes with issue #4.
+// Runs `vigil tsdb` until SIGINT or SIGTERM: the store, the Prometheus query API, remote_write
+// ingest at /api/v1/write, /api/v1/status/tsdb, and the standard endpoints.
 Status Run(const Config& config);
 
 }  // namespace vigil::tsdb
