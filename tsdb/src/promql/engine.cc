@@ -106,6 +106,14 @@ bool ParseGoFloat(std::string_view s, double& out) {
 
 bool IsStale(double v) { return tsdb::IsStaleNaN(v); }
 
+// Go's math.Log2, whose rounding differs from C's log2 near 1: Prometheus' answers are Go's.
+double GoLog2(double x) {
+  int exp = 0;
+  const double frac = std::frexp(x, &exp);
+  if (frac == 0.5) return static_cast<double>(exp - 1);
+  return std::log(frac) * (1 / M_LN2) + static_cast<double>(exp);
+}
+
 std::pair<double, double> KahanInc(double inc, double sum, double c) {
   const double t = sum + inc;
   if (std::fabs(sum) >= std::fabs(inc)) {
@@ -1229,9 +1237,9 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
           case Fn::kLn:
             return simple(v[0], [](double x) { return std::log(x); });
           case Fn::kLog2:
-            return simple(v[0], [](double x) { return std::log2(x); });
+            return simple(v[0], GoLog2);
           case Fn::kLog10:
-            return simple(v[0], [](double x) { return std::log10(x); });
+            return simple(v[0], [](double x) { return std::log(x) * (1 / M_LN10); });
           case Fn::kSin:
             return simple(v[0], [](double x) { return std::sin(x); });
           case Fn::kCos:
@@ -1494,7 +1502,7 @@ Result<QueryResult> Engine::Eval(tsdb::Queryable& store, const Expr& expr, int64
   Evaluator ev(*querier, opts_, start_ms, end_ms, interval, deadline);
   ev.query_start_ = start_ms;
   ev.query_end_ = end_ms;
-  ev.interval_default_ = instant ? 60'000 : step_ms;
+  ev.interval_default_ = opts_.default_subquery_step_ms;
   QueryResult out;
   out.type = expr.type();
   out.t = start_ms;

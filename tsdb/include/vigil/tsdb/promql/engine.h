@@ -52,6 +52,9 @@ struct EngineOptions {
   std::chrono::milliseconds timeout{2 * 60 * 1000};
   // Most samples a query may hold in memory at once (Prometheus' --query.max-samples).
   int64_t max_samples = 50'000'000;
+  // The step of a subquery that names none: Prometheus uses its global evaluation interval
+  // (1m by default), never the query's step.
+  int64_t default_subquery_step_ms = 60'000;
 };
 
 class Engine {
