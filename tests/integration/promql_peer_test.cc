@@ -344,33 +344,62 @@ std::string Compare(const json& want, const json& got) {
   return "";
 }
 
-TEST(PromqlPeerTest, SameAnswersAsPrometheus) {
-  ASSERT_TRUE(testing::HaveProgram("prometheus")) << "prometheus is installed by scripts/setup.sh";
-  testing::TempDir dir;
-  dir.Write("prometheus.yml", "global:\n  scrape_interval: 15s\n");
-  const std::string addr = "127.0.0.1:" + std::to_string(testing::FreePort());
-  testing::Subprocess prom({"prometheus", "--config.file=" + dir.Join("prometheus.yml"),
-                            "--storage.tsdb.path=" + dir.Join("prom"),
-                            "--web.listen-address=" + addr, "--web.enable-remote-write-receiver"},
-                           dir.path());
-  testing::VigilProcess vigil(
-      kVigil, {"tsdb", "--data-dir", dir.Join("vigil"), "--wal-sync", "false"}, dir.path());
-  ASSERT_FALSE(vigil.address().empty()) << vigil.proc().Stderr();
-  ASSERT_TRUE(testing::WaitForHttpOk("http://" + addr + "/-/ready")) << prom.Stderr();
-  const std::string prom_url = "http://" + addr;
-
-  const int64_t end = RealClock()->NowMillis() / 1000 * 1000 - 60'000;
-  const int64_t start = end - 2 * 3'600'000;
-  const auto data = MakeData(start, end);
-  http::HttpClient client;
-  for (const std::string& body : Batches(data, start, end)) {
-    for (const std::string& base : {prom_url, vigil.address()}) {
-      auto r = client.Do(testing::RemoteWritePost(base + "/api/v1/write", body));
-      ASSERT_TRUE(r.ok());
-      ASSERT_EQ(r->status, 204) << base << ": " << r->body;
+// One Prometheus and one vigil tsdb with the same two hours of samples, for every test here.
+class PromqlPeerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_TRUE(testing::HaveProgram("prometheus")) << "prometheus is installed by setup.sh";
+    dir_ = new testing::TempDir();
+    dir_->Write("prometheus.yml", "global:\n  scrape_interval: 15s\n");
+    const std::string addr = "127.0.0.1:" + std::to_string(testing::FreePort());
+    prom_ = new testing::Subprocess(
+        {"prometheus", "--config.file=" + dir_->Join("prometheus.yml"),
+         "--storage.tsdb.path=" + dir_->Join("prom"), "--web.listen-address=" + addr,
+         "--web.enable-remote-write-receiver"},
+        dir_->path());
+    vigil_ = new testing::VigilProcess(
+        kVigil, {"tsdb", "--data-dir", dir_->Join("vigil"), "--wal-sync", "false"}, dir_->path());
+    ASSERT_FALSE(vigil_->address().empty()) << vigil_->proc().Stderr();
+    ASSERT_TRUE(testing::WaitForHttpOk("http://" + addr + "/-/ready")) << prom_->Stderr();
+    prom_url_ = "http://" + addr;
+    end_ = RealClock()->NowMillis() / 1000 * 1000 - 60'000;
+    start_ = end_ - 2 * 3'600'000;
+    const auto data = MakeData(start_, end_);
+    http::HttpClient client;
+    for (const std::string& body : Batches(data, start_, end_)) {
+      for (const std::string& base : {prom_url_, vigil_->address()}) {
+        auto r = client.Do(testing::RemoteWritePost(base + "/api/v1/write", body));
+        ASSERT_TRUE(r.ok());
+        ASSERT_EQ(r->status, 204) << base << ": " << r->body;
+      }
     }
   }
+  static void TearDownTestSuite() {
+    if (prom_) prom_->Stop(SIGTERM);
+    delete prom_;
+    delete vigil_;
+    delete dir_;
+    prom_ = nullptr;
+    vigil_ = nullptr;
+    dir_ = nullptr;
+  }
 
+  static inline testing::TempDir* dir_ = nullptr;
+  static inline testing::Subprocess* prom_ = nullptr;
+  static inline testing::VigilProcess* vigil_ = nullptr;
+  static inline std::string prom_url_;
+  static inline int64_t start_ = 0, end_ = 0;
+};
+
+std::string Secs(int64_t ms) {
+  return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 + 1000).substr(1);
+}
+
+TEST_F(PromqlPeerTest, SameAnswersAsPrometheus) {
+  const int64_t start = start_, end = end_;
+  const std::string prom_url = prom_url_;
+  testing::VigilProcess& vigil = *vigil_;
+  http::HttpClient client;
   const int64_t at = start + 5'400'000;   // 90 minutes in
   const int64_t odd = start + 3'661'234;  // not on a sample or step
   auto secs = [](int64_t ms) {
@@ -412,7 +441,58 @@ TEST(PromqlPeerTest, SameAnswersAsPrometheus) {
   EXPECT_GT(with_data, compared * 8 / 10);
   EXPECT_GE(errors, 4);  // the two queries meant to fail, at least as instant queries
   for (const auto& m : mismatches) ADD_FAILURE() << m;
-  prom.Stop(SIGTERM);
+}
+
+// Bad input: the same status, error type and (where noted) message as Prometheus.
+TEST_F(PromqlPeerTest, SameErrorsAsPrometheus) {
+  http::HttpClient client;
+  const std::string t = "&time=" + Secs(end_);
+  const std::string range = "&start=" + Secs(start_) + "&end=" + Secs(end_);
+  struct Case {
+    std::string path;
+    bool same_message;
+  };
+  const std::vector<Case> cases = {
+      {"/api/v1/query?query=" + http::PercentEncode("sum(") + t, false},
+      {"/api/v1/query?query=" + http::PercentEncode("vt_temperature{") + t, false},
+      {"/api/v1/query?query=" + http::PercentEncode("rate(vt_temperature)") + t, true},
+      {"/api/v1/query?query=" + http::PercentEncode("sum(vt_temperature[5m])") + t, true},
+      {"/api/v1/query?query=" + http::PercentEncode("1 > 2") + t, true},
+      {"/api/v1/query?query=" + http::PercentEncode("nosuchfn(vt_temperature)") + t, true},
+      {"/api/v1/query?query=" + http::PercentEncode("vt_temperature and 1") + t, true},
+      {"/api/v1/query?query=" + http::PercentEncode("{}") + t, true},
+      {"/api/v1/query?query=" + http::PercentEncode("x[5m:1m:1m]") + t, false},
+      {"/api/v1/query?query=" + http::PercentEncode("vt_temperature") + "&time=yesterday", true},
+      {"/api/v1/query?query=" + http::PercentEncode("vt_temperature") + t + "&timeout=bad", false},
+      {"/api/v1/query?query=" + http::PercentEncode("vt_requests_total * on(job) vt_temperature") +
+           t,
+       false},
+      {"/api/v1/query?query=" + http::PercentEncode("holt_winters(vt_temperature[5m], 2, 0.5)") + t,
+       true},
+      {"/api/v1/query_range?query=vt_temperature&start=x&end=1&step=1", true},
+      {"/api/v1/query_range?query=vt_temperature&start=10&end=1&step=1", true},
+      {"/api/v1/query_range?query=vt_temperature&start=1&end=100000&step=1", true},
+      {"/api/v1/query_range?query=vt_temperature&start=1&end=100&step=0", true},
+      {"/api/v1/query_range?query=vt_temperature&start=1&end=100&step=x", true},
+      {"/api/v1/query_range?query=" + http::PercentEncode("vt_temperature[5m]") + range +
+           "&step=60",
+       true},
+      {"/api/v1/query_range?query=" + http::PercentEncode("\"str\"") + range + "&step=60", true},
+      {"/api/v1/series?" + range.substr(1), true},
+      {"/api/v1/series?match[]=" + http::PercentEncode("{") + range, false},
+      {"/api/v1/labels?start=abc", true},
+      {"/api/v1/label/" + http::PercentEncode("bad-name") + "/values", true},
+  };
+  for (const Case& c : cases) {
+    int ps, vs;
+    json want = Get(client, prom_url_ + c.path, ps);
+    json got = Get(client, vigil_->Url(c.path), vs);
+    EXPECT_EQ(vs, ps) << c.path << "\n vigil: " << got.dump() << "\n prometheus: " << want.dump();
+    EXPECT_EQ(got["errorType"], want["errorType"]) << c.path;
+    if (c.same_message) {
+      EXPECT_EQ(got["error"], want["error"]) << c.path;
+    }
+  }
 }
 
 }  // namespace

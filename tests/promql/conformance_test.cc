@@ -15,8 +15,8 @@
 
 #include "testing.h"
 #include "vigil/common/duration.h"
-#include "vigil/common/selector.h"
 #include "vigil/tsdb/promql/engine.h"
+#include "vigil/tsdb/promql/parser.h"
 #include "vigil/tsdb/rocksdb_store.h"
 
 namespace vigil::promql {
@@ -57,7 +57,7 @@ bool SplitSeries(const std::string& line, Labels& labels, std::string& rest) {
   }
   const std::string sel = line.substr(0, end);
   rest = Trim(line.substr(std::min(end, line.size())));
-  auto ms = ParseSeriesSelector(sel);
+  auto ms = ParseMetricSelector(sel);
   if (!ms.ok()) {
     if (sel == "{}") {
       labels = Labels();

@@ -6,9 +6,9 @@
 #include <atomic>
 #include <limits>
 
-#include "vigil/common/selector.h"
 #include "vigil/common/self_metrics.h"
 #include "vigil/common/timestamp.h"
+#include "vigil/tsdb/promql/parser.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -166,7 +166,7 @@ void AddAdminRoutes(http::Router& router, RocksDbStore& store, bool enabled) {
         if (bounds[1] >= kApiMaxTimeMs) bounds[1] = std::numeric_limits<int64_t>::max();
         uint64_t deleted = 0;
         for (const auto& m : matches) {
-          auto ms = ParseSeriesSelector(m);
+          auto ms = promql::ParseMetricSelector(m);
           if (!ms.ok()) {
             res = http::Response::Json(400, PromError("bad_data", ms.status().message()));
             return;

@@ -13,7 +13,6 @@
 
 #include "vigil/common/duration.h"
 #include "vigil/common/exposition.h"
-#include "vigil/common/selector.h"
 #include "vigil/common/self_metrics.h"
 #include "vigil/common/timestamp.h"
 #include "vigil/common/version.h"
@@ -257,8 +256,8 @@ Result<promql::EngineOptions> RequestEngine(const http::Request& req,
 Result<std::vector<std::vector<Matcher>>> MatchParams(const http::Request& req) {
   std::vector<std::vector<Matcher>> out;
   for (const auto& m : req.ParamValues("match[]")) {
-    auto ms = ParseSeriesSelector(m);
-    if (!ms.ok()) return InvalidArgument(ms.status().message());
+    auto ms = promql::ParseMetricSelector(m);
+    if (!ms.ok()) return InvalidArgument("invalid parameter \"match[]\": " + ms.status().message());
     out.push_back(std::move(*ms));
   }
   return out;
@@ -321,13 +320,15 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
     if (!start.ok()) return bad("invalid parameter \"start\": " + start.status().message());
     auto end = ParseTimestamp(req.Param("end").value_or(""));
     if (!end.ok()) return bad("invalid parameter \"end\": " + end.status().message());
-    if (*end < *start) return bad("end timestamp must not be before start time");
+    if (*end < *start) {
+      return bad("invalid parameter \"end\": end timestamp must not be before start time");
+    }
     auto step = ParseApiDuration(req.Param("step").value_or(""));
     if (!step.ok()) return bad("invalid parameter \"step\": " + step.status().message());
     if (*step <= 0) {
       return bad(
-          "zero or negative query resolution step widths are not accepted. Try a "
-          "positive integer");
+          "invalid parameter \"step\": zero or negative query resolution step widths are "
+          "not accepted. Try a positive integer");
     }
     if ((*end - *start) / *step > 11000) {
       return bad(

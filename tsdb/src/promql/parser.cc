@@ -6,7 +6,7 @@
 #include <string>
 
 #include "vigil/common/duration.h"
-#include "vigil/common/selector.h"
+#include "vigil/common/go_string.h"
 #include "vigil/tsdb/promql/functions.h"
 
 namespace vigil::promql {
@@ -165,6 +165,7 @@ class Parser {
     return "token";
   }
   Status Unexpected(const Token& t, const std::string& context) const {
+    if (t.kind == Tok::kEOF && !eof_error_.empty()) return Error(t.pos, t.end, eof_error_);
     std::string m = "unexpected " + Describe(t);
     if (!context.empty()) m += " in " + context;
     return Error(t.pos, t.end, m);
@@ -175,7 +176,8 @@ class Parser {
   Status Lex() {
     size_t i = 0;
     const size_t n = q_.size();
-    int bracket_depth = 0;
+    int bracket_depth = 0, paren_depth = 0;
+    bool in_braces = false;
     while (true) {
       while (i < n && (q_[i] == ' ' || q_[i] == '\t' || q_[i] == '\n' || q_[i] == '\r')) ++i;
       if (i < n && q_[i] == '#') {  // comment to end of line
@@ -187,6 +189,15 @@ class Parser {
       if (i >= n) {
         t.kind = Tok::kEOF;
         t.end = t.pos;
+        // What Prometheus' lexer reports when the input ends early; the parser uses it for an
+        // unexpected end.
+        if (in_braces) {
+          eof_error_ = "unexpected end of input inside braces";
+        } else if (paren_depth > 0) {
+          eof_error_ = "unclosed left parenthesis";
+        } else if (bracket_depth > 0) {
+          eof_error_ = "unclosed left bracket";
+        }
         toks_.push_back(t);
         return Status::Ok();
       }
@@ -258,6 +269,7 @@ class Parser {
           while (j < n && q_[j] != '`') ++j;
           if (j >= n) return Error(t.pos, t.pos, "unterminated raw string");
           t.text = std::string(q_.substr(i + 1, j - i - 1));
+          if (!IsValidUtf8(t.text)) return Error(t.pos, t.pos, "invalid UTF-8 in string");
         } else {
           while (j < n && q_[j] != c) {
             if (q_[j] == '\\') ++j;
@@ -285,23 +297,30 @@ class Parser {
         switch (c) {
           case '(':
             t.kind = Tok::kLParen;
+            ++paren_depth;
             break;
           case ')':
             t.kind = Tok::kRParen;
+            if (--paren_depth < 0) return Error(t.pos, t.pos, "unexpected right parenthesis ')'");
             break;
           case '{':
             t.kind = Tok::kLBrace;
+            if (in_braces) return Error(t.pos, t.pos, "unexpected left brace '{'");
+            in_braces = true;
             break;
           case '}':
             t.kind = Tok::kRBrace;
+            if (!in_braces) return Error(t.pos, t.pos, "unexpected right brace '}'");
+            in_braces = false;
             break;
           case '[':
             t.kind = Tok::kLBracket;
+            if (bracket_depth > 0) return Error(t.pos, t.pos, "unexpected left bracket '['");
             ++bracket_depth;
             break;
           case ']':
             t.kind = Tok::kRBracket;
-            --bracket_depth;
+            if (--bracket_depth < 0) return Error(t.pos, t.pos, "unexpected right bracket ']'");
             break;
           case ',':
             t.kind = Tok::kComma;
@@ -405,9 +424,10 @@ class Parser {
       const Op op = PeekBinaryOp();
       const int prec = Precedence(op);
       if (op == Op::kNone || prec < min_prec) break;
-      Next();
+      const Token op_tok = Next();
       auto e = Make(NodeKind::kBinary, lhs->pos.start, 0);
       e->op = op;
+      e->op_pos = op_tok.pos;
       // Modifiers: bool, on/ignoring(...), group_left/group_right(...).
       if (IsWord(Peek(), "bool")) {
         Next();
@@ -679,7 +699,7 @@ class Parser {
         return ParseSelector(t.text, t.pos);
       }
       case Tok::kEOF:
-        return Error(t.pos, t.end, "unexpected end of input");
+        return Unexpected(t, "");
       default:
         return Unexpected(t, "");
     }
@@ -900,14 +920,16 @@ class Parser {
           return t == ValueType::kScalar || t == ValueType::kVector;
         };
         if (!ok_type(l.type()) || !ok_type(r.type())) {
-          return Error(e, "binary expression must contain only scalar and instant vector types");
+          return Error(e.op_pos, e.op_pos,
+                       "binary expression must contain only scalar and instant vector types");
         }
         if (e.return_bool && !IsComparison(e.op)) {
-          return Error(e, "bool modifier can only be used on comparison operators");
+          return Error(e.op_pos, e.op_pos,
+                       "bool modifier can only be used on comparison operators");
         }
         if (IsComparison(e.op) && !e.return_bool && l.type() == ValueType::kScalar &&
             r.type() == ValueType::kScalar) {
-          return Error(e, "comparisons between scalars must use BOOL modifier");
+          return Error(e.op_pos, e.op_pos, "comparisons between scalars must use BOOL modifier");
         }
         const bool both_vectors = l.type() == ValueType::kVector && r.type() == ValueType::kVector;
         if (IsSetOp(e.op)) {
@@ -919,7 +941,8 @@ class Parser {
         if (e.matching && !both_vectors) {
           if (!e.matching->labels.empty() || e.matching->on ||
               (!IsSetOp(e.op) && e.matching->card != Cardinality::kOneToOne)) {
-            return Error(e, "vector matching only allowed between instant vectors");
+            return Error(e.op_pos, e.op_pos,
+                         "vector matching only allowed between instant vectors");
           }
         }
         if (e.matching && both_vectors) {
@@ -933,9 +956,10 @@ class Parser {
             for (const auto& inc : m.include) {
               for (const auto& on : m.labels) {
                 if (inc == on) {
-                  return Error(e, "label \"" + inc +
-                                      "\" must not occur in ON and GROUP clause "
-                                      "at once");
+                  return Error(e.op_pos, e.op_pos,
+                               "label \"" + inc +
+                                   "\" must not occur in ON and GROUP clause "
+                                   "at once");
                 }
               }
             }
@@ -950,6 +974,7 @@ class Parser {
   std::string_view q_;
   std::vector<Token> toks_;
   size_t p_ = 0;
+  std::string eof_error_;  // set by the lexer when the input ends inside (, { or [
 };
 
 }  // namespace
@@ -1067,5 +1092,14 @@ ValueType Expr::type() const {
 }
 
 Result<ExprPtr> ParseExpr(std::string_view query) { return Parser(query).Run(); }
+
+Result<std::vector<Matcher>> ParseMetricSelector(std::string_view input) {
+  VIGIL_ASSIGN_OR_RETURN(ExprPtr e, ParseExpr(input));
+  if (e->kind != NodeKind::kVectorSelector || e->offset != 0 || e->at_kind != Expr::AtKind::kNone) {
+    return InvalidArgument("1:1: parse error: expected a series selector, got " +
+                           std::string(ValueTypeName(e->type())) + " expression");
+  }
+  return std::move(e->matchers);
+}
 
 }  // namespace vigil::promql

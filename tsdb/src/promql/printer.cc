@@ -1,7 +1,9 @@
 // Expr::ToString: expressions printed as Prometheus 2.42's String() methods print them.
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "vigil/common/duration.h"
@@ -11,39 +13,25 @@
 namespace vigil::promql {
 namespace {
 
-// Go's fmt.Sprint(float64): shortest round-trip digits, %e form past 1e21 or below 1e-4.
+// Go's fmt.Sprint(float64), as Prometheus prints number literals: the shortest digits that read
+// back the same, in exponent form when the exponent is below -4 or at least 6 ("1e+06").
 std::string GoFloat(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
-  for (int prec = 1; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof(buf), "%.*g", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  std::string sci(buf, r.ptr);
+  const size_t e = sci.find('e');
+  const int exp = std::atoi(sci.c_str() + e + 1);
+  if (v != 0 && (exp < -4 || exp >= 6)) {
+    std::string mant = sci.substr(0, e);
+    const char sign = exp < 0 ? '-' : '+';
+    std::string digits = std::to_string(exp < 0 ? -exp : exp);
+    if (digits.size() < 2) digits = "0" + digits;
+    return mant + "e" + sign + digits;
   }
-  std::string s = buf;
-  // C's %g switches to exponents at 1e-5 and 10^prec; Go at 1e-4 and 1e21.
-  const double a = std::fabs(v);
-  if (a != 0 && (a < 1e-4 || a >= 1e21)) {
-    const size_t e = s.find('e');
-    if (e == std::string::npos) {
-      // rewrite in exponent form
-      int prec = 1;
-      for (; prec <= 17; ++prec) {
-        std::snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
-        if (std::strtod(buf, nullptr) == v) break;
-      }
-      s = buf;
-    }
-  } else if (s.find('e') != std::string::npos) {
-    std::snprintf(buf, sizeof(buf), "%.17g", v);
-    // shortest fixed form
-    for (int prec = 0; prec <= 20; ++prec) {
-      std::snprintf(buf, sizeof(buf), "%.*f", prec, v);
-      if (std::strtod(buf, nullptr) == v) break;
-    }
-    s = buf;
-  }
-  return s;
+  r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  return std::string(buf, r.ptr);
 }
 
 std::string Quote(const std::string& s) {

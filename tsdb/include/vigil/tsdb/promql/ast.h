@@ -104,6 +104,7 @@ struct Expr {
   Op op = Op::kNone;
   // kBinary
   bool return_bool = false;
+  int op_pos = 0;                          // where the operator is, for errors about it
   std::optional<VectorMatching> matching;  // set when both sides are vectors
   // kAggregate
   std::vector<std::string> grouping;
