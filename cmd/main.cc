@@ -16,6 +16,7 @@
 #include "vigil/common/logging.h"
 #include "vigil/common/version.h"
 #include "vigil/logship/logship.h"
+#include "vigil/tsdb/query_cli.h"
 #include "vigil/tsdb/tsdb.h"
 
 namespace {
@@ -125,11 +126,15 @@ int main(int argc, char** argv) {
   auto* agent = app.add_subcommand("agent", "node collector, scraper, log tailer (127.0.0.1:9101)");
   AddDaemonFlags(agent, "agent", fv);
 
-  std::string server = "http://127.0.0.1:9090";
-  std::string expr;
-  auto* query = app.add_subcommand("query", "run a PromQL or LogQL query against a server");
-  query->add_option("--server", server, "the server's URL");
-  query->add_option("expr", expr, "the query")->required();
+  vigil::tsdb::QueryCommand qc;
+  auto* query = app.add_subcommand("query", "run a PromQL query against vigil or any Prometheus");
+  query->add_option("--server", qc.server, "the server's URL (default http://127.0.0.1:9090)");
+  query->add_option("--time", qc.time, "instant query at this time (RFC 3339 or Unix seconds)");
+  query->add_option("--start", qc.start, "range query from this time");
+  query->add_option("--end", qc.end, "range query to this time (default now)");
+  query->add_option("--step", qc.step, "range query step (5m, 30s or seconds)");
+  query->add_flag("--json", qc.json, "print the server's JSON answer");
+  query->add_option("expr", qc.expr, "the PromQL expression")->required();
 
   std::vector<std::string> files;
   auto* rules = app.add_subcommand("rules", "validate rule files and run rule unit tests");
@@ -157,7 +162,7 @@ int main(int argc, char** argv) {
   if (logship->parsed()) return RunComponent(fv, "logship", vigil::logship::Run);
   if (alertd->parsed()) return RunComponent(fv, "alertd", vigil::alertd::Run);
   if (agent->parsed()) return RunComponent(fv, "agent", vigil::agent::Run);
-  if (query->parsed()) return ExitFor(NotBuilt("vigil query", 4));
+  if (query->parsed()) return ExitFor(vigil::tsdb::RunQueryCommand(qc, std::cout));
   if (rules_check->parsed()) return ExitFor(NotBuilt("vigil rules check", 7));
   if (rules_test->parsed()) return ExitFor(NotBuilt("vigil rules test", 7));
   if (top->parsed()) return ExitFor(NotBuilt("vigil top", 5));

@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "testing.h"
 #include "vigil/common/clock.h"
@@ -492,6 +493,39 @@ TEST_F(PromqlPeerTest, SameErrorsAsPrometheus) {
     if (c.same_message) {
       EXPECT_EQ(got["error"], want["error"]) << c.path;
     }
+  }
+}
+
+// `vigil query` works against any Prometheus: the same table from both servers.
+TEST_F(PromqlPeerTest, QueryCommandPrintsTheSameFromBoth) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--time", Secs(end_), "sum by (job) (vt_temperature)"},
+           {"--start", Secs(start_ + 600'000), "--end", Secs(end_), "--step", "300",
+            "avg by (job) (rate(vt_requests_total[5m]))"},
+       }) {
+    std::vector<std::string> from_prom = {kVigil, "query", "--server", prom_url_};
+    std::vector<std::string> from_vigil = {kVigil, "query", "--server", vigil_->address()};
+    from_prom.insert(from_prom.end(), args.begin(), args.end());
+    from_vigil.insert(from_vigil.end(), args.begin(), args.end());
+    auto p = testing::Run(from_prom);
+    auto v = testing::Run(from_vigil);
+    EXPECT_EQ(p.exit_code, 0) << p.err;
+    EXPECT_EQ(v.exit_code, 0) << v.err;
+    EXPECT_NE(p.out.find("(2 series)"), std::string::npos) << p.out;
+    // The same rows and series; values may differ in the last digit, because Prometheus sums a
+    // group in the order its series were created and vigil in label order.
+    auto columns = [](const std::string& out) {
+      std::vector<std::string> rows;
+      std::istringstream in(out);
+      for (std::string line; std::getline(in, line);) {
+        std::istringstream ls(line);
+        std::string a, b;
+        ls >> a >> b;
+        rows.push_back(a + " " + b);
+      }
+      return rows;
+    };
+    EXPECT_EQ(columns(v.out), columns(p.out)) << v.out << "\n" << p.out;
   }
 }
 
