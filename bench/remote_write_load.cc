@@ -4,6 +4,7 @@
 //
 //   remote_write_load --url http://127.0.0.1:9090/api/v1/write --series 20000 --steps 240
 //                     [--batch 500] [--concurrency 4] [--openmetrics FILE]
+//                     [--histograms true]
 
 #include <atomic>
 #include <chrono>
@@ -30,6 +31,7 @@ struct Args {
   size_t concurrency = 4;
   int64_t start_ms = 1'700'000'000'000;
   std::string openmetrics;
+  bool histograms = false;
 };
 
 Args Parse(int argc, char** argv) {
@@ -50,6 +52,8 @@ Args Parse(int argc, char** argv) {
       a.start_ms = std::stoll(v);
     else if (k == "--openmetrics")
       a.openmetrics = v;
+    else if (k == "--histograms")
+      a.histograms = v == "true";
     else {
       std::cerr << "unknown flag " << k << "\n";
       std::exit(2);
@@ -62,7 +66,7 @@ Args Parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Args args = Parse(argc, argv);
-  vigil::bench::Workload w(args.series);
+  vigil::bench::Workload w(args.series, 1, args.histograms);
   std::vector<std::string> bodies;
   // Per series, its values over time (only kept when an OpenMetrics file is wanted).
   std::vector<std::vector<double>> history(args.openmetrics.empty() ? 0 : args.series);

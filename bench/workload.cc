@@ -4,11 +4,25 @@
 
 namespace vigil::bench {
 
-Workload::Workload(size_t n, uint64_t seed) : rng_(seed) {
+Workload::Workload(size_t n, uint64_t seed, bool histograms) : rng_(seed) {
   series_.reserve(n);
   static const char* kModes[] = {"idle", "user",    "system", "iowait",
                                  "irq",  "softirq", "steal",  "nice"};
   size_t i = 0;
+  if (histograms) {
+    static const char* kLes[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                                 "0.5",   "1",    "2.5",   "5",    "+Inf"};
+    for (size_t h = 0; h < n / 110; ++h) {
+      for (size_t b = 0; b < 11; ++b) {
+        LabelsBuilder lb;
+        lb.Set("__name__", "http_request_duration_seconds_bucket")
+            .Set("instance", "node-" + std::to_string(h) + ":8080")
+            .Set("job", "api")
+            .Set("le", kLes[b]);
+        series_.push_back({lb.Build(), Kind::kBucketCounter, 0, 5.0 * static_cast<double>(b)});
+      }
+    }
+  }
   while (series_.size() < n) {
     const std::string node = "node-" + std::to_string(i / 1000);
     const std::string pod =
@@ -93,6 +107,10 @@ void Workload::Step() {
         break;
       case Kind::kRatioGauge:
         s.value = std::round(unit(rng_) * 400) / 100;
+        break;
+      case Kind::kBucketCounter:
+        // Increments grow by 5 per bucket and vary by less: buckets stay cumulative.
+        s.value += s.base + std::floor(unit(rng_) * 5);
         break;
     }
   }

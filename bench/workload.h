@@ -14,18 +14,28 @@
 
 namespace vigil::bench {
 
-enum class Kind { kConstant, kCpuCounter, kNanoCounter, kBytesCounter, kMemoryGauge, kRatioGauge };
+enum class Kind {
+  kConstant,
+  kCpuCounter,
+  kNanoCounter,
+  kBytesCounter,
+  kMemoryGauge,
+  kRatioGauge,
+  kBucketCounter,  // a classic histogram bucket: cumulative, so larger `le` grows faster
+};
 
 struct SeriesSpec {
   Labels labels;
   Kind kind;
-  double value;  // current value
+  double value;     // current value
+  double base = 0;  // kBucketCounter: the bucket's fixed increment per scrape
 };
 
 class Workload {
  public:
-  // `series` series; the mix is fixed by the seed.
-  Workload(size_t series, uint64_t seed = 1);
+  // `series` series; the mix is fixed by the seed. With `histograms`, about a tenth of them are
+  // request-duration histograms (11 buckets per instance) in place of other series.
+  Workload(size_t series, uint64_t seed = 1, bool histograms = false);
   // Advances every series by one scrape interval and returns the new values.
   void Step();
   const std::vector<SeriesSpec>& series() const { return series_; }

@@ -60,11 +60,25 @@ Status ValidatePairs(const Pairs& pairs, bool require_name) {
 
 }  // namespace
 
-Labels::Labels(std::initializer_list<Label> pairs) : pairs_(pairs) {
-  std::sort(pairs_.begin(), pairs_.end());
-  assert(std::adjacent_find(pairs_.begin(), pairs_.end(), [](const Label& a, const Label& b) {
+Labels::Labels(std::vector<Label> sorted) {
+  if (sorted.empty()) return;
+  auto rep = std::make_shared<Rep>();
+  rep->pairs = std::move(sorted);
+  rep_ = std::move(rep);
+}
+
+const std::vector<Label>& Labels::EmptyPairs() {
+  static const std::vector<Label> kEmpty;
+  return kEmpty;
+}
+
+Labels::Labels(std::initializer_list<Label> pairs) {
+  std::vector<Label> v(pairs);
+  std::sort(v.begin(), v.end());
+  assert(std::adjacent_find(v.begin(), v.end(), [](const Label& a, const Label& b) {
            return a.name == b.name;
-         }) == pairs_.end());
+         }) == v.end());
+  *this = Labels(std::move(v));
 }
 
 Result<Labels> Labels::FromPairs(std::vector<Label> pairs) {
@@ -82,21 +96,32 @@ Labels Labels::FromSorted(std::vector<Label> pairs) {
 }
 
 std::string_view Labels::Get(std::string_view name) const {
-  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+  const auto& p = pairs();
+  auto it = std::lower_bound(p.begin(), p.end(), name,
                              [](const Label& l, std::string_view n) { return l.name < n; });
-  if (it != pairs_.end() && it->name == name) return it->value;
+  if (it != p.end() && it->name == name) return it->value;
   return {};
 }
 
 bool Labels::Has(std::string_view name) const {
-  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+  const auto& p = pairs();
+  auto it = std::lower_bound(p.begin(), p.end(), name,
                              [](const Label& l, std::string_view n) { return l.name < n; });
-  return it != pairs_.end() && it->name == name;
+  return it != p.end() && it->name == name;
 }
 
-uint64_t Labels::Hash() const { return HashPairs(pairs_); }
+uint64_t Labels::Hash() const {
+  if (!rep_) return HashPairs(EmptyPairs());
+  if (rep_->hashed.load(std::memory_order_acquire)) {
+    return rep_->hash.load(std::memory_order_relaxed);
+  }
+  const uint64_t h = HashPairs(rep_->pairs);
+  rep_->hash.store(h, std::memory_order_relaxed);
+  rep_->hashed.store(true, std::memory_order_release);
+  return h;
+}
 
-std::string Labels::ToString() const { return PairsToString(pairs_); }
+std::string Labels::ToString() const { return PairsToString(pairs()); }
 
 uint64_t HashLabels(std::span<const LabelView> labels) { return HashPairs(labels); }
 std::string LabelsToString(std::span<const LabelView> labels) { return PairsToString(labels); }

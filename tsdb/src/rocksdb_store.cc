@@ -941,8 +941,10 @@ Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
   }
   if (!open.empty()) VIGIL_RETURN_IF_ERROR(DecodeXor(open, mint, maxt, out));
   out.insert(out.end(), ooo.begin(), ooo.end());
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Sample& a, const Sample& b) { return a.t < b.t; });
+  auto by_time = [](const Sample& a, const Sample& b) { return a.t < b.t; };
+  if (!std::is_sorted(out.begin(), out.end(), by_time)) {
+    std::stable_sort(out.begin(), out.end(), by_time);
+  }
   out.erase(std::unique(out.begin(), out.end(),
                         [](const Sample& a, const Sample& b) { return a.t == b.t; }),
             out.end());

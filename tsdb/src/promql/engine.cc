@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -29,35 +30,44 @@ Labels DropName(const Labels& l) {
   return LabelsBuilder(l).Del(kMetricNameLabel).Build();
 }
 
-// The key of a label set, for maps (exact, collision-free).
-std::string Key(const Labels& l) {
-  std::string k;
-  for (const Label& x : l) {
-    k += x.name;
-    k += '\xff';
-    k += x.value;
-    k += '\xfe';
-  }
-  return k;
-}
+// The key of a label set in maps: its (cached) 64-bit hash. Like Prometheus, the engine treats
+// equal hashes as equal label sets.
+uint64_t Key(const Labels& l) { return l.Hash(); }
 
-// The matching signature: the values of `names` (on) or of everything but `names` and the
-// metric name (ignoring).
-std::string Signature(const Labels& l, bool on, const std::vector<std::string>& names) {
-  std::string k;
+// The matching signature: a hash of the values of `names` (on) or of everything but `names` and
+// the metric name (ignoring); a hash, as Prometheus' signatures are.
+uint64_t Signature(const Labels& l, bool on, const std::vector<std::string>& names) {
+  thread_local std::string buf;
+  buf.clear();
   auto listed = [&](std::string_view n) {
     return std::find(names.begin(), names.end(), n) != names.end();
   };
   for (const Label& x : l) {
     const bool keep = on ? listed(x.name) : (!listed(x.name) && x.name != kMetricNameLabel);
     if (!keep) continue;
-    k += x.name;
-    k += '\xff';
-    k += x.value;
-    k += '\xfe';
+    buf += x.name;
+    buf += '\xff';
+    buf += x.value;
+    buf += '\xfe';
   }
-  return k;
+  return std::hash<std::string_view>{}(buf);
 }
+
+// Signatures of the series that recur at every step of a range evaluation, computed once each.
+class SignatureCache {
+ public:
+  SignatureCache(bool on, const std::vector<std::string>& names) : on_(on), names_(names) {}
+  uint64_t operator()(const Labels& l) {
+    auto [it, fresh] = cache_.try_emplace(l.Hash(), 0);
+    if (fresh) it->second = Signature(l, on_, names_);
+    return it->second;
+  }
+
+ private:
+  bool on_;
+  const std::vector<std::string>& names_;
+  std::unordered_map<uint64_t, uint64_t> cache_;
+};
 
 Labels KeepOnly(const Labels& l, bool on, const std::vector<std::string>& names) {
   std::vector<Label> out;
@@ -191,7 +201,7 @@ double BucketQuantile(double q, std::vector<Bucket> buckets) {
   return start + (end - start) * (rank / count);
 }
 
-std::pair<double, double> LinearRegression(const std::vector<Point>& ps, int64_t intercept_t) {
+std::pair<double, double> LinearRegression(std::span<const Point> ps, int64_t intercept_t) {
   double n = 0, sum_x = 0, cx = 0, sum_y = 0, cy = 0, sum_xy = 0, cxy = 0, sum_x2 = 0, cx2 = 0;
   const double init_y = ps[0].v;
   bool const_y = true;
@@ -452,7 +462,7 @@ Result<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& args, const 
   // Cursors into each series of each argument.
   std::vector<std::vector<size_t>> cursor(in.size());
   for (size_t i = 0; i < in.size(); ++i) cursor[i].assign(in[i].size(), 0);
-  std::unordered_map<std::string, size_t> index;
+  std::unordered_map<uint64_t, size_t> index;
   Matrix out;
   std::vector<Vector> vecs(in.size());
   for (int64_t ts = start_; ts <= end_; ts += interval_) {
@@ -469,7 +479,7 @@ Result<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& args, const 
     }
     VIGIL_ASSIGN_OR_RETURN(Vector r, fn(vecs, ts));
     if (!scalar_result && r.size() > 1) {
-      std::unordered_set<std::string> seen;
+      std::unordered_set<uint64_t> seen;
       for (const Element& el : r) {
         if (!seen.insert(Key(el.labels)).second) {
           return ExecError("vector cannot contain metrics with the same labelset");
@@ -477,8 +487,7 @@ Result<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& args, const 
       }
     }
     for (Element& el : r) {
-      std::string k = Key(el.labels);
-      auto [it, fresh] = index.emplace(std::move(k), out.size());
+      auto [it, fresh] = index.emplace(Key(el.labels), out.size());
       if (fresh) out.push_back(Series{std::move(el.labels), {}});
       out[it->second].points.push_back({ts, el.v});
     }
@@ -573,13 +582,14 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
   }
   // Vector and vector.
   const VectorMatching vm = e.matching.value_or(VectorMatching{});
+  SignatureCache sigs(vm.on, vm.labels);
   return RangeEval({&l, &r}, [&](const std::vector<Vector>& v, int64_t) -> Result<Vector> {
     const Vector& lhs = v[0];
     const Vector& rhs = v[1];
     Vector out;
-    auto sig = [&](const Labels& x) { return Signature(x, vm.on, vm.labels); };
+    auto sig = [&](const Labels& x) { return sigs(x); };
     if (op == Op::kAnd || op == Op::kUnless) {
-      std::unordered_set<std::string> right;
+      std::unordered_set<uint64_t> right;
       for (const Element& el : rhs) right.insert(sig(el.labels));
       for (const Element& el : lhs) {
         if ((right.count(sig(el.labels)) > 0) == (op == Op::kAnd)) out.push_back(el);
@@ -587,7 +597,7 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
       return out;
     }
     if (op == Op::kOr) {
-      std::unordered_set<std::string> left;
+      std::unordered_set<uint64_t> left;
       for (const Element& el : lhs) {
         left.insert(sig(el.labels));
         out.push_back(el);
@@ -600,7 +610,7 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
     const Vector* a = &lhs;
     const Vector* b = &rhs;
     if (vm.card == Cardinality::kOneToMany) std::swap(a, b);
-    std::unordered_map<std::string, const Element*> right;
+    std::unordered_map<uint64_t, const Element*> right;
     for (const Element& el : *b) {
       auto [it, fresh] = right.emplace(sig(el.labels), &el);
       if (!fresh) {
@@ -613,9 +623,9 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
                          "on one side");
       }
     }
-    std::unordered_map<std::string, std::unordered_set<std::string>> matched;
+    std::unordered_map<uint64_t, std::unordered_set<uint64_t>> matched;
     for (const Element& el : *a) {
-      const std::string s = sig(el.labels);
+      const uint64_t s = sig(el.labels);
       auto it = right.find(s);
       if (it == right.end()) continue;
       const Element& other = *it->second;
@@ -688,6 +698,7 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
   if (param != nullptr && op != Op::kCountValues) args.push_back(param);
   args.push_back(&inner);
   const bool has_param = param != nullptr && op != Op::kCountValues;
+  SignatureCache group_sig(!e.without, grouping);
   return RangeEval(args, [&](const std::vector<Vector>& v, int64_t ts) -> Result<Vector> {
     const Vector& in = v.back();
     const double p = has_param ? v[0][0].v : 0;
@@ -700,7 +711,7 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
       bool has_float = false;
     };
     std::vector<Group> groups;
-    std::unordered_map<std::string, size_t> index;
+    std::unordered_map<uint64_t, size_t> index;
     int64_t k = 0;
     if (op == Op::kTopk || op == Op::kBottomk) {
       if (std::isnan(p) || p >= 9.2e18 || p <= -9.2e18) {
@@ -714,23 +725,26 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
       if (op == Op::kCountValues) {
         el.labels = LabelsBuilder(el.labels).Set(value_label, FormatFloatShortest(el.v)).Build();
       }
-      Labels gl;
-      if (e.without) {
-        LabelsBuilder b(el.labels);
-        b.Del(kMetricNameLabel);
-        for (const auto& n : grouping) b.Del(n);
-        gl = b.Build();
-      } else {
-        std::vector<Label> keep;
-        for (const Label& x : el.labels) {
-          if (std::find(grouping.begin(), grouping.end(), x.name) != grouping.end()) {
-            keep.push_back(x);
-          }
-        }
-        gl = Labels::FromSorted(std::move(keep));
-      }
-      std::string key = Key(gl);
+      // The group: a hash of the grouping labels; their Labels only for a new group.
+      const uint64_t key = group_sig(el.labels);
       auto [it, fresh] = index.emplace(key, groups.size());
+      Labels gl;
+      if (fresh) {
+        if (e.without) {
+          LabelsBuilder b(el.labels);
+          b.Del(kMetricNameLabel);
+          for (const auto& n : grouping) b.Del(n);
+          gl = b.Build();
+        } else {
+          std::vector<Label> keep;
+          for (const Label& x : el.labels) {
+            if (std::find(grouping.begin(), grouping.end(), x.name) != grouping.end()) {
+              keep.push_back(x);
+            }
+          }
+          gl = Labels::FromSorted(std::move(keep));
+        }
+      }
       if (fresh) {
         Group g;
         g.labels = std::move(gl);
@@ -892,7 +906,6 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
       VIGIL_RETURN_IF_ERROR(CheckDeadline());
       Series r;
       r.labels = id == Fn::kLastOverTime ? s.labels : DropName(s.labels);
-      std::vector<Point> window;
       size_t lo = 0;
       for (size_t step = 0; step < steps; ++step) {
         const int64_t ts = start_ + static_cast<int64_t>(step) * interval_;
@@ -909,9 +922,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
                              [](int64_t t, const Point& p) { return t < p.t; }) -
             s.points.begin());
         if (a >= b) continue;
-        window.assign(s.points.begin() + static_cast<std::ptrdiff_t>(a),
-                      s.points.begin() + static_cast<std::ptrdiff_t>(b));
-        const auto& w = window;
+        const std::span<const Point> w(s.points.data() + a, b - a);
         const double n = static_cast<double>(w.size());
         std::optional<double> val;
         auto extrapolated = [&](bool counter, bool rate) -> std::optional<double> {
@@ -1130,7 +1141,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
       return m;
     }
     if (out.size() > 1) {
-      std::unordered_set<std::string> seen;
+      std::unordered_set<uint64_t> seen;
       for (const Series& s : out) {
         if (!seen.insert(Key(s.labels)).second) {
           return ExecError("vector cannot contain metrics with the same labelset");
@@ -1199,10 +1210,17 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
   }
 
   const bool scalar_result = f.result == ValueType::kScalar;
+  // The same input series recur at every step: their name-less labels are made once.
+  std::unordered_map<uint64_t, std::pair<Labels, Labels>> dropped;
+  auto drop_name = [&dropped](const Labels& l) -> const Labels& {
+    auto [it, fresh] = dropped.try_emplace(Key(l));
+    if (fresh || !(it->second.first == l)) it->second = {l, DropName(l)};
+    return it->second.second;
+  };
   auto simple = [&](const Vector& in, auto fn) {
     Vector out;
     out.reserve(in.size());
-    for (const Element& el : in) out.push_back({DropName(el.labels), el.t, fn(el.v)});
+    for (const Element& el : in) out.push_back({drop_name(el.labels), el.t, fn(el.v)});
     return out;
   };
   auto date = [&](const std::vector<Vector>& v, int64_t ts, auto fn) -> Vector {
@@ -1210,13 +1228,13 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
     Vector out;
     for (const Element& el : in) {
       if (std::isnan(el.v) || std::isinf(el.v)) {
-        out.push_back({DropName(el.labels), el.t, kNaN});
+        out.push_back({drop_name(el.labels), el.t, kNaN});
         continue;
       }
       const auto secs = static_cast<time_t>(el.v);
       std::tm tm{};
       gmtime_r(&secs, &tm);
-      out.push_back({DropName(el.labels), el.t, fn(tm)});
+      out.push_back({drop_name(el.labels), el.t, fn(tm)});
     }
     return out;
   };
@@ -1343,18 +1361,23 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
           }
           case Fn::kHistogramQuantile: {
             const double q = v[0][0].v;
-            std::map<std::string, std::pair<Labels, std::vector<Bucket>>> groups;
-            std::vector<std::string> order;
+            std::unordered_map<uint64_t, std::pair<Labels, std::vector<Bucket>>> groups;
+            std::vector<uint64_t> order;
+            static const std::vector<std::string> kLe = {"le"};
             for (const Element& el : v[1]) {
               double upper;
               if (!ParseGoFloat(el.labels.Get("le"), upper)) continue;
-              LabelsBuilder sig(el.labels);
-              sig.Del("le");
-              const Labels sig_labels = sig.Build();
-              std::string key = Key(sig_labels);
+              // Grouped by every label but le (the metric name included, as Prometheus).
+              uint64_t key = 0;
+              {
+                std::string buf(el.labels.MetricName());
+                key = Signature(el.labels, false, kLe) ^ std::hash<std::string>{}(buf);
+              }
               auto [it, fresh] = groups.try_emplace(key);
               if (fresh) {
-                it->second.first = DropName(sig_labels);
+                LabelsBuilder b(el.labels);
+                b.Del("le");
+                it->second.first = DropName(b.Build());
                 order.push_back(key);
               }
               it->second.second.push_back({upper, el.v});
@@ -1449,7 +1472,7 @@ Result<Matrix> Evaluator::Eval(const Expr& e) {
           for (Point& p : s.points) p.v = -p.v;
         }
         if (m.size() > 1) {
-          std::unordered_set<std::string> seen;
+          std::unordered_set<uint64_t> seen;
           for (const Series& s : m) {
             if (!seen.insert(Key(s.labels)).second) {
               return ExecError("vector cannot contain metrics with the same labelset");

@@ -4,9 +4,11 @@
 // sorted by name with unique names; the metric name is the label "__name__". Immutable after
 // construction; thread-compatible.
 
+#include <atomic>
 #include <compare>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,19 +50,32 @@ class Labels {
   // {__name__="up", job="node"} as Prometheus prints label sets.
   std::string ToString() const;
 
-  size_t size() const { return pairs_.size(); }
-  bool empty() const { return pairs_.empty(); }
-  std::vector<Label>::const_iterator begin() const { return pairs_.begin(); }
-  std::vector<Label>::const_iterator end() const { return pairs_.end(); }
-  const Label& operator[](size_t i) const { return pairs_[i]; }
-  const std::vector<Label>& pairs() const { return pairs_; }
+  size_t size() const { return pairs().size(); }
+  bool empty() const { return pairs().empty(); }
+  std::vector<Label>::const_iterator begin() const { return pairs().begin(); }
+  std::vector<Label>::const_iterator end() const { return pairs().end(); }
+  const Label& operator[](size_t i) const { return pairs()[i]; }
+  const std::vector<Label>& pairs() const { return rep_ ? rep_->pairs : EmptyPairs(); }
 
-  friend auto operator<=>(const Labels&, const Labels&) = default;
-  friend bool operator==(const Labels&, const Labels&) = default;
+  friend std::strong_ordering operator<=>(const Labels& a, const Labels& b) {
+    if (a.rep_ == b.rep_) return std::strong_ordering::equal;
+    return a.pairs() <=> b.pairs();
+  }
+  friend bool operator==(const Labels& a, const Labels& b) {
+    return a.rep_ == b.rep_ || a.pairs() == b.pairs();
+  }
 
  private:
-  explicit Labels(std::vector<Label> sorted) : pairs_(std::move(sorted)) {}
-  std::vector<Label> pairs_;
+  // Immutable and shared: copying a Labels is a reference count, not a copy of every string
+  // (queries copy label sets per sample and step). The hash is computed once, on first use.
+  struct Rep {
+    std::vector<Label> pairs;
+    mutable std::atomic<uint64_t> hash{0};
+    mutable std::atomic<bool> hashed{false};
+  };
+  static const std::vector<Label>& EmptyPairs();
+  explicit Labels(std::vector<Label> sorted);
+  std::shared_ptr<const Rep> rep_;  // nullptr: no labels
 };
 
 // A label pair that points into someone else's bytes (a request being decoded), for the ingest
