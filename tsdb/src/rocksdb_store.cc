@@ -96,7 +96,8 @@ struct MemSeries {
 Status DecodeXor(std::string_view chunk, int64_t mint, int64_t maxt, std::vector<Sample>& out) {
   XorIterator it(chunk);
   while (it.Next()) {
-    if (it.t() >= mint && it.t() <= maxt) out.push_back({it.t(), it.v()});
+    if (it.t() > maxt) return Status::Ok();  // times only grow within a chunk
+    if (it.t() >= mint) out.push_back({it.t(), it.v()});
   }
   return it.Err();
 }
@@ -174,7 +175,14 @@ class RocksDbStore::Impl {
       const std::vector<Matcher>& matchers, int64_t mint = std::numeric_limits<int64_t>::min(),
       int64_t maxt = std::numeric_limits<int64_t>::max());
   // The samples of `s` in [mint, maxt], sorted, without duplicate timestamps.
-  Status SamplesOf(MemSeries& s, int64_t mint, int64_t maxt, std::vector<Sample>& out);
+  // An iterator over the chunks reused across the series of one read. It is renewed when
+  // chunks were written since it was made, so it always sees what left the head.
+  struct ChunkReader {
+    std::unique_ptr<rocksdb::Iterator> it;
+    uint64_t epoch = 0;
+  };
+  Status SamplesOf(MemSeries& s, int64_t mint, int64_t maxt, std::vector<Sample>& out,
+                   ChunkReader& reader);
 
   const StoreOptions& options() const { return opts_; }
 
@@ -238,6 +246,7 @@ class RocksDbStore::Impl {
   uint64_t next_seq_ = 1;
   uint64_t checkpoint_seqs_[2] = {0, 0};  // next_seq_ at the last two checkpoints
   std::atomic<uint32_t> chunk_n_{0};
+  std::atomic<uint64_t> chunk_writes_{0};  // chunk batches written; readers renew iterators
   std::atomic<int64_t> min_time_{kNoTime};
   std::atomic<int64_t> max_time_{kNoTime};
 
@@ -622,7 +631,13 @@ void RocksDbStore::Impl::Flush(MemSeries& s, uint64_t seq, uint32_t idx) {
     PutChunk(batch, s.id, s.chunk, samples);
     s.closed_max_t = s.app->last_t();
   }
-  if (!s.ooo.empty()) PutChunk(batch, s.id, s.ooo);
+  if (!s.ooo.empty()) {
+    PutChunk(batch, s.id, s.ooo);
+    // closed_max_t bounds every closed sample, so reads can skip RocksDB after it.
+    if (s.closed_max_t == kNoTime || s.ooo.back().t > s.closed_max_t) {
+      s.closed_max_t = s.ooo.back().t;
+    }
+  }
   const auto old_seq = s.persisted_seq;
   const auto old_idx = s.persisted_idx;
   s.persisted_seq = seq;
@@ -630,6 +645,7 @@ void RocksDbStore::Impl::Flush(MemSeries& s, uint64_t seq, uint32_t idx) {
   batch.Put(series_cf_, SeriesKey(s.id), s.SeriesValue());
   // Written before the head lets go of the samples, so a query always finds them somewhere.
   auto st = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (st.ok()) chunk_writes_.fetch_add(1, std::memory_order_release);
   if (!st.ok()) {
     // The samples stay in the head and in the log; the next flush tries again.
     spdlog::error("tsdb: writing chunks of series {} failed: {}", s.id, st.ToString());
@@ -906,14 +922,16 @@ std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
 }
 
 Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
-                                     std::vector<Sample>& out) {
+                                     std::vector<Sample>& out, ChunkReader& reader) {
   out.clear();
   // The head first, then RocksDB: a flush between the two moves samples from the head to
   // RocksDB, so this order sees them at least once (duplicates are removed below).
   std::string open;
   std::vector<Sample> ooo;
+  int64_t closed_max = kNoTime;
   {
     std::lock_guard lock(s.mu);
+    closed_max = s.closed_max_t;
     if (s.app && s.app->last_t() >= mint && s.chunk_mint <= maxt) open = s.chunk;
     for (const Sample& x : s.ooo) {
       if (x.t >= mint && x.t <= maxt) ooo.push_back(x);
@@ -921,8 +939,16 @@ Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
   }
   const int64_t lo = std::max(mint, min_time_.load());
   const int64_t hi = std::min(maxt, max_time_.load());
-  if (min_time_.load() != kNoTime && lo <= hi) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_));
+  // Nothing closed at or after mint: the head has it all (an instant query's usual case).
+  if (min_time_.load() != kNoTime && lo <= hi && closed_max != kNoTime && closed_max >= mint) {
+    // Chunk writes are counted before the head lets go of their samples (under s.mu), so a
+    // count read after the head snapshot covers every chunk the snapshot misses.
+    const uint64_t epoch = chunk_writes_.load(std::memory_order_acquire);
+    if (!reader.it || reader.epoch != epoch) {
+      reader.it.reset(db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_));
+      reader.epoch = epoch;
+    }
+    rocksdb::Iterator* it = reader.it.get();
     for (int64_t b = BucketOf(lo); b <= BucketOf(hi); ++b) {
       const std::string prefix = ChunkKeyPrefix(b, s.id);
       std::string start = prefix;
@@ -1017,6 +1043,7 @@ Result<uint64_t> RocksDbStore::Impl::DeleteSeries(const std::vector<Matcher>& ma
   rocksdb::WriteOptions wo;
   wo.sync = true;
   VIGIL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "delete series"));
+  chunk_writes_.fetch_add(1, std::memory_order_release);
   return static_cast<uint64_t>(victims.size());
 }
 
@@ -1178,7 +1205,7 @@ class StoreSeriesSet final : public SeriesSet {
   bool Next() override {
     while (err_.ok() && pos_ < series_.size()) {
       current_ = &series_[pos_++];
-      err_ = store_->SamplesOf(*current_->second, mint_, maxt_, samples_);
+      err_ = store_->SamplesOf(*current_->second, mint_, maxt_, samples_, reader_);
       if (!samples_.empty()) return err_.ok();
     }
     return false;
@@ -1194,6 +1221,7 @@ class StoreSeriesSet final : public SeriesSet {
   size_t pos_ = 0;
   const Entry* current_ = nullptr;
   std::vector<Sample> samples_;
+  RocksDbStore::Impl::ChunkReader reader_;
   Status err_;
 };
 
@@ -1202,13 +1230,16 @@ class StoreQuerier final : public Querier {
   explicit StoreQuerier(RocksDbStore::Impl* store) : store_(store) {}
 
   std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
-                                    const std::vector<Matcher>& matchers) override {
+                                    const std::vector<Matcher>& matchers, bool sorted) override {
     std::vector<StoreSeriesSet::Entry> series;
     for (auto& s : store_->SeriesFor(matchers, mint, maxt)) {
       series.emplace_back(s->labels(), std::move(s));
     }
-    std::sort(series.begin(), series.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Unsorted, they come in id order: the order series were created, as Prometheus' head.
+    if (sorted) {
+      std::sort(series.begin(), series.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
     return std::make_unique<StoreSeriesSet>(store_, std::move(series), mint, maxt);
   }
 

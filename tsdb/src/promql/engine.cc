@@ -57,6 +57,16 @@ uint64_t Signature(const Labels& l, bool on, const std::vector<std::string>& nam
 class SignatureCache {
  public:
   SignatureCache(bool on, const std::vector<std::string>& names) : on_(on), names_(names) {}
+  // By the element's source series when it has one (an array slot), else by its labels.
+  uint64_t operator()(const Element& el) {
+    if (el.source != Element::kNoSource) {
+      if (el.source >= by_source_.size()) by_source_.resize(el.source + 1, {0, false});
+      auto& slot = by_source_[el.source];
+      if (!slot.second) slot = {Signature(el.labels, on_, names_), true};
+      return slot.first;
+    }
+    return (*this)(el.labels);
+  }
   uint64_t operator()(const Labels& l) {
     auto [it, fresh] = cache_.try_emplace(l.Hash(), 0);
     if (fresh) it->second = Signature(l, on_, names_);
@@ -66,6 +76,7 @@ class SignatureCache {
  private:
   bool on_;
   const std::vector<std::string>& names_;
+  std::vector<std::pair<uint64_t, bool>> by_source_;
   std::unordered_map<uint64_t, uint64_t> cache_;
 };
 
@@ -375,7 +386,9 @@ class Evaluator {
 
 Result<std::vector<Series>> Evaluator::Select(const Expr& sel, int64_t mint, int64_t maxt) {
   std::vector<Series> out;
-  auto set = q_.Select(mint, maxt, sel.matchers);
+  // Sorted: the order aggregations meet ties in (topk) is the order Prometheus reads its
+  // blocks in, and the peer tests agree with it.
+  auto set = q_.Select(mint, maxt, sel.matchers, /*sorted=*/true);
   while (set->Next()) {
     Series s;
     s.labels = set->labels();
@@ -468,14 +481,26 @@ Result<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& args, const 
   for (int64_t ts = start_; ts <= end_; ts += interval_) {
     VIGIL_RETURN_IF_ERROR(CheckDeadline());
     for (size_t i = 0; i < in.size(); ++i) {
-      vecs[i].clear();
+      // The elements are rewritten in place: the same series recur at every step, and their
+      // labels are only copied when a slot changes series.
+      size_t n = 0;
+      Vector& vec = vecs[i];
       for (size_t s = 0; s < in[i].size(); ++s) {
         auto& pts = in[i][s].points;
         size_t& c = cursor[i][s];
         while (c < pts.size() && pts[c].t < ts) ++c;
-        if (c < pts.size() && pts[c].t == ts) vecs[i].push_back({in[i][s].labels, ts, pts[c].v});
+        if (c >= pts.size() || pts[c].t != ts) continue;
+        if (n == vec.size()) vec.emplace_back();
+        Element& el = vec[n++];
+        if (el.labels.identity() != in[i][s].labels.identity() || el.labels.identity() == nullptr) {
+          el.labels = in[i][s].labels;
+        }
+        el.t = ts;
+        el.v = pts[c].v;
+        el.source = static_cast<uint32_t>(s);
       }
-      if (is_scalar[i] && vecs[i].empty()) vecs[i].push_back({Labels(), ts, kNaN});
+      vec.resize(n);
+      if (is_scalar[i] && vec.empty()) vec.push_back({Labels(), ts, kNaN});
     }
     VIGIL_ASSIGN_OR_RETURN(Vector r, fn(vecs, ts));
     if (!scalar_result && r.size() > 1) {
@@ -582,28 +607,29 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
   }
   // Vector and vector.
   const VectorMatching vm = e.matching.value_or(VectorMatching{});
-  SignatureCache sigs(vm.on, vm.labels);
+  SignatureCache sigs_l(vm.on, vm.labels), sigs_r(vm.on, vm.labels);
   return RangeEval({&l, &r}, [&](const std::vector<Vector>& v, int64_t) -> Result<Vector> {
     const Vector& lhs = v[0];
     const Vector& rhs = v[1];
     Vector out;
-    auto sig = [&](const Labels& x) { return sigs(x); };
+    auto sig_l = [&](const Element& x) { return sigs_l(x); };
+    auto sig_r = [&](const Element& x) { return sigs_r(x); };
     if (op == Op::kAnd || op == Op::kUnless) {
       std::unordered_set<uint64_t> right;
-      for (const Element& el : rhs) right.insert(sig(el.labels));
+      for (const Element& el : rhs) right.insert(sig_r(el));
       for (const Element& el : lhs) {
-        if ((right.count(sig(el.labels)) > 0) == (op == Op::kAnd)) out.push_back(el);
+        if ((right.count(sig_l(el)) > 0) == (op == Op::kAnd)) out.push_back(el);
       }
       return out;
     }
     if (op == Op::kOr) {
       std::unordered_set<uint64_t> left;
       for (const Element& el : lhs) {
-        left.insert(sig(el.labels));
+        left.insert(sig_l(el));
         out.push_back(el);
       }
       for (const Element& el : rhs) {
-        if (left.count(sig(el.labels)) == 0) out.push_back(el);
+        if (left.count(sig_r(el)) == 0) out.push_back(el);
       }
       return out;
     }
@@ -612,7 +638,7 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
     if (vm.card == Cardinality::kOneToMany) std::swap(a, b);
     std::unordered_map<uint64_t, const Element*> right;
     for (const Element& el : *b) {
-      auto [it, fresh] = right.emplace(sig(el.labels), &el);
+      auto [it, fresh] = right.emplace(b == &rhs ? sig_r(el) : sig_l(el), &el);
       if (!fresh) {
         const std::string side = vm.card == Cardinality::kOneToMany ? "left" : "right";
         return ExecError("found duplicate series for the match group " +
@@ -625,7 +651,7 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
     }
     std::unordered_map<uint64_t, std::unordered_set<uint64_t>> matched;
     for (const Element& el : *a) {
-      const uint64_t s = sig(el.labels);
+      const uint64_t s = a == &lhs ? sig_l(el) : sig_r(el);
       auto it = right.find(s);
       if (it == right.end()) continue;
       const Element& other = *it->second;
@@ -724,9 +750,10 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
       Element el = el0;
       if (op == Op::kCountValues) {
         el.labels = LabelsBuilder(el.labels).Set(value_label, FormatFloatShortest(el.v)).Build();
+        el.source = Element::kNoSource;  // its group depends on the value, not the series
       }
       // The group: a hash of the grouping labels; their Labels only for a new group.
-      const uint64_t key = group_sig(el.labels);
+      const uint64_t key = group_sig(el);
       auto [it, fresh] = index.emplace(key, groups.size());
       Labels gl;
       if (fresh) {
@@ -906,21 +933,18 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
       VIGIL_RETURN_IF_ERROR(CheckDeadline());
       Series r;
       r.labels = id == Fn::kLastOverTime ? s.labels : DropName(s.labels);
-      size_t lo = 0;
+      // The window [mint, maxt] slides forward with the steps; with @ it stays put.
+      size_t a = 0, b = 0;
+      int64_t prev_mint = std::numeric_limits<int64_t>::min();
       for (size_t step = 0; step < steps; ++step) {
         const int64_t ts = start_ + static_cast<int64_t>(step) * interval_;
         const int64_t maxt = RefTime(modifier_node, ts);
         const int64_t mint = maxt - range;
-        while (lo < s.points.size() && s.points[lo].t < mint) ++lo;
-        if (lo > 0 && lo <= s.points.size() && s.points[lo - 1].t >= mint) lo = 0;
-        size_t a = static_cast<size_t>(
-            std::lower_bound(s.points.begin(), s.points.end(), mint,
-                             [](const Point& p, int64_t t) { return p.t < t; }) -
-            s.points.begin());
-        size_t b = static_cast<size_t>(
-            std::upper_bound(s.points.begin(), s.points.end(), maxt,
-                             [](int64_t t, const Point& p) { return t < p.t; }) -
-            s.points.begin());
+        if (mint < prev_mint) a = b = 0;  // never with a constant offset; safe anyway
+        prev_mint = mint;
+        while (a < s.points.size() && s.points[a].t < mint) ++a;
+        if (b < a) b = a;
+        while (b < s.points.size() && s.points[b].t <= maxt) ++b;
         if (a >= b) continue;
         const std::span<const Point> w(s.points.data() + a, b - a);
         const double n = static_cast<double>(w.size());

@@ -56,6 +56,8 @@ class Labels {
   std::vector<Label>::const_iterator end() const { return pairs().end(); }
   const Label& operator[](size_t i) const { return pairs()[i]; }
   const std::vector<Label>& pairs() const { return rep_ ? rep_->pairs : EmptyPairs(); }
+  // The same object for copies of one Labels (for caches keyed by label set identity).
+  const void* identity() const { return rep_.get(); }
 
   friend std::strong_ordering operator<=>(const Labels& a, const Labels& b) {
     if (a.rep_ == b.rep_) return std::strong_ordering::equal;

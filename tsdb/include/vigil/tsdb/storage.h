@@ -69,8 +69,8 @@ struct Sample {
   double v = 0;
 };
 
-// The series matched by a Select, in label order. Each series' samples are in time order
-// without duplicate timestamps, limited to the Select's [mint, maxt].
+// The series matched by a Select, in label order unless asked otherwise. Each series' samples are
+// in time order without duplicate timestamps, limited to the Select's [mint, maxt].
 class SeriesSet {
  public:
   virtual ~SeriesSet() = default;
@@ -86,8 +86,11 @@ class Querier {
   virtual ~Querier() = default;
   // Series with at least one sample in [mint, maxt] (inclusive, milliseconds) matching every
   // matcher. At least one matcher should not match the empty string, or every series is read.
+  // With `sorted` false the series may come in any order (Prometheus' sortSeries hint: PromQL
+  // does not need the order and sorting costs).
   virtual std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
-                                            const std::vector<Matcher>& matchers) = 0;
+                                            const std::vector<Matcher>& matchers,
+                                            bool sorted = true) = 0;
   // Label names of the series matching `matchers` (all series when empty) that may have samples
   // in [mint, maxt], sorted. Like Prometheus, a store may answer coarsely on time (a series is
   // left out when it surely has no sample in the range), never by leaving out one that has.

@@ -34,6 +34,10 @@ struct Element {
   Labels labels;
   int64_t t = 0;
   double v = 0;
+  // Inside the engine: the index of the input series it came from in a step (kNoSource for
+  // computed ones), so per-series work (signatures, groups) is done once per series.
+  static constexpr uint32_t kNoSource = UINT32_MAX;
+  uint32_t source = kNoSource;
 };
 using Vector = std::vector<Element>;
 
