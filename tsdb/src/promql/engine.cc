@@ -409,15 +409,16 @@ Result<Matrix> Evaluator::EvalVectorSelector(const Expr& e, bool keep_sample_tim
   for (Series& s : series) {
     Series r;
     r.labels = std::move(s.labels);
-    size_t idx = 0;  // first point after the previous step's reference time
+    size_t next = 0;  // the first point after the step's reference time; only moves forward
+    int64_t prev_ref = std::numeric_limits<int64_t>::min();
     for (int64_t ts = start_; ts <= end_; ts += interval_) {
       const int64_t ref = RefTime(e, ts);
+      if (ref < prev_ref) next = 0;  // not with a constant offset; safe anyway
+      prev_ref = ref;
       // The newest point at or before ref, within the lookback delta (closed on both ends).
-      auto it = std::upper_bound(s.points.begin(), s.points.end(), ref,
-                                 [](int64_t t, const Point& p) { return t < p.t; });
-      (void)idx;
-      if (it == s.points.begin()) continue;
-      const Point& p = *(it - 1);
+      while (next < s.points.size() && s.points[next].t <= ref) ++next;
+      if (next == 0) continue;
+      const Point& p = s.points[next - 1];
       if (p.t < ref - opts_.lookback_delta_ms || IsStale(p.v)) continue;
       r.points.push_back({keep_sample_time ? p.t : ts, p.v});
     }
@@ -725,19 +726,22 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
   args.push_back(&inner);
   const bool has_param = param != nullptr && op != Op::kCountValues;
   SignatureCache group_sig(!e.without, grouping);
+  struct Group {
+    Labels labels;
+    double value = 0, mean = 0;
+    int64_t count = 0;
+    std::vector<double> values;
+    Vector heap;  // topk/bottomk
+    bool has_float = false;
+  };
+  // Kept across steps so their memory is reused.
+  std::vector<Group> groups;
+  std::unordered_map<uint64_t, size_t> index;
   return RangeEval(args, [&](const std::vector<Vector>& v, int64_t ts) -> Result<Vector> {
     const Vector& in = v.back();
     const double p = has_param ? v[0][0].v : 0;
-    struct Group {
-      Labels labels;
-      double value = 0, mean = 0;
-      int64_t count = 0;
-      std::vector<double> values;
-      Vector heap;  // topk/bottomk
-      bool has_float = false;
-    };
-    std::vector<Group> groups;
-    std::unordered_map<uint64_t, size_t> index;
+    groups.clear();
+    index.clear();
     int64_t k = 0;
     if (op == Op::kTopk || op == Op::kBottomk) {
       if (std::isnan(p) || p >= 9.2e18 || p <= -9.2e18) {
@@ -747,10 +751,14 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
       if (k < 1) return Vector{};
     }
     for (const Element& el0 : in) {
-      Element el = el0;
+      // A copy only where the labels change (count_values); else the input element itself.
+      Element counted;
+      if (op == Op::kCountValues) counted = el0;
+      const Element& el = op == Op::kCountValues ? counted : el0;
       if (op == Op::kCountValues) {
-        el.labels = LabelsBuilder(el.labels).Set(value_label, FormatFloatShortest(el.v)).Build();
-        el.source = Element::kNoSource;  // its group depends on the value, not the series
+        counted.labels =
+            LabelsBuilder(el0.labels).Set(value_label, FormatFloatShortest(el0.v)).Build();
+        counted.source = Element::kNoSource;  // its group depends on the value, not the series
       }
       // The group: a hash of the grouping labels; their Labels only for a new group.
       const uint64_t key = group_sig(el);
