@@ -13,7 +13,7 @@ HOURS=${HOURS:-24}
 RUNS=${RUNS:-5}
 BUILD=${BUILD:-build}
 work=$(mktemp -d /tmp/vigil-qbench-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { for _ in $(seq 1 12000); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not ready: $1" >&2; return 1; }
@@ -32,6 +32,13 @@ echo "loading $SERIES series x $steps samples into vigil..." >&2
 "$BUILD/bench/remote_write_load" --url "http://127.0.0.1:$vp/api/v1/write" --series "$SERIES" \
   --steps "$steps" --batch 500 --concurrency 2 --start-ms "$start_ms" --histograms true \
   --openmetrics "$work/data.om" >&2
+# Both servers answer queries freshly started on their data, so neither carries the memory of
+# having ingested it.
+kill -TERM $vpid; while kill -0 $vpid 2>/dev/null; do sleep 0.1; done
+"$BUILD/vigil" tsdb --listen 127.0.0.1:$vp --data-dir "$work/vigil" --wal-sync false \
+  >> "$work/vigil.log" 2>&1 &
+vpid=$!
+wait_ready "http://127.0.0.1:$vp/-/ready"
 # Prometheus: compacted blocks of the same samples, as an operator's history would be.
 echo "building Prometheus blocks with promtool..." >&2
 promtool tsdb create-blocks-from openmetrics --max-block-duration=24h "$work/data.om" \

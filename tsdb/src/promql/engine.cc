@@ -710,7 +710,6 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
   const Expr* param = e.args.size() == 2 ? e.args[0].get() : nullptr;
   std::string value_label;
   if (op == Op::kCountValues) {
-    value_label = param->str;
     const Expr* p = param;
     while (p->kind == NodeKind::kParen) p = p->args[0].get();
     if (p->kind != NodeKind::kString) return ExecError("count_values needs a string literal");
@@ -732,7 +731,6 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
     int64_t count = 0;
     std::vector<double> values;
     Vector heap;  // topk/bottomk
-    bool has_float = false;
   };
   // Kept across steps so their memory is reused.
   std::vector<Group> groups;
@@ -1065,7 +1063,6 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
           }
           case Fn::kAvgOverTime: {
             double mean = 0, c = 0, count = 0;
-            bool skip_kahan = false;
             for (const Point& p : w) {
               ++count;
               if (std::isinf(mean)) {
@@ -1074,7 +1071,6 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
               }
               std::tie(mean, c) = KahanInc(p.v / count - mean / count, mean, c);
             }
-            (void)skip_kahan;
             val = std::isinf(mean) ? mean : mean + c;
             break;
           }

@@ -98,8 +98,8 @@ class Parser {
  private:
   // ---- errors -------------------------------------------------------------------------------
 
-  Status Error(int pos, int end, const std::string& msg) const {
-    (void)end;
+  // Prometheus reports the start of a range; the end is kept at call sites for the reader.
+  Status Error(int pos, int /*end*/, const std::string& msg) const {
     int line = 1, last_break = -1;
     for (int i = 0; i < pos && i < static_cast<int>(q_.size()); ++i) {
       if (q_[static_cast<size_t>(i)] == '\n') {
