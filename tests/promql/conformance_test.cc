@@ -24,8 +24,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// ../shared/conformance/promql beside the checkout; for a clone of a local checkout (CI clones
+// the team's), beside that checkout; $VIGIL_SHARED_DIR overrides both.
 fs::path ConformanceDir() {
-  return fs::path(VIGIL_SOURCE_DIR) / ".." / "shared" / "conformance" / "promql";
+  const fs::path rel = fs::path("conformance") / "promql";
+  if (const char* dir = std::getenv("VIGIL_SHARED_DIR")) return fs::path(dir) / rel;
+  const fs::path here = fs::path(VIGIL_SOURCE_DIR) / ".." / "shared" / rel;
+  if (fs::exists(here) || std::string(VIGIL_ORIGIN_DIR).empty()) return here;
+  return fs::path(VIGIL_ORIGIN_DIR) / ".." / "shared" / rel;
 }
 
 std::string Trim(std::string_view s) {
