@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -183,6 +184,10 @@ class RocksDbStore::Impl {
   };
   Status SamplesOf(MemSeries& s, int64_t mint, int64_t maxt, std::vector<Sample>& out,
                    ChunkReader& reader);
+  // Calls fn(key, chunk bytes after the min time) for each closed chunk of series `id` that
+  // overlaps [lo, hi].
+  Status ForEachChunk(rocksdb::Iterator& it, uint64_t id, int64_t lo, int64_t hi,
+                      const std::function<Status(const rocksdb::Slice&, std::string_view)>& fn);
 
   const StoreOptions& options() const { return opts_; }
 
@@ -921,6 +926,27 @@ std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
   return out;
 }
 
+Status RocksDbStore::Impl::ForEachChunk(
+    rocksdb::Iterator& it, uint64_t id, int64_t lo, int64_t hi,
+    const std::function<Status(const rocksdb::Slice&, std::string_view)>& fn) {
+  for (int64_t b = BucketOf(lo); b <= BucketOf(hi); ++b) {
+    const std::string prefix = ChunkKeyPrefix(b, id);
+    std::string start = prefix;
+    PutFixed64BE(start, BiasTime(lo));  // keys sort by max time: chunks ending before lo skip
+    for (it.Seek(start); it.Valid(); it.Next()) {
+      std::string_view k(it.key().data(), it.key().size());
+      if (!k.starts_with(prefix)) break;
+      std::string_view v(it.value().data(), it.value().size());
+      uint64_t zz;
+      if (!GetVarint(v, zz)) return Corruption("chunk of series " + std::to_string(id));
+      if (UnZigZag64(zz) > hi) continue;  // starts after the range
+      VIGIL_RETURN_IF_ERROR(fn(it.key(), v));
+    }
+    VIGIL_RETURN_IF_ERROR(FromRocks(it.status(), "read chunks"));
+  }
+  return Status::Ok();
+}
+
 Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
                                      std::vector<Sample>& out, ChunkReader& reader) {
   out.clear();
@@ -948,22 +974,10 @@ Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
       reader.it.reset(db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_));
       reader.epoch = epoch;
     }
-    rocksdb::Iterator* it = reader.it.get();
-    for (int64_t b = BucketOf(lo); b <= BucketOf(hi); ++b) {
-      const std::string prefix = ChunkKeyPrefix(b, s.id);
-      std::string start = prefix;
-      PutFixed64BE(start, BiasTime(lo));
-      for (it->Seek(start); it->Valid(); it->Next()) {
-        std::string_view k(it->key().data(), it->key().size());
-        if (!k.starts_with(prefix)) break;
-        std::string_view v(it->value().data(), it->value().size());
-        uint64_t zz;
-        if (!GetVarint(v, zz)) return Corruption("chunk of series " + std::to_string(s.id));
-        if (UnZigZag64(zz) > maxt) continue;
-        VIGIL_RETURN_IF_ERROR(DecodeStoredChunk(v, mint, maxt, out));
-      }
-      VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "read chunks"));
-    }
+    VIGIL_RETURN_IF_ERROR(
+        ForEachChunk(*reader.it, s.id, lo, hi, [&](const rocksdb::Slice&, std::string_view chunk) {
+          return DecodeStoredChunk(chunk, mint, maxt, out);
+        }));
   }
   if (!open.empty()) VIGIL_RETURN_IF_ERROR(DecodeXor(open, mint, maxt, out));
   out.insert(out.end(), ooo.begin(), ooo.end());
@@ -989,31 +1003,19 @@ Status RocksDbStore::Impl::DeleteRange(MemSeries& s, int64_t mint, int64_t maxt,
   if (lo > hi) return Status::Ok();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), chunks_cf_));
   std::vector<Sample> samples, kept;
-  for (int64_t b = BucketOf(lo); b <= BucketOf(hi); ++b) {
-    const std::string prefix = ChunkKeyPrefix(b, s.id);
-    std::string start = prefix;
-    PutFixed64BE(start, BiasTime(lo));  // chunks ending before lo are untouched
-    for (it->Seek(start); it->Valid(); it->Next()) {
-      std::string_view k(it->key().data(), it->key().size());
-      if (!k.starts_with(prefix)) break;
-      std::string_view v(it->value().data(), it->value().size());
-      uint64_t zz;
-      if (!GetVarint(v, zz)) return Corruption("chunk of series " + std::to_string(s.id));
-      if (UnZigZag64(zz) > hi) continue;
-      samples.clear();
-      VIGIL_RETURN_IF_ERROR(DecodeStoredChunk(v, std::numeric_limits<int64_t>::min(),
-                                              std::numeric_limits<int64_t>::max(), samples));
-      kept.clear();
-      for (const Sample& x : samples) {
-        if (x.t < mint || x.t > maxt) kept.push_back(x);
-      }
-      if (kept.size() == samples.size()) continue;
-      batch.Delete(chunks_cf_, it->key());
-      if (!kept.empty()) PutChunk(batch, s.id, kept);
+  return ForEachChunk(*it, s.id, lo, hi, [&](const rocksdb::Slice& key, std::string_view chunk) {
+    samples.clear();
+    VIGIL_RETURN_IF_ERROR(DecodeStoredChunk(chunk, std::numeric_limits<int64_t>::min(),
+                                            std::numeric_limits<int64_t>::max(), samples));
+    kept.clear();
+    for (const Sample& x : samples) {
+      if (x.t < mint || x.t > maxt) kept.push_back(x);
     }
-    VIGIL_RETURN_IF_ERROR(FromRocks(it->status(), "read chunks"));
-  }
-  return Status::Ok();
+    if (kept.size() == samples.size()) return Status::Ok();
+    batch.Delete(chunks_cf_, key);
+    if (!kept.empty()) PutChunk(batch, s.id, kept);
+    return Status::Ok();
+  });
 }
 
 Result<uint64_t> RocksDbStore::Impl::DeleteSeries(const std::vector<Matcher>& matchers,

@@ -34,6 +34,20 @@ Labels DropName(const Labels& l) {
 // equal hashes as equal label sets.
 uint64_t Key(const Labels& l) { return l.Hash(); }
 
+// Prometheus' "vector cannot contain metrics with the same labelset", for a step's vector or a
+// matrix of series.
+template <class Items>
+Status CheckUniqueLabelsets(const Items& items) {
+  if (items.size() < 2) return Status::Ok();
+  std::unordered_set<uint64_t> seen;
+  for (const auto& x : items) {
+    if (!seen.insert(Key(x.labels)).second) {
+      return ExecError("vector cannot contain metrics with the same labelset");
+    }
+  }
+  return Status::Ok();
+}
+
 // The matching signature: a hash of the values of `names` (on) or of everything but `names` and
 // the metric name (ignoring); a hash, as Prometheus' signatures are.
 uint64_t Signature(const Labels& l, bool on, const std::vector<std::string>& names) {
@@ -504,14 +518,7 @@ Result<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& args, const 
       if (is_scalar[i] && vec.empty()) vec.push_back({Labels(), ts, kNaN});
     }
     VIGIL_ASSIGN_OR_RETURN(Vector r, fn(vecs, ts));
-    if (!scalar_result && r.size() > 1) {
-      std::unordered_set<uint64_t> seen;
-      for (const Element& el : r) {
-        if (!seen.insert(Key(el.labels)).second) {
-          return ExecError("vector cannot contain metrics with the same labelset");
-        }
-      }
-    }
+    if (!scalar_result) VIGIL_RETURN_IF_ERROR(CheckUniqueLabelsets(r));
     for (Element& el : r) {
       auto [it, fresh] = index.emplace(Key(el.labels), out.size());
       if (fresh) out.push_back(Series{std::move(el.labels), {}});
@@ -1168,14 +1175,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
       if (!r.points.empty()) m.push_back(std::move(r));
       return m;
     }
-    if (out.size() > 1) {
-      std::unordered_set<uint64_t> seen;
-      for (const Series& s : out) {
-        if (!seen.insert(Key(s.labels)).second) {
-          return ExecError("vector cannot contain metrics with the same labelset");
-        }
-      }
-    }
+    VIGIL_RETURN_IF_ERROR(CheckUniqueLabelsets(out));
     return out;
   }
 
@@ -1499,14 +1499,7 @@ Result<Matrix> Evaluator::Eval(const Expr& e) {
           s.labels = DropName(s.labels);
           for (Point& p : s.points) p.v = -p.v;
         }
-        if (m.size() > 1) {
-          std::unordered_set<uint64_t> seen;
-          for (const Series& s : m) {
-            if (!seen.insert(Key(s.labels)).second) {
-              return ExecError("vector cannot contain metrics with the same labelset");
-            }
-          }
-        }
+        VIGIL_RETURN_IF_ERROR(CheckUniqueLabelsets(m));
       }
       return m;
     }
