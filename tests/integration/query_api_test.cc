@@ -139,6 +139,10 @@ TEST_F(QueryApiTest, GrafanaDataSourceRequests) {
   // Rank 0.5 * 4 = 2 of 4 per scrape: 1/3 into the (0.1, 1] bucket... as Prometheus computes it.
   EXPECT_NEAR(std::stod(hq["data"]["result"][0]["values"][0][1].get<std::string>()),
               0.1 + 0.9 * (2.0 - 1.0) / (3.0 - 1.0), 1e-9);
+  // Exemplars, asked for beside range queries: none kept, an empty list.
+  auto ex = GetJson("/api/v1/query_exemplars?query=" +
+                    http::PercentEncode("rate(node_cpu_seconds_total[5m])") + "&" + range);
+  EXPECT_EQ(ex["data"], json::array());
   // Instant queries for tables and stats, with a time.
   auto top =
       PostForm("/api/v1/query", "query=" + http::PercentEncode("topk(1, node_cpu_seconds_total)") +

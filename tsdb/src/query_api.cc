@@ -434,6 +434,24 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
                label_lists(req, res, &name);
              });
 
+  // Grafana asks for exemplars beside range queries when they are switched on. vigil keeps
+  // none (remote_write 1.0 exemplars are not stored): the answer is an empty list, after the
+  // same checks Prometheus makes of the parameters.
+  router.GetPost("/api/v1/query_exemplars", [fail](const http::Request& req, http::Response& res) {
+    auto range = StartEnd(req);
+    if (!range.ok()) {
+      res = fail("query_exemplars", {"bad_data", range.status().message()});
+      return;
+    }
+    auto expr = promql::ParseExpr(req.Param("query").value_or(""));
+    if (!expr.ok()) {
+      res = fail("query_exemplars",
+                 {"bad_data", "invalid parameter \"query\": " + expr.status().message()});
+      return;
+    }
+    res = Success("[]");
+  });
+
   router.Get("/api/v1/metadata", [](const http::Request&, http::Response& res) {
     // vigil stores no metric metadata (remote_write 1.0 metadata is not kept).
     res = Success("{}");

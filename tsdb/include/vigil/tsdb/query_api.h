@@ -1,9 +1,9 @@
 #pragma once
 
 // The Prometheus 2.42 HTTP query API on any Queryable: /api/v1/query, /query_range, /series,
-// /labels, /label/<name>/values, /metadata, /status/{buildinfo,runtimeinfo,flags},
-// /format_query and /federate. Same parameters, JSON, error types and status codes as
-// Prometheus, GET and form-encoded POST alike.
+// /labels, /label/<name>/values, /metadata, /query_exemplars (always empty),
+// /status/{buildinfo,runtimeinfo,flags}, /format_query and /federate. Same parameters, JSON, error
+// types and status codes as Prometheus, GET and form-encoded POST alike.
 
 #include <map>
 #include <string>
