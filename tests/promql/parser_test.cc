@@ -64,6 +64,18 @@ TEST(ParserTest, ErrorsNameThePositionAsPrometheus) {
   }
 }
 
+TEST(ParserTest, DeepNestingIsAnErrorNotAStackOverflow) {
+  for (const std::string& q : {std::string(5000, '(') + "1", std::string(5000, '-') + "1",
+                               "sum(" + std::string(3000, '(')}) {
+    auto r = ParseExpr(q);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("expression nested more than 200 levels deep"),
+              std::string::npos)
+        << r.status().message();
+  }
+  EXPECT_TRUE(ParseExpr(std::string(100, '(') + "1" + std::string(100, ')')).ok());
+}
+
 TEST(ParserTest, PrintsAsPrometheus) {
   for (const char* q :
        {"sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m] offset 1m))",

@@ -418,7 +418,21 @@ class Parser {
     return e;
   }
 
+  // Nesting is bounded, so that hostile input cannot exhaust the stack (the parser, the checks,
+  // the printer and the tree's destructor all recurse); real queries nest a few levels.
+  static constexpr int kMaxDepth = 200;
+  struct DepthGuard {
+    int& depth;
+    explicit DepthGuard(int& d) : depth(++d) {}
+    ~DepthGuard() { --depth; }
+  };
+
   Result<ExprPtr> ParseBinary(int min_prec) {
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) {
+      return Error(Peek().pos, Peek().end,
+                   "expression nested more than " + std::to_string(kMaxDepth) + " levels deep");
+    }
     VIGIL_ASSIGN_OR_RETURN(auto lhs, ParseUnary());
     while (true) {
       const Op op = PeekBinaryOp();
@@ -721,9 +735,8 @@ class Parser {
           e->pos.end = lt.end;
           break;
         }
-        if (lt.kind != Tok::kIdent && lt.kind != Tok::kString) {
-          return Unexpected(lt, "label matching");
-        }
+        if (lt.kind != Tok::kIdent)
+          return Unexpected(lt, "label matching");  // 2.42: no quoted names
         Next();
         MatchType type;
         const Token op = Next();
@@ -975,6 +988,7 @@ class Parser {
   std::vector<Token> toks_;
   size_t p_ = 0;
   std::string eof_error_;  // set by the lexer when the input ends inside (, { or [
+  int depth_ = 0;
 };
 
 }  // namespace
