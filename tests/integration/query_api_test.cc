@@ -53,7 +53,6 @@ std::string Hour(int64_t end) {
              });
     }
   }
-  std::vector<std::pair<std::string, std::string>> labels;
   return remote::Encode(req);
 }
 

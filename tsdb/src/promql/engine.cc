@@ -141,6 +141,37 @@ bool ParseGoFloat(std::string_view s, double& out) {
 
 bool IsStale(double v) { return tsdb::IsStaleNaN(v); }
 
+// The expression inside any parentheses.
+const Expr& Unparen(const Expr& e) {
+  const Expr* x = &e;
+  while (x->kind == NodeKind::kParen) x = x->args[0].get();
+  return *x;
+}
+
+// The labels absent() and absent_over_time() give their 1: the selector's equality matchers but
+// the metric name, without names matched more than once or otherwise (Prometheus'
+// createLabelsForAbsentFunction).
+Labels AbsentLabels(const Expr& arg) {
+  const Expr& x = Unparen(arg);
+  const Expr* sel = x.kind == NodeKind::kMatrixSelector   ? x.args[0].get()
+                    : x.kind == NodeKind::kVectorSelector ? &x
+                                                          : nullptr;
+  LabelsBuilder b;
+  if (sel == nullptr) return b.Build();
+  std::vector<std::string> set, drop;
+  for (const Matcher& m : sel->matchers) {
+    if (m.name() == kMetricNameLabel) continue;
+    if (m.type() == MatchType::kEqual && std::find(set.begin(), set.end(), m.name()) == set.end()) {
+      b.Set(m.name(), m.value());
+      set.push_back(m.name());
+    } else {
+      drop.push_back(m.name());
+    }
+  }
+  for (const auto& d : drop) b.Del(d);
+  return b.Build();
+}
+
 // Go's math.Log2, whose rounding differs from C's log2 near 1: Prometheus' answers are Go's.
 double GoLog2(double x) {
   int exp = 0;
@@ -442,8 +473,7 @@ Result<Matrix> Evaluator::EvalVectorSelector(const Expr& e, bool keep_sample_tim
 }
 
 Result<Matrix> Evaluator::EvalRangeArg(const Expr& e, int64_t& range, int64_t& offset) {
-  const Expr* x = &e;
-  while (x->kind == NodeKind::kParen) x = x->args[0].get();
+  const Expr* x = &Unparen(e);
   if (x->kind == NodeKind::kMatrixSelector) {
     const Expr& sel = *x->args[0];
     range = x->range;
@@ -717,8 +747,7 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
   const Expr* param = e.args.size() == 2 ? e.args[0].get() : nullptr;
   std::string value_label;
   if (op == Op::kCountValues) {
-    const Expr* p = param;
-    while (p->kind == NodeKind::kParen) p = p->args[0].get();
+    const Expr* p = &Unparen(*param);
     if (p->kind != NodeKind::kString) return ExecError("count_values needs a string literal");
     value_label = p->str;
     if (!IsValidLabelName(value_label)) {
@@ -925,8 +954,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
     int64_t range = 0, offset = 0;
     const Expr& marg = *e.args[static_cast<size_t>(matrix_arg)];
     VIGIL_ASSIGN_OR_RETURN(Matrix series, EvalRangeArg(marg, range, offset));
-    const Expr* sel = &marg;
-    while (sel->kind == NodeKind::kParen) sel = sel->args[0].get();
+    const Expr* sel = &Unparen(marg);
     const Expr& modifier_node = sel->kind == NodeKind::kMatrixSelector ? *sel->args[0] : *sel;
     // Scalar arguments, per step.
     std::vector<Matrix> scalars(e.args.size());
@@ -1148,26 +1176,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
         for (const Point& p : s.points) found.insert(p.t);
       }
       Series r;
-      r.labels = Labels();
-      {
-        // Labels from the selector's equality matchers, as absent().
-        const Expr* x = &marg;
-        while (x->kind == NodeKind::kParen) x = x->args[0].get();
-        if (x->kind == NodeKind::kMatrixSelector) {
-          LabelsBuilder b;
-          std::vector<std::string> drop;
-          for (const Matcher& m : x->args[0]->matchers) {
-            if (m.name() == kMetricNameLabel) continue;
-            if (m.type() == MatchType::kEqual && !b.Build().Has(m.name())) {
-              b.Set(m.name(), m.value());
-            } else {
-              drop.push_back(m.name());
-            }
-          }
-          for (const auto& d : drop) b.Del(d);
-          r.labels = b.Build();
-        }
-      }
+      r.labels = AbsentLabels(marg);
       for (int64_t ts = start_; ts <= end_; ts += interval_) {
         if (!found.count(ts)) r.points.push_back({ts, 1});
       }
@@ -1181,8 +1190,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
 
   // timestamp() of a vector selector reports the samples' own times.
   if (f.id == Fn::kTimestamp) {
-    const Expr* x = e.args[0].get();
-    while (x->kind == NodeKind::kParen) x = x->args[0].get();
+    const Expr* x = &Unparen(*e.args[0]);
     if (x->kind == NodeKind::kVectorSelector) {
       VIGIL_ASSIGN_OR_RETURN(Matrix m, EvalVectorSelector(*x, /*keep_sample_time=*/true));
       Matrix out;
@@ -1206,11 +1214,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
   for (const auto& a : e.args) {
     if (a->type() != ValueType::kString) args.push_back(a.get());
   }
-  auto str_arg = [&](size_t i) -> std::string {
-    const Expr* x = e.args[i].get();
-    while (x->kind == NodeKind::kParen) x = x->args[0].get();
-    return x->str;
-  };
+  auto str_arg = [&](size_t i) -> std::string { return Unparen(*e.args[i]).str; };
   const Fn id = f.id;
 
   // label_replace and label_join: checked once, then per step.
@@ -1238,6 +1242,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
   }
 
   const bool scalar_result = f.result == ValueType::kScalar;
+  const Labels absent_labels = id == Fn::kAbsent ? AbsentLabels(*e.args[0]) : Labels();
   // The same input series recur at every step: their name-less labels are made once.
   std::unordered_map<uint64_t, std::pair<Labels, Labels>> dropped;
   auto drop_name = [&dropped](const Labels& l) -> const Labels& {
@@ -1368,25 +1373,9 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
             });
             return out;
           }
-          case Fn::kAbsent: {
+          case Fn::kAbsent:
             if (!v[0].empty()) return Vector{};
-            LabelsBuilder b;
-            const Expr* x = e.args[0].get();
-            while (x->kind == NodeKind::kParen) x = x->args[0].get();
-            if (x->kind == NodeKind::kVectorSelector) {
-              std::vector<std::string> drop;
-              for (const Matcher& m : x->matchers) {
-                if (m.name() == kMetricNameLabel) continue;
-                if (m.type() == MatchType::kEqual && !b.Build().Has(m.name())) {
-                  b.Set(m.name(), m.value());
-                } else {
-                  drop.push_back(m.name());
-                }
-              }
-              for (const auto& d : drop) b.Del(d);
-            }
-            return Vector{{b.Build(), ts, 1}};
-          }
+            return Vector{{absent_labels, ts, 1}};
           case Fn::kHistogramQuantile: {
             const double q = v[0][0].v;
             std::unordered_map<uint64_t, std::pair<Labels, std::vector<Bucket>>> groups;
@@ -1550,8 +1539,7 @@ Result<QueryResult> Engine::Eval(tsdb::Queryable& store, const Expr& expr, int64
   QueryResult out;
   out.type = expr.type();
   out.t = start_ms;
-  const Expr* top = &expr;
-  while (top->kind == NodeKind::kParen) top = top->args[0].get();
+  const Expr* top = &Unparen(expr);
   switch (out.type) {
     case ValueType::kString:
       out.str = top->str;
