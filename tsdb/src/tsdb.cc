@@ -17,6 +17,7 @@ StoreOptions StoreOptionsFrom(const Config& config) {
   opts.retention_bytes = config.tsdb.retention_bytes;
   opts.out_of_order_window = config.tsdb.out_of_order_window;
   opts.sync_wal = config.tsdb.wal_sync;
+  opts.block_cache_bytes = config.tsdb.block_cache_bytes;
   return opts;
 }
 
@@ -29,6 +30,7 @@ QueryApiOptions QueryApiOptionsFrom(const Config& config) {
   o.flags = {
       {"retention", FormatDuration(config.tsdb.retention)},
       {"retention-bytes", std::to_string(config.tsdb.retention_bytes)},
+      {"block-cache-bytes", std::to_string(config.tsdb.block_cache_bytes)},
       {"query-timeout", FormatDuration(config.tsdb.query_timeout)},
       {"query-max-samples", std::to_string(config.tsdb.query_max_samples)},
       {"query-lookback-delta", FormatDuration(config.tsdb.query_lookback_delta)},

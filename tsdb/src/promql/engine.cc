@@ -404,7 +404,43 @@ class Evaluator {
     return base - sel.offset;
   }
 
-  Result<std::vector<Series>> Select(const Expr& sel, int64_t mint, int64_t maxt);
+  // Streams the series `sel` matches in [mint, maxt], in label order (the order aggregations
+  // meet ties in, as in Prometheus): fn(labels, points) sees one series at a time, so only that
+  // series' samples are held, and they count against the sample limit while they are.
+  template <class Fn>
+  Status ForEachSeries(const Expr& sel, int64_t mint, int64_t maxt, Fn&& fn) {
+    auto set = q_.Select(mint, maxt, sel.matchers, /*sorted=*/true);
+    while (set->Next()) {
+      const std::vector<Point>& pts = set->samples();
+      const auto n = static_cast<int64_t>(pts.size());
+      VIGIL_RETURN_IF_ERROR(AddSamples(n));
+      Status st = fn(set->labels(), std::span<const Point>(pts));
+      samples_ -= n;
+      VIGIL_RETURN_IF_ERROR(st);
+      VIGIL_RETURN_IF_ERROR(CheckDeadline());
+    }
+    return set->Err();
+  }
+  // The same for a matrix selector over the whole query: each series' points in the windows of
+  // all steps, without stale markers (they never take part in range functions).
+  template <class Fn>
+  Status ForEachRangeSeries(const Expr& matrix_sel, Fn&& fn) {
+    const Expr& sel = *matrix_sel.args[0];
+    const int64_t lo = std::min(RefTime(sel, start_), RefTime(sel, end_));
+    const int64_t hi = std::max(RefTime(sel, start_), RefTime(sel, end_));
+    std::vector<Point> kept;
+    return ForEachSeries(
+        sel, lo - matrix_sel.range, hi, [&](const Labels& labels, std::span<const Point> pts) {
+          if (std::any_of(pts.begin(), pts.end(), [](const Point& p) { return IsStale(p.v); })) {
+            kept.clear();
+            for (const Point& p : pts) {
+              if (!IsStale(p.v)) kept.push_back(p);
+            }
+            pts = kept;
+          }
+          return fn(labels, pts);
+        });
+  }
   Result<Matrix> EvalVectorSelector(const Expr& e, bool keep_sample_time);
   Result<Matrix> EvalCall(const Expr& e);
   Result<Matrix> EvalAggregate(const Expr& e);
@@ -415,6 +451,12 @@ class Evaluator {
   using StepFn = std::function<Result<Vector>(const std::vector<Vector>&, int64_t ts)>;
   Result<Matrix> RangeEval(const std::vector<const Expr*>& args, const StepFn& fn,
                            bool scalar_result = false);
+  // The same over arguments already evaluated.
+  Result<Matrix> RangeEval(std::vector<Matrix> in, std::vector<bool> is_scalar, const StepFn& fn,
+                           bool scalar_result);
+  // Aggregations that fold series (sum, avg, count, group, min, max, stddev, stdvar) a series
+  // at a time; nullopt where the per-step state would be much larger than the input.
+  Result<std::optional<Matrix>> AggregateBySeries(const Expr& e, const Matrix& in);
 
  public:
   int64_t query_start_ = 0;
@@ -429,63 +471,46 @@ class Evaluator {
   int64_t samples_ = 0;
 };
 
-Result<std::vector<Series>> Evaluator::Select(const Expr& sel, int64_t mint, int64_t maxt) {
-  std::vector<Series> out;
-  // Sorted: the order aggregations meet ties in (topk) is the order Prometheus reads its
-  // blocks in, and the peer tests agree with it.
-  auto set = q_.Select(mint, maxt, sel.matchers, /*sorted=*/true);
-  while (set->Next()) {
-    Series s;
-    s.labels = set->labels();
-    s.points.reserve(set->samples().size());
-    for (const tsdb::Sample& x : set->samples()) s.points.push_back({x.t, x.v});
-    VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(s.points.size())));
-    out.push_back(std::move(s));
-  }
-  VIGIL_RETURN_IF_ERROR(set->Err());
-  return out;
-}
-
 Result<Matrix> Evaluator::EvalVectorSelector(const Expr& e, bool keep_sample_time) {
   const int64_t lo = std::min(RefTime(e, start_), RefTime(e, end_));
   const int64_t hi = std::max(RefTime(e, start_), RefTime(e, end_));
-  VIGIL_ASSIGN_OR_RETURN(auto series, Select(e, lo - opts_.lookback_delta_ms, hi));
   Matrix out;
-  for (Series& s : series) {
-    Series r;
-    r.labels = std::move(s.labels);
-    size_t next = 0;  // the first point after the step's reference time; only moves forward
-    int64_t prev_ref = std::numeric_limits<int64_t>::min();
-    for (int64_t ts = start_; ts <= end_; ts += interval_) {
-      const int64_t ref = RefTime(e, ts);
-      if (ref < prev_ref) next = 0;  // not with a constant offset; safe anyway
-      prev_ref = ref;
-      // The newest point at or before ref, within the lookback delta (closed on both ends).
-      while (next < s.points.size() && s.points[next].t <= ref) ++next;
-      if (next == 0) continue;
-      const Point& p = s.points[next - 1];
-      if (p.t < ref - opts_.lookback_delta_ms || IsStale(p.v)) continue;
-      r.points.push_back({keep_sample_time ? p.t : ts, p.v});
-    }
-    if (!r.points.empty()) out.push_back(std::move(r));
-  }
+  VIGIL_RETURN_IF_ERROR(ForEachSeries(
+      e, lo - opts_.lookback_delta_ms, hi, [&](const Labels& labels, std::span<const Point> pts) {
+        Series r;
+        size_t next = 0;  // the first point after the step's reference time; only moves forward
+        int64_t prev_ref = std::numeric_limits<int64_t>::min();
+        for (int64_t ts = start_; ts <= end_; ts += interval_) {
+          const int64_t ref = RefTime(e, ts);
+          if (ref < prev_ref) next = 0;  // not with a constant offset; safe anyway
+          prev_ref = ref;
+          // The newest point at or before ref, within the lookback delta (closed on both ends).
+          while (next < pts.size() && pts[next].t <= ref) ++next;
+          if (next == 0) continue;
+          const Point& p = pts[next - 1];
+          if (p.t < ref - opts_.lookback_delta_ms || IsStale(p.v)) continue;
+          r.points.push_back({keep_sample_time ? p.t : ts, p.v});
+        }
+        if (r.points.empty()) return Status::Ok();
+        r.labels = labels;
+        out.push_back(std::move(r));
+        return AddSamples(static_cast<int64_t>(out.back().points.size()));
+      }));
   return out;
 }
 
 Result<Matrix> Evaluator::EvalRangeArg(const Expr& e, int64_t& range, int64_t& offset) {
   const Expr* x = &Unparen(e);
   if (x->kind == NodeKind::kMatrixSelector) {
-    const Expr& sel = *x->args[0];
     range = x->range;
-    offset = sel.offset;
-    const int64_t lo = std::min(RefTime(sel, start_), RefTime(sel, end_));
-    const int64_t hi = std::max(RefTime(sel, start_), RefTime(sel, end_));
-    VIGIL_ASSIGN_OR_RETURN(auto series, Select(sel, lo - range, hi));
-    // Stale markers never take part in range functions.
-    for (Series& s : series) {
-      std::erase_if(s.points, [](const Point& p) { return IsStale(p.v); });
-    }
-    return series;
+    offset = x->args[0]->offset;
+    Matrix out;
+    VIGIL_RETURN_IF_ERROR(
+        ForEachRangeSeries(*x, [&](const Labels& labels, std::span<const Point> pts) {
+          out.push_back(Series{labels, {pts.begin(), pts.end()}});
+          return AddSamples(static_cast<int64_t>(pts.size()));
+        }));
+    return out;
   }
   if (x->kind == NodeKind::kSubquery) {
     range = x->range;
@@ -517,6 +542,11 @@ Result<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& args, const 
     in.push_back(std::move(m));
     is_scalar.push_back(a->type() == ValueType::kScalar);
   }
+  return RangeEval(std::move(in), std::move(is_scalar), fn, scalar_result);
+}
+
+Result<Matrix> Evaluator::RangeEval(std::vector<Matrix> in, std::vector<bool> is_scalar,
+                                    const StepFn& fn, bool scalar_result) {
   // Cursors into each series of each argument.
   std::vector<std::vector<size_t>> cursor(in.size());
   for (size_t i = 0; i < in.size(); ++i) cursor[i].assign(in[i].size(), 0);
@@ -768,175 +798,286 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
     std::vector<double> values;
     Vector heap;  // topk/bottomk
   };
+  std::vector<Matrix> in;
+  std::vector<bool> is_scalar;
+  for (const Expr* a : args) {
+    VIGIL_ASSIGN_OR_RETURN(Matrix m, Eval(*a));
+    in.push_back(std::move(m));
+    is_scalar.push_back(a->type() == ValueType::kScalar);
+  }
+  if (!has_param && op != Op::kCountValues) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> folded, AggregateBySeries(e, in.back()));
+    if (folded) return std::move(*folded);
+  }
   // Kept across steps so their memory is reused.
   std::vector<Group> groups;
   std::unordered_map<uint64_t, size_t> index;
-  return RangeEval(args, [&](const std::vector<Vector>& v, int64_t ts) -> Result<Vector> {
-    const Vector& in = v.back();
-    const double p = has_param ? v[0][0].v : 0;
-    groups.clear();
-    index.clear();
-    int64_t k = 0;
-    if (op == Op::kTopk || op == Op::kBottomk) {
-      if (std::isnan(p) || p >= 9.2e18 || p <= -9.2e18) {
-        return ExecError("Scalar value " + FormatFloatShortest(p) + " overflows int64");
-      }
-      k = static_cast<int64_t>(p);
-      if (k < 1) return Vector{};
-    }
-    for (const Element& el0 : in) {
-      // A copy only where the labels change (count_values); else the input element itself.
-      Element counted;
-      if (op == Op::kCountValues) counted = el0;
-      const Element& el = op == Op::kCountValues ? counted : el0;
-      if (op == Op::kCountValues) {
-        counted.labels =
-            LabelsBuilder(el0.labels).Set(value_label, FormatFloatShortest(el0.v)).Build();
-        counted.source = Element::kNoSource;  // its group depends on the value, not the series
-      }
-      // The group: a hash of the grouping labels; their Labels only for a new group.
-      const uint64_t key = group_sig(el);
-      auto [it, fresh] = index.emplace(key, groups.size());
-      Labels gl;
-      if (fresh) {
-        if (e.without) {
-          LabelsBuilder b(el.labels);
-          b.Del(kMetricNameLabel);
-          for (const auto& n : grouping) b.Del(n);
-          gl = b.Build();
-        } else {
-          std::vector<Label> keep;
-          for (const Label& x : el.labels) {
-            if (std::find(grouping.begin(), grouping.end(), x.name) != grouping.end()) {
-              keep.push_back(x);
-            }
+  return RangeEval(
+      std::move(in), std::move(is_scalar),
+      [&](const std::vector<Vector>& v, int64_t ts) -> Result<Vector> {
+        const Vector& in = v.back();
+        const double p = has_param ? v[0][0].v : 0;
+        groups.clear();
+        index.clear();
+        int64_t k = 0;
+        if (op == Op::kTopk || op == Op::kBottomk) {
+          if (std::isnan(p) || p >= 9.2e18 || p <= -9.2e18) {
+            return ExecError("Scalar value " + FormatFloatShortest(p) + " overflows int64");
           }
-          gl = Labels::FromSorted(std::move(keep));
+          k = static_cast<int64_t>(p);
+          if (k < 1) return Vector{};
         }
-      }
-      if (fresh) {
-        Group g;
-        g.labels = std::move(gl);
-        g.value = el.v;
-        g.mean = el.v;
-        g.count = 1;
-        switch (op) {
-          case Op::kStddev:
-          case Op::kStdvar:
-            g.value = 0;
-            break;
-          case Op::kQuantile:
-            g.values.push_back(el.v);
-            break;
-          case Op::kTopk:
-          case Op::kBottomk:
-            g.heap.push_back(el);
-            break;
-          default:
-            break;
+        for (const Element& el0 : in) {
+          // A copy only where the labels change (count_values); else the input element itself.
+          Element counted;
+          if (op == Op::kCountValues) counted = el0;
+          const Element& el = op == Op::kCountValues ? counted : el0;
+          if (op == Op::kCountValues) {
+            counted.labels =
+                LabelsBuilder(el0.labels).Set(value_label, FormatFloatShortest(el0.v)).Build();
+            counted.source = Element::kNoSource;  // its group depends on the value, not the series
+          }
+          // The group: a hash of the grouping labels; their Labels only for a new group.
+          const uint64_t key = group_sig(el);
+          auto [it, fresh] = index.emplace(key, groups.size());
+          if (fresh) {
+            Group g;
+            g.labels = KeepOnly(el.labels, !e.without, grouping);
+            g.value = el.v;
+            g.mean = el.v;
+            g.count = 1;
+            switch (op) {
+              case Op::kStddev:
+              case Op::kStdvar:
+                g.value = 0;
+                break;
+              case Op::kQuantile:
+                g.values.push_back(el.v);
+                break;
+              case Op::kTopk:
+              case Op::kBottomk:
+                g.heap.push_back(el);
+                break;
+              default:
+                break;
+            }
+            groups.push_back(std::move(g));
+            continue;
+          }
+          Group& g = groups[it->second];
+          switch (op) {
+            case Op::kSum:
+              g.value += el.v;
+              break;
+            case Op::kAvg: {
+              ++g.count;
+              if (std::isinf(g.mean)) {
+                if (std::isinf(el.v) && (g.mean > 0) == (el.v > 0)) break;
+                if (!std::isinf(el.v) && !std::isnan(el.v)) break;
+              }
+              g.mean += el.v / static_cast<double>(g.count) - g.mean / static_cast<double>(g.count);
+              break;
+            }
+            case Op::kGroup:
+              break;
+            case Op::kCount:
+            case Op::kCountValues:
+              ++g.count;
+              break;
+            case Op::kMax:
+              if (g.value < el.v || std::isnan(g.value)) g.value = el.v;
+              break;
+            case Op::kMin:
+              if (g.value > el.v || std::isnan(g.value)) g.value = el.v;
+              break;
+            case Op::kStddev:
+            case Op::kStdvar: {
+              ++g.count;
+              const double delta = el.v - g.mean;
+              g.mean += delta / static_cast<double>(g.count);
+              g.value += delta * (el.v - g.mean);
+              break;
+            }
+            case Op::kQuantile:
+              g.values.push_back(el.v);
+              break;
+            case Op::kTopk:
+            case Op::kBottomk: {
+              // Keep the k best; the worst is replaced. NaN is the worst for both.
+              auto worse = [&](double a, double b) {  // a is worse than b
+                if (std::isnan(a)) return !std::isnan(b);
+                if (std::isnan(b)) return false;
+                return op == Op::kTopk ? a < b : a > b;
+              };
+              if (static_cast<int64_t>(g.heap.size()) < k) {
+                g.heap.push_back(el);
+              } else {
+                auto w = std::min_element(
+                    g.heap.begin(), g.heap.end(),
+                    [&](const Element& a, const Element& b) { return worse(a.v, b.v); });
+                if (worse(w->v, el.v)) *w = el;
+              }
+              break;
+            }
+            default:
+              break;
+          }
         }
-        groups.push_back(std::move(g));
+        Vector out;
+        for (Group& g : groups) {
+          double val = 0;
+          switch (op) {
+            case Op::kAvg:
+              val = g.mean;
+              break;
+            case Op::kCount:
+            case Op::kCountValues:
+              val = static_cast<double>(g.count);
+              break;
+            case Op::kGroup:
+              val = 1;
+              break;
+            case Op::kStdvar:
+              val = g.value / static_cast<double>(g.count);
+              break;
+            case Op::kStddev:
+              val = std::sqrt(g.value / static_cast<double>(g.count));
+              break;
+            case Op::kQuantile:
+              val = Quantile(p, g.values);
+              break;
+            case Op::kTopk:
+            case Op::kBottomk: {
+              std::stable_sort(g.heap.begin(), g.heap.end(),
+                               [&](const Element& a, const Element& b) {
+                                 if (std::isnan(a.v)) return false;
+                                 if (std::isnan(b.v)) return true;
+                                 return op == Op::kTopk ? a.v > b.v : a.v < b.v;
+                               });
+              for (Element& el : g.heap) out.push_back({std::move(el.labels), ts, el.v});
+              continue;
+            }
+            default:
+              val = g.value;
+          }
+          out.push_back({std::move(g.labels), ts, val});
+        }
+        return out;
+      },
+      /*scalar_result=*/false);
+}
+
+Result<std::optional<Matrix>> Evaluator::AggregateBySeries(const Expr& e, const Matrix& in) {
+  const Op op = e.op;
+  // Each input series finds its group once.
+  std::vector<uint32_t> group_of(in.size());
+  std::unordered_map<uint64_t, uint32_t> index;
+  std::vector<Labels> group_labels;
+  size_t points = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const uint64_t key = Signature(in[i].labels, !e.without, e.grouping);
+    auto [it, fresh] = index.emplace(key, static_cast<uint32_t>(group_labels.size()));
+    if (fresh) group_labels.push_back(KeepOnly(in[i].labels, !e.without, e.grouping));
+    group_of[i] = it->second;
+    points += in[i].points.size();
+  }
+  const size_t steps = Steps();
+  if (group_labels.size() * steps > 2 * points + steps) return std::optional<Matrix>();
+  // Per group and step, as the step-by-step fold keeps it; count 0 is "no element yet". The
+  // series are visited in input order, so each (group, step) sees its elements in the order a
+  // step's vector has them and the results are the same to the bit.
+  struct Acc {
+    double value = 0, mean = 0;
+    int64_t count = 0;
+  };
+  std::vector<Acc> acc(group_labels.size() * steps);
+  // Where each group first appears (step, then input series), the order results come in.
+  std::vector<std::pair<size_t, size_t>> first(group_labels.size(), {SIZE_MAX, SIZE_MAX});
+  for (size_t i = 0; i < in.size(); ++i) {
+    const size_t g = group_of[i];
+    for (const Point& p : in[i].points) {
+      const auto step = static_cast<size_t>((p.t - start_) / interval_);
+      Acc& a = acc[g * steps + step];
+      const double v = p.v;
+      if (a.count == 0) {
+        a.value = (op == Op::kStddev || op == Op::kStdvar) ? 0 : v;
+        a.mean = v;
+        a.count = 1;
+        first[g] = std::min(first[g], std::pair<size_t, size_t>(step, i));
         continue;
       }
-      Group& g = groups[it->second];
       switch (op) {
         case Op::kSum:
-          g.value += el.v;
+          a.value += v;
           break;
         case Op::kAvg: {
-          ++g.count;
-          if (std::isinf(g.mean)) {
-            if (std::isinf(el.v) && (g.mean > 0) == (el.v > 0)) break;
-            if (!std::isinf(el.v) && !std::isnan(el.v)) break;
+          ++a.count;
+          if (std::isinf(a.mean)) {
+            if (std::isinf(v) && (a.mean > 0) == (v > 0)) break;
+            if (!std::isinf(v) && !std::isnan(v)) break;
           }
-          g.mean += el.v / static_cast<double>(g.count) - g.mean / static_cast<double>(g.count);
+          a.mean += v / static_cast<double>(a.count) - a.mean / static_cast<double>(a.count);
           break;
         }
-        case Op::kGroup:
-          break;
         case Op::kCount:
-        case Op::kCountValues:
-          ++g.count;
+          ++a.count;
           break;
         case Op::kMax:
-          if (g.value < el.v || std::isnan(g.value)) g.value = el.v;
+          if (a.value < v || std::isnan(a.value)) a.value = v;
           break;
         case Op::kMin:
-          if (g.value > el.v || std::isnan(g.value)) g.value = el.v;
+          if (a.value > v || std::isnan(a.value)) a.value = v;
           break;
         case Op::kStddev:
         case Op::kStdvar: {
-          ++g.count;
-          const double delta = el.v - g.mean;
-          g.mean += delta / static_cast<double>(g.count);
-          g.value += delta * (el.v - g.mean);
+          ++a.count;
+          const double delta = v - a.mean;
+          a.mean += delta / static_cast<double>(a.count);
+          a.value += delta * (v - a.mean);
           break;
         }
-        case Op::kQuantile:
-          g.values.push_back(el.v);
-          break;
-        case Op::kTopk:
-        case Op::kBottomk: {
-          // Keep the k best; the worst is replaced. NaN is the worst for both.
-          auto worse = [&](double a, double b) {  // a is worse than b
-            if (std::isnan(a)) return !std::isnan(b);
-            if (std::isnan(b)) return false;
-            return op == Op::kTopk ? a < b : a > b;
-          };
-          if (static_cast<int64_t>(g.heap.size()) < k) {
-            g.heap.push_back(el);
-          } else {
-            auto w = std::min_element(
-                g.heap.begin(), g.heap.end(),
-                [&](const Element& a, const Element& b) { return worse(a.v, b.v); });
-            if (worse(w->v, el.v)) *w = el;
-          }
-          break;
-        }
-        default:
+        default:  // group
           break;
       }
     }
-    Vector out;
-    for (Group& g : groups) {
-      double val = 0;
+  }
+  std::vector<uint32_t> order(group_labels.size());
+  for (uint32_t g = 0; g < order.size(); ++g) order[g] = g;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t x, uint32_t y) { return first[x] < first[y]; });
+  Matrix out;
+  for (uint32_t g : order) {
+    Series r;
+    r.labels = std::move(group_labels[g]);
+    for (size_t step = 0; step < steps; ++step) {
+      const Acc& a = acc[g * steps + step];
+      if (a.count == 0) continue;
+      double val = a.value;
       switch (op) {
         case Op::kAvg:
-          val = g.mean;
+          val = a.mean;
           break;
         case Op::kCount:
-        case Op::kCountValues:
-          val = static_cast<double>(g.count);
+          val = static_cast<double>(a.count);
           break;
         case Op::kGroup:
           val = 1;
           break;
         case Op::kStdvar:
-          val = g.value / static_cast<double>(g.count);
+          val = a.value / static_cast<double>(a.count);
           break;
         case Op::kStddev:
-          val = std::sqrt(g.value / static_cast<double>(g.count));
+          val = std::sqrt(a.value / static_cast<double>(a.count));
           break;
-        case Op::kQuantile:
-          val = Quantile(p, g.values);
-          break;
-        case Op::kTopk:
-        case Op::kBottomk: {
-          std::stable_sort(g.heap.begin(), g.heap.end(), [&](const Element& a, const Element& b) {
-            if (std::isnan(a.v)) return false;
-            if (std::isnan(b.v)) return true;
-            return op == Op::kTopk ? a.v > b.v : a.v < b.v;
-          });
-          for (Element& el : g.heap) out.push_back({std::move(el.labels), ts, el.v});
-          continue;
-        }
         default:
-          val = g.value;
+          break;
       }
-      out.push_back({std::move(g.labels), ts, val});
+      r.points.push_back({start_ + static_cast<int64_t>(step) * interval_, val});
     }
-    return out;
-  });
+    VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(r.points.size())));
+    out.push_back(std::move(r));
+  }
+  return std::optional<Matrix>(std::move(out));
 }
 
 // ---- functions ------------------------------------------------------------------------------
@@ -953,8 +1094,15 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
   if (matrix_arg >= 0) {
     int64_t range = 0, offset = 0;
     const Expr& marg = *e.args[static_cast<size_t>(matrix_arg)];
-    VIGIL_ASSIGN_OR_RETURN(Matrix series, EvalRangeArg(marg, range, offset));
     const Expr* sel = &Unparen(marg);
+    // A selector's series are streamed one at a time; a subquery's are evaluated first.
+    const bool streamed = sel->kind == NodeKind::kMatrixSelector;
+    Matrix series;
+    if (streamed) {
+      range = sel->range;
+    } else {
+      VIGIL_ASSIGN_OR_RETURN(series, EvalRangeArg(marg, range, offset));
+    }
     const Expr& modifier_node = sel->kind == NodeKind::kMatrixSelector ? *sel->args[0] : *sel;
     // Scalar arguments, per step.
     std::vector<Matrix> scalars(e.args.size());
@@ -970,10 +1118,14 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
     const Fn id = f.id;
     Matrix out;
     const size_t steps = Steps();
-    for (const Series& s : series) {
-      VIGIL_RETURN_IF_ERROR(CheckDeadline());
+    auto per_series = [&](const Labels& labels, std::span<const Point> pts) -> Status {
       Series r;
-      r.labels = id == Fn::kLastOverTime ? s.labels : DropName(s.labels);
+      // Whether a counter reset is anywhere in the series: rate() and increase() only walk a
+      // window for its resets when there is one.
+      bool has_reset = false;
+      if (id == Fn::kRate || id == Fn::kIncrease) {
+        for (size_t i = 1; i < pts.size() && !has_reset; ++i) has_reset = pts[i].v < pts[i - 1].v;
+      }
       // The window [mint, maxt] slides forward with the steps; with @ it stays put.
       size_t a = 0, b = 0;
       int64_t prev_mint = std::numeric_limits<int64_t>::min();
@@ -983,17 +1135,17 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
         const int64_t mint = maxt - range;
         if (mint < prev_mint) a = b = 0;  // never with a constant offset; safe anyway
         prev_mint = mint;
-        while (a < s.points.size() && s.points[a].t < mint) ++a;
+        while (a < pts.size() && pts[a].t < mint) ++a;
         if (b < a) b = a;
-        while (b < s.points.size() && s.points[b].t <= maxt) ++b;
+        while (b < pts.size() && pts[b].t <= maxt) ++b;
         if (a >= b) continue;
-        const std::span<const Point> w(s.points.data() + a, b - a);
+        const std::span<const Point> w(pts.data() + a, b - a);
         const double n = static_cast<double>(w.size());
         std::optional<double> val;
         auto extrapolated = [&](bool counter, bool rate) -> std::optional<double> {
           if (w.size() < 2) return std::nullopt;
           double result = w.back().v - w.front().v;
-          if (counter) {
+          if (counter && has_reset) {
             double last = 0;
             for (const Point& p : w) {
               if (p.v < last) result += last;
@@ -1165,9 +1317,17 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
         }
         if (val) r.points.push_back({ts, *val});
       }
-      if (!r.points.empty()) {
-        VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(r.points.size())));
-        out.push_back(std::move(r));
+      if (r.points.empty()) return Status::Ok();
+      r.labels = id == Fn::kLastOverTime ? labels : DropName(labels);
+      out.push_back(std::move(r));
+      return AddSamples(static_cast<int64_t>(out.back().points.size()));
+    };
+    if (streamed) {
+      VIGIL_RETURN_IF_ERROR(ForEachRangeSeries(*sel, per_series));
+    } else {
+      for (const Series& s : series) {
+        VIGIL_RETURN_IF_ERROR(CheckDeadline());
+        VIGIL_RETURN_IF_ERROR(per_series(s.labels, s.points));
       }
     }
     if (id == Fn::kAbsentOverTime) {

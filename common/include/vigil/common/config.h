@@ -48,6 +48,9 @@ struct TsdbConfig {
   milliseconds retention{15LL * 24 * 3600 * 1000};
   uint64_t retention_bytes = 0;  // 0: no size limit
   uint64_t max_body_bytes = 32 << 20;
+  // RocksDB's cache of uncompressed blocks, shared by all column families: what repeated
+  // dashboard queries read comes from memory instead of decompressing again.
+  uint64_t block_cache_bytes = 64 << 20;
   milliseconds query_timeout{120'000};
   uint64_t query_max_samples = 50'000'000;
   milliseconds query_lookback_delta{300'000};  // how far back an instant selector looks

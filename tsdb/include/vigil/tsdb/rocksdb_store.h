@@ -36,6 +36,8 @@ struct StoreOptions {
   std::chrono::milliseconds out_of_order_window{3600 * 1000};
   // Sync the write-ahead log before Commit returns (else RocksDB's default: the OS decides).
   bool sync_wal = true;
+  // RocksDB's block cache (uncompressed blocks), one for all column families.
+  uint64_t block_cache_bytes = 64 << 20;
   // A chunk is closed at this many samples (Prometheus and Gorilla use 120).
   uint16_t chunk_samples = 120;
   // Open chunks with samples older than this many commits' worth of log are closed at the next

@@ -19,10 +19,8 @@
 
 namespace vigil::promql {
 
-struct Point {
-  int64_t t = 0;
-  double v = 0;
-};
+// The store's sample type, so a selector's samples are used where the store left them.
+using Point = tsdb::Sample;
 
 struct Series {
   Labels labels;
