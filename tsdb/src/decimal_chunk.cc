@@ -52,11 +52,7 @@ void WriteDelta(BitWriter& w, uint64_t zz) {
 
 bool ReadDelta(BitReader& r, uint64_t& zz) {
   int ones = 0;
-  for (; ones < kClasses; ++ones) {
-    bool bit;
-    if (!r.ReadBit(bit)) return false;
-    if (!bit) break;
-  }
+  if (!r.ReadOnes(kClasses, ones)) return false;
   if (ones == 0) {
     zz = 0;
     return true;

@@ -29,27 +29,6 @@ void BitWriter::WriteBits(uint64_t value, int nbits) {
   }
 }
 
-bool BitReader::ReadBit(bool& bit) {
-  if (pos_ >= data_.size() * 8) return false;
-  bit = (static_cast<uint8_t>(data_[pos_ / 8]) >> (7 - pos_ % 8)) & 1;
-  ++pos_;
-  return true;
-}
-
-bool BitReader::ReadBits(int nbits, uint64_t& value) {
-  if (pos_ + static_cast<size_t>(nbits) > data_.size() * 8) return false;
-  value = 0;
-  while (nbits > 0) {
-    const int in_byte = 8 - static_cast<int>(pos_ % 8);
-    const int take = nbits < in_byte ? nbits : in_byte;
-    const uint64_t byte = static_cast<uint8_t>(data_[pos_ / 8]);
-    value = (value << take) | ((byte >> (in_byte - take)) & ((1ULL << take) - 1));
-    pos_ += static_cast<size_t>(take);
-    nbits -= take;
-  }
-  return true;
-}
-
 namespace {
 
 uint64_t ZigZag(int64_t v) {
@@ -91,11 +70,7 @@ void WriteDod(BitWriter& w, int64_t dod) {
 
 bool ReadDod(BitReader& r, int64_t& dod) {
   int ones = 0;
-  for (; ones < 4; ++ones) {
-    bool bit;
-    if (!r.ReadBit(bit)) return false;
-    if (!bit) break;
-  }
+  if (!r.ReadOnes(4, ones)) return false;
   dod = 0;
   if (ones == 0) return true;
   static constexpr int kBits[] = {0, 14, 17, 20, 64};

@@ -11,7 +11,9 @@
 // An XorAppender appends to a chunk's bytes it does not own; readers may copy those bytes at
 // any time between appends. Not thread-safe.
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,17 +36,67 @@ class BitWriter {
   int free_ = 0;  // unused low bits of the last byte
 };
 
+// Reads a bit stream most significant bit first. Inline, and a word at a time: chunk decoding
+// is most of what a query's reads cost.
 class BitReader {
  public:
   explicit BitReader(std::string_view data, size_t bit_offset = 0)
-      : data_(data), pos_(bit_offset) {}
-  bool ReadBit(bool& bit);
-  bool ReadBits(int nbits, uint64_t& value);
+      : data_(data), pos_(bit_offset), end_(data.size() * 8) {}
+
+  bool ReadBit(bool& bit) {
+    if (pos_ >= end_) return false;
+    bit = (static_cast<uint8_t>(data_[pos_ >> 3]) >> (7 - (pos_ & 7))) & 1;
+    ++pos_;
+    return true;
+  }
+  bool ReadBits(int nbits, uint64_t& value) {
+    if (pos_ + static_cast<size_t>(nbits) > end_) return false;
+    if (nbits == 0) {
+      value = 0;
+    } else if (nbits <= 56) {
+      value = Window() >> (64 - nbits);
+      pos_ += static_cast<size_t>(nbits);
+    } else {
+      uint64_t hi = 0;
+      uint64_t lo = 0;
+      ReadBits(nbits - 32, hi);
+      ReadBits(32, lo);
+      value = (hi << 32) | lo;
+    }
+    return true;
+  }
+  // Up to `max` one bits, and the zero that ends them when there are fewer: the prefix of
+  // Gorilla's size classes.
+  bool ReadOnes(int max, int& ones) {
+    ones = std::countl_one(Window());
+    if (ones > max) ones = max;
+    const size_t n = static_cast<size_t>(ones) + (ones < max ? 1 : 0);
+    if (pos_ + n > end_) return false;
+    pos_ += n;
+    return true;
+  }
   size_t position() const { return pos_; }
 
  private:
+  // The next 57 to 64 bits at the top of a word; zeros past the end of the data.
+  uint64_t Window() const {
+    const size_t byte = pos_ >> 3;
+    uint64_t w = 0;
+    if (byte + 8 <= data_.size()) {
+      std::memcpy(&w, data_.data() + byte, 8);
+      w = __builtin_bswap64(w);
+    } else {
+      for (size_t i = 0; i < 8; ++i) {
+        w <<= 8;
+        if (byte + i < data_.size()) w |= static_cast<uint8_t>(data_[byte + i]);
+      }
+    }
+    return w << (pos_ & 7);
+  }
+
   std::string_view data_;
   size_t pos_;
+  size_t end_;
 };
 
 // Timestamp delta-of-delta in Gorilla's classes: '0' for 0, then '10', '110', '1110' with 14,

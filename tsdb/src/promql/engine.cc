@@ -404,33 +404,48 @@ class Evaluator {
     return base - sel.offset;
   }
 
-  // Streams the series `sel` matches in [mint, maxt], in label order (the order aggregations
-  // meet ties in, as in Prometheus): fn(labels, points) sees one series at a time, so only that
-  // series' samples are held, and they count against the sample limit while they are.
+  // Streams the series `sel` matches in [mint, maxt]: fn(labels, points) sees one series at a
+  // time, so only that series' samples are held, and they count against the sample limit while
+  // they are. fn appends at most one series to `out` per call. The store reads in its own order
+  // (series that are neighbours on disk one after the other); the results are then put in the
+  // label order of their inputs, the order aggregations meet ties in, as in Prometheus.
   template <class Fn>
-  Status ForEachSeries(const Expr& sel, int64_t mint, int64_t maxt, Fn&& fn) {
-    auto set = q_.Select(mint, maxt, sel.matchers, /*sorted=*/true);
+  Status ForEachSeries(const Expr& sel, int64_t mint, int64_t maxt, Matrix& out, Fn&& fn) {
+    auto set = q_.Select(mint, maxt, sel.matchers, /*sorted=*/false);
+    const size_t base = out.size();
+    std::vector<std::pair<Labels, size_t>> order;  // each result's input labels and position
     while (set->Next()) {
       const std::vector<Point>& pts = set->samples();
       const auto n = static_cast<int64_t>(pts.size());
       VIGIL_RETURN_IF_ERROR(AddSamples(n));
+      const size_t before = out.size();
       Status st = fn(set->labels(), std::span<const Point>(pts));
       samples_ -= n;
       VIGIL_RETURN_IF_ERROR(st);
+      if (out.size() > before) order.emplace_back(set->labels(), before);
       VIGIL_RETURN_IF_ERROR(CheckDeadline());
     }
-    return set->Err();
+    VIGIL_RETURN_IF_ERROR(set->Err());
+    auto by_labels = [](const auto& a, const auto& b) { return a.first < b.first; };
+    if (!std::is_sorted(order.begin(), order.end(), by_labels)) {
+      std::sort(order.begin(), order.end(), by_labels);
+      Matrix sorted;
+      sorted.reserve(order.size());
+      for (auto& o : order) sorted.push_back(std::move(out[o.second]));
+      std::move(sorted.begin(), sorted.end(), out.begin() + static_cast<std::ptrdiff_t>(base));
+    }
+    return Status::Ok();
   }
   // The same for a matrix selector over the whole query: each series' points in the windows of
   // all steps, without stale markers (they never take part in range functions).
   template <class Fn>
-  Status ForEachRangeSeries(const Expr& matrix_sel, Fn&& fn) {
+  Status ForEachRangeSeries(const Expr& matrix_sel, Matrix& out, Fn&& fn) {
     const Expr& sel = *matrix_sel.args[0];
     const int64_t lo = std::min(RefTime(sel, start_), RefTime(sel, end_));
     const int64_t hi = std::max(RefTime(sel, start_), RefTime(sel, end_));
     std::vector<Point> kept;
     return ForEachSeries(
-        sel, lo - matrix_sel.range, hi, [&](const Labels& labels, std::span<const Point> pts) {
+        sel, lo - matrix_sel.range, hi, out, [&](const Labels& labels, std::span<const Point> pts) {
           if (std::any_of(pts.begin(), pts.end(), [](const Point& p) { return IsStale(p.v); })) {
             kept.clear();
             for (const Point& p : pts) {
@@ -476,7 +491,8 @@ Result<Matrix> Evaluator::EvalVectorSelector(const Expr& e, bool keep_sample_tim
   const int64_t hi = std::max(RefTime(e, start_), RefTime(e, end_));
   Matrix out;
   VIGIL_RETURN_IF_ERROR(ForEachSeries(
-      e, lo - opts_.lookback_delta_ms, hi, [&](const Labels& labels, std::span<const Point> pts) {
+      e, lo - opts_.lookback_delta_ms, hi, out,
+      [&](const Labels& labels, std::span<const Point> pts) {
         Series r;
         size_t next = 0;  // the first point after the step's reference time; only moves forward
         int64_t prev_ref = std::numeric_limits<int64_t>::min();
@@ -506,7 +522,7 @@ Result<Matrix> Evaluator::EvalRangeArg(const Expr& e, int64_t& range, int64_t& o
     offset = x->args[0]->offset;
     Matrix out;
     VIGIL_RETURN_IF_ERROR(
-        ForEachRangeSeries(*x, [&](const Labels& labels, std::span<const Point> pts) {
+        ForEachRangeSeries(*x, out, [&](const Labels& labels, std::span<const Point> pts) {
           out.push_back(Series{labels, {pts.begin(), pts.end()}});
           return AddSamples(static_cast<int64_t>(pts.size()));
         }));
@@ -1323,7 +1339,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
       return AddSamples(static_cast<int64_t>(out.back().points.size()));
     };
     if (streamed) {
-      VIGIL_RETURN_IF_ERROR(ForEachRangeSeries(*sel, per_series));
+      VIGIL_RETURN_IF_ERROR(ForEachRangeSeries(*sel, out, per_series));
     } else {
       for (const Series& s : series) {
         VIGIL_RETURN_IF_ERROR(CheckDeadline());
