@@ -195,6 +195,40 @@ TEST_F(StoreTest, DuplicatesOutOfOrderAndTooOld) {
   EXPECT_EQ(s[3].v, 3);
 }
 
+// The newest_only hint may shorten a series to its newest sample in the range, never change
+// which sample that is or which series match; unsorted, the same series in another order.
+TEST_F(StoreTest, SelectHintsKeepTheNewestSampleAndTheSeries) {
+  Fill(3, 300);  // 300 samples: two closed chunks and an open one per series
+  auto app = store_->NewAppender();
+  ASSERT_TRUE(app->Append(0, Series("requests_total", "pod-0"), kT0 + 100 * 15'000 + 1, 7).ok());
+  ASSERT_TRUE(app->Commit().ok());  // an out-of-order sample, older than the newest
+  const int64_t last = kT0 + 299 * 15'000;
+  const std::vector<std::pair<int64_t, int64_t>> ranges = {
+      {kMin, kMax},
+      {last - 300'000, last},
+      {last - 300'000, last + 60'000},
+      {kT0, kT0},
+      {kT0 + 100 * 15'000, kT0 + 100 * 15'000 + 1},
+      {last + 1, kMax}};
+  for (auto [mint, maxt] : ranges) {
+    SCOPED_TRACE(std::to_string(mint) + ".." + std::to_string(maxt));
+    auto full = Query(*store_, mint, maxt, {Eq("__name__", "requests_total")});
+    std::map<std::string, std::vector<Sample>> newest;
+    auto set = store_->NewQuerier()->Select(mint, maxt, {Eq("__name__", "requests_total")},
+                                            {.sorted = false, .newest_only = true});
+    while (set->Next()) newest[set->labels().ToString()] = set->samples();
+    ASSERT_TRUE(set->Err().ok());
+    ASSERT_EQ(newest.size(), full.size());
+    for (const auto& [key, samples] : full) {
+      ASSERT_TRUE(newest.count(key)) << key;
+      const auto& got = newest[key];
+      ASSERT_FALSE(got.empty());
+      EXPECT_EQ(got.back().t, samples.back().t) << key;
+      EXPECT_EQ(got.back().v, samples.back().v) << key;
+    }
+  }
+}
+
 TEST_F(StoreTest, StaleMarkersAreStoredBitExact) {
   auto app = store_->NewAppender();
   ASSERT_TRUE(app->Append(0, Series("up", "a"), kT0, 1).ok());

@@ -515,7 +515,7 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
     auto q = store.NewQuerier();
     std::map<Labels, std::pair<int64_t, double>> latest;
     for (const auto& ms : *matchers) {
-      auto set = q->Select(now - opts->engine.lookback_delta_ms, now, ms);
+      auto set = q->Select(now - opts->engine.lookback_delta_ms, now, ms, {.newest_only = true});
       while (set->Next()) {
         const auto& s = set->samples();
         if (s.empty() || IsStaleNaN(s.back().v)) continue;

@@ -184,8 +184,9 @@ class RocksDbStore::Impl {
     std::unique_ptr<rocksdb::Iterator> it;
     uint64_t epoch = 0;
   };
-  Status SamplesOf(MemSeries& s, int64_t mint, int64_t maxt, std::vector<Sample>& out,
-                   ChunkReader& reader);
+  // The samples of `s` in [mint, maxt]; with newest_only, maybe just the newest of them.
+  Status SamplesOf(MemSeries& s, int64_t mint, int64_t maxt, bool newest_only,
+                   std::vector<Sample>& out, ChunkReader& reader);
   // Calls fn(key, chunk bytes after the min time) for each closed chunk of series `id` that
   // overlaps [lo, hi].
   Status ForEachChunk(rocksdb::Iterator& it, uint64_t id, int64_t lo, int64_t hi,
@@ -981,9 +982,18 @@ Status RocksDbStore::Impl::ForEachChunk(
   return Status::Ok();
 }
 
-Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt,
+Status RocksDbStore::Impl::SamplesOf(MemSeries& s, int64_t mint, int64_t maxt, bool newest_only,
                                      std::vector<Sample>& out, ChunkReader& reader) {
   out.clear();
+  if (newest_only) {
+    // The open chunk's last sample is the series' newest (out-of-order ones are older): when
+    // it is not after maxt, it is the answer, without decoding anything.
+    std::lock_guard lock(s.mu);
+    if (s.app && s.app->count() > 0 && s.app->last_t() <= maxt) {
+      if (s.app->last_t() >= mint) out.push_back({s.app->last_t(), s.app->last_v()});
+      return Status::Ok();
+    }
+  }
   // The head first, then RocksDB: a flush between the two moves samples from the head to
   // RocksDB, so this order sees them at least once (duplicates are removed below).
   std::string open;
@@ -1235,13 +1245,18 @@ class StoreAppender final : public Appender {
 class StoreSeriesSet final : public SeriesSet {
  public:
   using Entry = std::pair<Labels, std::shared_ptr<MemSeries>>;
-  StoreSeriesSet(RocksDbStore::Impl* store, std::vector<Entry> series, int64_t mint, int64_t maxt)
-      : store_(store), series_(std::move(series)), mint_(mint), maxt_(maxt) {}
+  StoreSeriesSet(RocksDbStore::Impl* store, std::vector<Entry> series, int64_t mint, int64_t maxt,
+                 bool newest_only)
+      : store_(store),
+        series_(std::move(series)),
+        mint_(mint),
+        maxt_(maxt),
+        newest_only_(newest_only) {}
 
   bool Next() override {
     while (err_.ok() && pos_ < series_.size()) {
       current_ = &series_[pos_++];
-      err_ = store_->SamplesOf(*current_->second, mint_, maxt_, samples_, reader_);
+      err_ = store_->SamplesOf(*current_->second, mint_, maxt_, newest_only_, samples_, reader_);
       if (!samples_.empty()) return err_.ok();
     }
     return false;
@@ -1254,6 +1269,7 @@ class StoreSeriesSet final : public SeriesSet {
   RocksDbStore::Impl* store_;
   std::vector<Entry> series_;
   int64_t mint_, maxt_;
+  bool newest_only_;
   size_t pos_ = 0;
   const Entry* current_ = nullptr;
   std::vector<Sample> samples_;
@@ -1266,17 +1282,19 @@ class StoreQuerier final : public Querier {
   explicit StoreQuerier(RocksDbStore::Impl* store) : store_(store) {}
 
   std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
-                                    const std::vector<Matcher>& matchers, bool sorted) override {
+                                    const std::vector<Matcher>& matchers,
+                                    SelectHints hints) override {
     std::vector<StoreSeriesSet::Entry> series;
     for (auto& s : store_->SeriesFor(matchers, mint, maxt)) {
       series.emplace_back(s->labels(), std::move(s));
     }
     // Unsorted, they come in id order: the order series were created, as Prometheus' head.
-    if (sorted) {
+    if (hints.sorted) {
       std::sort(series.begin(), series.end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
     }
-    return std::make_unique<StoreSeriesSet>(store_, std::move(series), mint, maxt);
+    return std::make_unique<StoreSeriesSet>(store_, std::move(series), mint, maxt,
+                                            hints.newest_only);
   }
 
   Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,

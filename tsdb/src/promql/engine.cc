@@ -48,6 +48,21 @@ Status CheckUniqueLabelsets(const Items& items) {
   return Status::Ok();
 }
 
+// Label sets flattened to strings that compare as the label sets do (name, NUL, value, NUL,
+// ...), so sorting many series is a memcmp per comparison. Exact unless a value holds a NUL,
+// which `exact` reports.
+std::string SortKey(const Labels& l, bool& exact) {
+  std::string key;
+  for (const Label& x : l) {
+    if (x.value.find('\0') != std::string::npos) exact = false;
+    key += x.name;
+    key += '\0';
+    key += x.value;
+    key += '\0';
+  }
+  return key;
+}
+
 // The matching signature: a hash of the values of `names` (on) or of everything but `names` and
 // the metric name (ignoring); a hash, as Prometheus' signatures are.
 uint64_t Signature(const Labels& l, bool on, const std::vector<std::string>& names) {
@@ -344,6 +359,71 @@ std::string ExpandTemplate(const re2::RE2& re, std::string_view tmpl,
   return out;
 }
 
+// The state of sum, avg, count, group, min, max, stddev or stdvar over one group at one step,
+// updated element by element as Prometheus' aggregation does; count 0 is "no element yet".
+struct Fold {
+  double value = 0, mean = 0;
+  int64_t count = 0;
+};
+
+void FoldIn(Op op, Fold& a, double v) {
+  if (a.count == 0) {
+    a.value = (op == Op::kStddev || op == Op::kStdvar) ? 0 : v;
+    a.mean = v;
+    a.count = 1;
+    return;
+  }
+  switch (op) {
+    case Op::kSum:
+      a.value += v;
+      break;
+    case Op::kAvg:
+      ++a.count;
+      if (std::isinf(a.mean)) {
+        if (std::isinf(v) && (a.mean > 0) == (v > 0)) break;
+        if (!std::isinf(v) && !std::isnan(v)) break;
+      }
+      a.mean += v / static_cast<double>(a.count) - a.mean / static_cast<double>(a.count);
+      break;
+    case Op::kCount:
+      ++a.count;
+      break;
+    case Op::kMax:
+      if (a.value < v || std::isnan(a.value)) a.value = v;
+      break;
+    case Op::kMin:
+      if (a.value > v || std::isnan(a.value)) a.value = v;
+      break;
+    case Op::kStddev:
+    case Op::kStdvar: {
+      ++a.count;
+      const double delta = v - a.mean;
+      a.mean += delta / static_cast<double>(a.count);
+      a.value += delta * (v - a.mean);
+      break;
+    }
+    default:  // group
+      break;
+  }
+}
+
+double FoldOut(Op op, const Fold& a) {
+  switch (op) {
+    case Op::kAvg:
+      return a.mean;
+    case Op::kCount:
+      return static_cast<double>(a.count);
+    case Op::kGroup:
+      return 1;
+    case Op::kStdvar:
+      return a.value / static_cast<double>(a.count);
+    case Op::kStddev:
+      return std::sqrt(a.value / static_cast<double>(a.count));
+    default:
+      return a.value;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 class Evaluator {
@@ -374,6 +454,20 @@ class Evaluator {
       return DeadlineExceeded("query timed out in query execution");
     }
     return Status::Ok();
+  }
+  // An instant vector selector's sample at step ts: the newest point at or before the reference
+  // time, within the lookback delta (closed on both ends), unless it is a stale marker. `next`
+  // is a cursor into pts that only moves forward while the reference time does.
+  const Point* SampleAt(const Expr& sel, std::span<const Point> pts, int64_t ts, size_t& next,
+                        int64_t& prev_ref) const {
+    const int64_t ref = RefTime(sel, ts);
+    if (ref < prev_ref) next = 0;  // not with a constant offset; safe anyway
+    prev_ref = ref;
+    while (next < pts.size() && pts[next].t <= ref) ++next;
+    if (next == 0) return nullptr;
+    const Point& p = pts[next - 1];
+    if (p.t < ref - opts_.lookback_delta_ms || IsStale(p.v)) return nullptr;
+    return &p;
   }
   Status AddSamples(int64_t n) {
     samples_ += n;
@@ -410,10 +504,26 @@ class Evaluator {
   // (series that are neighbours on disk one after the other); the results are then put in the
   // label order of their inputs, the order aggregations meet ties in, as in Prometheus.
   template <class Fn>
-  Status ForEachSeries(const Expr& sel, int64_t mint, int64_t maxt, Matrix& out, Fn&& fn) {
-    auto set = q_.Select(mint, maxt, sel.matchers, /*sorted=*/false);
+  Status ForEachSeries(const Expr& sel, int64_t mint, int64_t maxt, bool newest_only, Matrix& out,
+                       Fn&& fn) {
+    return ForEachSeries(sel, mint, maxt, newest_only, &out, std::forward<Fn>(fn));
+  }
+  // Without `out`: the series in the store's order, for a consumer the order does not matter to.
+  template <class Fn>
+  Status ForEachSeries(const Expr& sel, int64_t mint, int64_t maxt, bool newest_only,
+                       Matrix* out_or_null, Fn&& fn) {
+    Matrix none;
+    Matrix& out = out_or_null != nullptr ? *out_or_null : none;
+    auto set = q_.Select(mint, maxt, sel.matchers, {.sorted = false, .newest_only = newest_only});
     const size_t base = out.size();
-    std::vector<std::pair<Labels, size_t>> order;  // each result's input labels and position
+    // Each result's input labels, as a key that sorts as they do, and its position.
+    struct Ordered {
+      std::string key;
+      Labels labels;
+      size_t pos;
+    };
+    std::vector<Ordered> order;
+    bool keys_exact = true;
     while (set->Next()) {
       const std::vector<Point>& pts = set->samples();
       const auto n = static_cast<int64_t>(pts.size());
@@ -422,16 +532,25 @@ class Evaluator {
       Status st = fn(set->labels(), std::span<const Point>(pts));
       samples_ -= n;
       VIGIL_RETURN_IF_ERROR(st);
-      if (out.size() > before) order.emplace_back(set->labels(), before);
+      if (out_or_null != nullptr && out.size() > before) {
+        order.push_back({SortKey(set->labels(), keys_exact), set->labels(), before});
+      }
       VIGIL_RETURN_IF_ERROR(CheckDeadline());
     }
     VIGIL_RETURN_IF_ERROR(set->Err());
-    auto by_labels = [](const auto& a, const auto& b) { return a.first < b.first; };
-    if (!std::is_sorted(order.begin(), order.end(), by_labels)) {
+    // A label value with a NUL byte breaks the keys' order; then the labels themselves.
+    auto by_key = [](const Ordered& a, const Ordered& b) { return a.key < b.key; };
+    auto by_labels = [](const Ordered& a, const Ordered& b) { return a.labels < b.labels; };
+    if (!keys_exact) {
       std::sort(order.begin(), order.end(), by_labels);
+    } else if (!std::is_sorted(order.begin(), order.end(), by_key)) {
+      std::sort(order.begin(), order.end(), by_key);
+    }
+    if (!std::is_sorted(order.begin(), order.end(),
+                        [](const Ordered& a, const Ordered& b) { return a.pos < b.pos; })) {
       Matrix sorted;
       sorted.reserve(order.size());
-      for (auto& o : order) sorted.push_back(std::move(out[o.second]));
+      for (auto& o : order) sorted.push_back(std::move(out[o.pos]));
       std::move(sorted.begin(), sorted.end(), out.begin() + static_cast<std::ptrdiff_t>(base));
     }
     return Status::Ok();
@@ -445,7 +564,8 @@ class Evaluator {
     const int64_t hi = std::max(RefTime(sel, start_), RefTime(sel, end_));
     std::vector<Point> kept;
     return ForEachSeries(
-        sel, lo - matrix_sel.range, hi, out, [&](const Labels& labels, std::span<const Point> pts) {
+        sel, lo - matrix_sel.range, hi, /*newest_only=*/false, out,
+        [&](const Labels& labels, std::span<const Point> pts) {
           if (std::any_of(pts.begin(), pts.end(), [](const Point& p) { return IsStale(p.v); })) {
             kept.clear();
             for (const Point& p : pts) {
@@ -472,6 +592,8 @@ class Evaluator {
   // Aggregations that fold series (sum, avg, count, group, min, max, stddev, stdvar) a series
   // at a time; nullopt where the per-step state would be much larger than the input.
   Result<std::optional<Matrix>> AggregateBySeries(const Expr& e, const Matrix& in);
+  // The same at one step directly over a selector's series as the store streams them.
+  Result<Matrix> FoldSelector(const Expr& e, const Expr& sel);
 
  public:
   int64_t query_start_ = 0;
@@ -491,21 +613,16 @@ Result<Matrix> Evaluator::EvalVectorSelector(const Expr& e, bool keep_sample_tim
   const int64_t hi = std::max(RefTime(e, start_), RefTime(e, end_));
   Matrix out;
   VIGIL_RETURN_IF_ERROR(ForEachSeries(
-      e, lo - opts_.lookback_delta_ms, hi, out,
+      // One reference time for all steps (an instant query, or @): the newest sample is enough.
+      e, lo - opts_.lookback_delta_ms, hi, /*newest_only=*/lo == hi, out,
       [&](const Labels& labels, std::span<const Point> pts) {
         Series r;
-        size_t next = 0;  // the first point after the step's reference time; only moves forward
+        size_t next = 0;
         int64_t prev_ref = std::numeric_limits<int64_t>::min();
         for (int64_t ts = start_; ts <= end_; ts += interval_) {
-          const int64_t ref = RefTime(e, ts);
-          if (ref < prev_ref) next = 0;  // not with a constant offset; safe anyway
-          prev_ref = ref;
-          // The newest point at or before ref, within the lookback delta (closed on both ends).
-          while (next < pts.size() && pts[next].t <= ref) ++next;
-          if (next == 0) continue;
-          const Point& p = pts[next - 1];
-          if (p.t < ref - opts_.lookback_delta_ms || IsStale(p.v)) continue;
-          r.points.push_back({keep_sample_time ? p.t : ts, p.v});
+          if (const Point* p = SampleAt(e, pts, ts, next, prev_ref)) {
+            r.points.push_back({keep_sample_time ? p->t : ts, p->v});
+          }
         }
         if (r.points.empty()) return Status::Ok();
         r.labels = labels;
@@ -809,11 +926,17 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
   SignatureCache group_sig(!e.without, grouping);
   struct Group {
     Labels labels;
-    double value = 0, mean = 0;
-    int64_t count = 0;
-    std::vector<double> values;
-    Vector heap;  // topk/bottomk
+    Fold fold;
+    std::vector<double> values;  // quantile
+    Vector heap;                 // topk/bottomk
   };
+  // The folding aggregations directly over a selector at one step (an instant query, alert
+  // rules): the series stream in the store's order straight into their groups.
+  const bool folds = !has_param && op != Op::kCountValues;
+  if (folds && Steps() == 1 && Unparen(inner).kind == NodeKind::kVectorSelector) {
+    return FoldSelector(e, Unparen(inner));
+  }
+  const Op fold_op = op == Op::kCountValues ? Op::kCount : op;
   std::vector<Matrix> in;
   std::vector<bool> is_scalar;
   for (const Expr* a : args) {
@@ -821,7 +944,7 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
     in.push_back(std::move(m));
     is_scalar.push_back(a->type() == ValueType::kScalar);
   }
-  if (!has_param && op != Op::kCountValues) {
+  if (folds) {
     VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> folded, AggregateBySeries(e, in.back()));
     if (folded) return std::move(*folded);
   }
@@ -859,14 +982,7 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
           if (fresh) {
             Group g;
             g.labels = KeepOnly(el.labels, !e.without, grouping);
-            g.value = el.v;
-            g.mean = el.v;
-            g.count = 1;
             switch (op) {
-              case Op::kStddev:
-              case Op::kStdvar:
-                g.value = 0;
-                break;
               case Op::kQuantile:
                 g.values.push_back(el.v);
                 break;
@@ -875,6 +991,7 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
                 g.heap.push_back(el);
                 break;
               default:
+                FoldIn(fold_op, g.fold, el.v);
                 break;
             }
             groups.push_back(std::move(g));
@@ -882,38 +999,6 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
           }
           Group& g = groups[it->second];
           switch (op) {
-            case Op::kSum:
-              g.value += el.v;
-              break;
-            case Op::kAvg: {
-              ++g.count;
-              if (std::isinf(g.mean)) {
-                if (std::isinf(el.v) && (g.mean > 0) == (el.v > 0)) break;
-                if (!std::isinf(el.v) && !std::isnan(el.v)) break;
-              }
-              g.mean += el.v / static_cast<double>(g.count) - g.mean / static_cast<double>(g.count);
-              break;
-            }
-            case Op::kGroup:
-              break;
-            case Op::kCount:
-            case Op::kCountValues:
-              ++g.count;
-              break;
-            case Op::kMax:
-              if (g.value < el.v || std::isnan(g.value)) g.value = el.v;
-              break;
-            case Op::kMin:
-              if (g.value > el.v || std::isnan(g.value)) g.value = el.v;
-              break;
-            case Op::kStddev:
-            case Op::kStdvar: {
-              ++g.count;
-              const double delta = el.v - g.mean;
-              g.mean += delta / static_cast<double>(g.count);
-              g.value += delta * (el.v - g.mean);
-              break;
-            }
             case Op::kQuantile:
               g.values.push_back(el.v);
               break;
@@ -936,6 +1021,7 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
               break;
             }
             default:
+              FoldIn(fold_op, g.fold, el.v);
               break;
           }
         }
@@ -943,22 +1029,6 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
         for (Group& g : groups) {
           double val = 0;
           switch (op) {
-            case Op::kAvg:
-              val = g.mean;
-              break;
-            case Op::kCount:
-            case Op::kCountValues:
-              val = static_cast<double>(g.count);
-              break;
-            case Op::kGroup:
-              val = 1;
-              break;
-            case Op::kStdvar:
-              val = g.value / static_cast<double>(g.count);
-              break;
-            case Op::kStddev:
-              val = std::sqrt(g.value / static_cast<double>(g.count));
-              break;
             case Op::kQuantile:
               val = Quantile(p, g.values);
               break;
@@ -974,13 +1044,46 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
               continue;
             }
             default:
-              val = g.value;
+              val = FoldOut(fold_op, g.fold);
           }
           out.push_back({std::move(g.labels), ts, val});
         }
         return out;
       },
       /*scalar_result=*/false);
+}
+
+Result<Matrix> Evaluator::FoldSelector(const Expr& e, const Expr& sel) {
+  // Groups in the order the store's series first reach them, as Prometheus' head does. The
+  // order of additions within a group is the store's too, so a sum may differ from one in
+  // label order in its last bits, as Prometheus' sums over its head and over its blocks do.
+  std::unordered_map<uint64_t, uint32_t> index;
+  std::vector<Labels> group_labels;
+  std::vector<Fold> acc;
+  const int64_t ref = RefTime(sel, start_);
+  VIGIL_RETURN_IF_ERROR(ForEachSeries(
+      sel, ref - opts_.lookback_delta_ms, ref, /*newest_only=*/true, /*out_or_null=*/nullptr,
+      [&](const Labels& labels, std::span<const Point> pts) {
+        size_t next = 0;
+        int64_t prev_ref = std::numeric_limits<int64_t>::min();
+        const Point* p = SampleAt(sel, pts, start_, next, prev_ref);
+        if (p == nullptr) return Status::Ok();
+        const uint64_t key = Signature(labels, !e.without, e.grouping);
+        auto [it, fresh] = index.emplace(key, static_cast<uint32_t>(group_labels.size()));
+        if (fresh) {
+          group_labels.push_back(KeepOnly(labels, !e.without, e.grouping));
+          acc.emplace_back();
+          VIGIL_RETURN_IF_ERROR(AddSamples(1));
+        }
+        FoldIn(e.op, acc[it->second], p->v);
+        return Status::Ok();
+      }));
+  Matrix out;
+  out.reserve(group_labels.size());
+  for (size_t g = 0; g < group_labels.size(); ++g) {
+    out.push_back(Series{std::move(group_labels[g]), {{start_, FoldOut(e.op, acc[g])}}});
+  }
+  return out;
 }
 
 Result<std::optional<Matrix>> Evaluator::AggregateBySeries(const Expr& e, const Matrix& in) {
@@ -1002,59 +1105,16 @@ Result<std::optional<Matrix>> Evaluator::AggregateBySeries(const Expr& e, const 
   // Per group and step, as the step-by-step fold keeps it; count 0 is "no element yet". The
   // series are visited in input order, so each (group, step) sees its elements in the order a
   // step's vector has them and the results are the same to the bit.
-  struct Acc {
-    double value = 0, mean = 0;
-    int64_t count = 0;
-  };
-  std::vector<Acc> acc(group_labels.size() * steps);
+  std::vector<Fold> acc(group_labels.size() * steps);
   // Where each group first appears (step, then input series), the order results come in.
   std::vector<std::pair<size_t, size_t>> first(group_labels.size(), {SIZE_MAX, SIZE_MAX});
   for (size_t i = 0; i < in.size(); ++i) {
     const size_t g = group_of[i];
     for (const Point& p : in[i].points) {
       const auto step = static_cast<size_t>((p.t - start_) / interval_);
-      Acc& a = acc[g * steps + step];
-      const double v = p.v;
-      if (a.count == 0) {
-        a.value = (op == Op::kStddev || op == Op::kStdvar) ? 0 : v;
-        a.mean = v;
-        a.count = 1;
-        first[g] = std::min(first[g], std::pair<size_t, size_t>(step, i));
-        continue;
-      }
-      switch (op) {
-        case Op::kSum:
-          a.value += v;
-          break;
-        case Op::kAvg: {
-          ++a.count;
-          if (std::isinf(a.mean)) {
-            if (std::isinf(v) && (a.mean > 0) == (v > 0)) break;
-            if (!std::isinf(v) && !std::isnan(v)) break;
-          }
-          a.mean += v / static_cast<double>(a.count) - a.mean / static_cast<double>(a.count);
-          break;
-        }
-        case Op::kCount:
-          ++a.count;
-          break;
-        case Op::kMax:
-          if (a.value < v || std::isnan(a.value)) a.value = v;
-          break;
-        case Op::kMin:
-          if (a.value > v || std::isnan(a.value)) a.value = v;
-          break;
-        case Op::kStddev:
-        case Op::kStdvar: {
-          ++a.count;
-          const double delta = v - a.mean;
-          a.mean += delta / static_cast<double>(a.count);
-          a.value += delta * (v - a.mean);
-          break;
-        }
-        default:  // group
-          break;
-      }
+      Fold& a = acc[g * steps + step];
+      if (a.count == 0) first[g] = std::min(first[g], std::pair<size_t, size_t>(step, i));
+      FoldIn(op, a, p.v);
     }
   }
   std::vector<uint32_t> order(group_labels.size());
@@ -1066,28 +1126,9 @@ Result<std::optional<Matrix>> Evaluator::AggregateBySeries(const Expr& e, const 
     Series r;
     r.labels = std::move(group_labels[g]);
     for (size_t step = 0; step < steps; ++step) {
-      const Acc& a = acc[g * steps + step];
+      const Fold& a = acc[g * steps + step];
       if (a.count == 0) continue;
-      double val = a.value;
-      switch (op) {
-        case Op::kAvg:
-          val = a.mean;
-          break;
-        case Op::kCount:
-          val = static_cast<double>(a.count);
-          break;
-        case Op::kGroup:
-          val = 1;
-          break;
-        case Op::kStdvar:
-          val = a.value / static_cast<double>(a.count);
-          break;
-        case Op::kStddev:
-          val = std::sqrt(a.value / static_cast<double>(a.count));
-          break;
-        default:
-          break;
-      }
+      const double val = FoldOut(op, a);
       r.points.push_back({start_ + static_cast<int64_t>(step) * interval_, val});
     }
     VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(r.points.size())));

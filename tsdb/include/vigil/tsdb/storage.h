@@ -81,16 +81,23 @@ class SeriesSet {
   virtual Status Err() const = 0;
 };
 
+// What the caller of a Select will use, so a store can do less (Prometheus' SelectHints).
+struct SelectHints {
+  // Series in label order; false lets them come in any order (Prometheus' sortSeries).
+  bool sorted = true;
+  // Only each series' newest sample in [mint, maxt] is used (an instant vector selector at one
+  // time): the store may return just that one.
+  bool newest_only = false;
+};
+
 class Querier {
  public:
   virtual ~Querier() = default;
   // Series with at least one sample in [mint, maxt] (inclusive, milliseconds) matching every
   // matcher. At least one matcher should not match the empty string, or every series is read.
-  // With `sorted` false the series may come in any order (Prometheus' sortSeries hint: PromQL
-  // does not need the order and sorting costs).
   virtual std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
                                             const std::vector<Matcher>& matchers,
-                                            bool sorted = true) = 0;
+                                            SelectHints hints = {}) = 0;
   // Label names of the series matching `matchers` (all series when empty) that may have samples
   // in [mint, maxt], sorted. Like Prometheus, a store may answer coarsely on time (a series is
   // left out when it surely has no sample in the range), never by leaving out one that has.
