@@ -496,6 +496,45 @@ TEST_F(PromqlPeerTest, SameErrorsAsPrometheus) {
   }
 }
 
+// format_query: the same text as Prometheus, byte for byte, short expressions on one line and
+// long ones split as its prettifier splits them.
+TEST_F(PromqlPeerTest, SameFormattingAsPrometheus) {
+  http::HttpClient client;
+  const std::vector<std::string> queries = {
+      "sum(rate(x[5m]))by(job)",
+      "-vt_temperature offset 5m",
+      "a + ignoring() group_left() b",
+      "sum by (namespace, pod, container) "
+      "(rate(container_cpu_usage_seconds_total{namespace=~\"kube-.*\", "
+      "container!=\"\"}[5m]))",
+      "topk(5, sum without (instance, job, cpu) (rate(node_cpu_seconds_total{mode!=\"idle\", "
+      "mode!=\"iowait\"}[5m] offset 1h)))",
+      "histogram_quantile(0.99, sum by (le, job) (rate(http_request_duration_seconds_bucket{job="
+      "\"api-server\", verb!=\"WATCH\"}[10m])))",
+      "(sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m])) / sum by (job) "
+      "(rate(http_requests_total[5m]))) > bool on (job) group_left (team) 0.05 * "
+      "vt_team_info{team!=\"\"}",
+      "max_over_time(rate(container_network_receive_bytes_total{namespace=\"default\", "
+      "pod=~\"web-.*\"}[5m])[1h:30s] @ 1700000000.000)",
+      "-(vt_requests_total{job=\"api\", instance=~\"10\\\\.0\\\\.0\\\\..*\", handler!~\"/"
+      "health|/ready|/metrics\"} - vt_requests_total offset 1d)",
+      "label_replace(sum by (pod) (container_memory_working_set_bytes{namespace=\"monitoring\", "
+      "container!=\"POD\"}), \"app\", \"$1\", \"pod\", \"(.*)-[a-z0-9]+\")",
+      "count_values(\"version\", build_info{job=\"some-long-job-name-that-goes-on\", "
+      "instance=~\".*\"}) or vector(0) unless on () absent(up{job=\"x\"})",
+  };
+  for (const std::string& q : queries) {
+    const std::string path = "/api/v1/format_query?query=" + http::PercentEncode(q);
+    int ps, vs;
+    json want = Get(client, prom_url_ + path, ps);
+    json got = Get(client, vigil_->Url(path), vs);
+    EXPECT_EQ(vs, ps) << q;
+    EXPECT_EQ(got, want) << q << "\n vigil:\n"
+                         << got["data"].dump() << "\n prometheus:\n"
+                         << want["data"].dump();
+  }
+}
+
 // `vigil query` works against any Prometheus: the same table from both servers.
 TEST_F(PromqlPeerTest, QueryCommandPrintsTheSameFromBoth) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{

@@ -79,9 +79,9 @@ TEST(ParserTest, DeepNestingIsAnErrorNotAStackOverflow) {
 TEST(ParserTest, PrintsAsPrometheus) {
   for (const char* q :
        {"sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m] offset 1m))",
-        "a / on(x, y) group_left(z) b", "a > bool 1", "-x ^ 2", "topk(3, x)",
+        "a / on (x, y) group_left (z) b", "a > bool 1", "-x ^ 2", "topk(3, x)",
         "max_over_time(rate(x[5m])[30m:1m])", "x @ 1700000000.000", "x @ start()",
-        "count_values(\"v\", x)", "sum without (a) (x)", "1e+06", "0.5", "x unless ignoring(a) y",
+        "count_values(\"v\", x)", "sum without (a) (x)", "1e+06", "0.5", "x unless ignoring (a) y",
         "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))"}) {
     auto e = ParseExpr(q);
     ASSERT_TRUE(e.ok()) << q << ": " << e.status().ToString();
@@ -93,6 +93,9 @@ TEST(ParserTest, PrintsAsPrometheus) {
   }
   EXPECT_EQ((*ParseExpr("sum(x)by(a)"))->ToString(), "sum by (a) (x)");
   EXPECT_EQ((*ParseExpr("1000000"))->ToString(), "1e+06");
+  // Matchers sorted by their text and joined without a space, as 2.42 prints them (the peer
+  // test checks format_query against Prometheus itself).
+  EXPECT_EQ((*ParseExpr("x{b=\"1\", a!~\"2\"}"))->ToString(), "x{a!~\"2\",b=\"1\"}");
 }
 
 TEST(GoStringTest, Unquotes) {

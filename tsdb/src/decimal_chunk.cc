@@ -1,5 +1,6 @@
 #include "decimal_chunk.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -118,8 +119,12 @@ Status DecodeDecimal(std::string_view in, int64_t mint, int64_t maxt, std::vecto
   int64_t t = UnZigZag64(t0);
   int64_t v = UnZigZag64(v0);
   int64_t delta = 0;
+  if (out.capacity() < out.size() + count) {
+    out.reserve(std::max<size_t>(out.size() + count, 2 * out.capacity()));
+  }
   for (uint64_t i = 0;; ++i) {
-    if (t >= mint && t <= maxt) out.push_back({t, static_cast<double>(v) / kPow10[k]});
+    if (t > maxt) break;  // times only grow within a chunk
+    if (t >= mint) out.push_back({t, static_cast<double>(v) / kPow10[k]});
     if (i + 1 == count) break;
     int64_t dod;
     uint64_t zz;

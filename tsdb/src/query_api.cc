@@ -502,7 +502,7 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
                  {"bad_data", "invalid parameter \"query\": " + expr.status().message()});
       return;
     }
-    res = Success(json((*expr)->ToString()).dump());
+    res = Success(json((*expr)->Pretty()).dump());
   });
 
   router.GetPost("/federate", [&store, opts](const http::Request& req, http::Response& res) {

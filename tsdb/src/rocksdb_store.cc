@@ -37,12 +37,6 @@ double StaleNaN() {
   return d;
 }
 
-bool IsStaleNaN(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof(bits));
-  return bits == kStaleNaNBits;
-}
-
 namespace {
 
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();

@@ -36,14 +36,6 @@ uint64_t ZigZag(int64_t v) {
 }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
-int64_t SignExtend(uint64_t v, int bits) {
-  if (bits == 64) return static_cast<int64_t>(v);
-  const uint64_t sign = 1ULL << (bits - 1);
-  // A value above the positive limit wraps to negative, matching how WriteDod stores it.
-  if (v > sign) return static_cast<int64_t>(v) - (int64_t{1} << bits);
-  return static_cast<int64_t>(v);
-}
-
 }  // namespace
 
 void WriteDod(BitWriter& w, int64_t dod) {
@@ -66,18 +58,6 @@ void WriteDod(BitWriter& w, int64_t dod) {
     w.WriteBits(0b1111, 4);
     w.WriteBits(static_cast<uint64_t>(dod), 64);
   }
-}
-
-bool ReadDod(BitReader& r, int64_t& dod) {
-  int ones = 0;
-  if (!r.ReadOnes(4, ones)) return false;
-  dod = 0;
-  if (ones == 0) return true;
-  static constexpr int kBits[] = {0, 14, 17, 20, 64};
-  uint64_t raw;
-  if (!r.ReadBits(kBits[ones], raw)) return false;
-  dod = SignExtend(raw, kBits[ones]);
-  return true;
 }
 
 XorAppender::XorAppender(std::string* bytes) : bytes_(bytes), w_(bytes) {

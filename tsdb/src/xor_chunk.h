@@ -43,13 +43,13 @@ class BitReader {
   explicit BitReader(std::string_view data, size_t bit_offset = 0)
       : data_(data), pos_(bit_offset), end_(data.size() * 8) {}
 
-  bool ReadBit(bool& bit) {
+  [[gnu::always_inline]] bool ReadBit(bool& bit) {
     if (pos_ >= end_) return false;
     bit = (static_cast<uint8_t>(data_[pos_ >> 3]) >> (7 - (pos_ & 7))) & 1;
     ++pos_;
     return true;
   }
-  bool ReadBits(int nbits, uint64_t& value) {
+  [[gnu::always_inline]] bool ReadBits(int nbits, uint64_t& value) {
     if (pos_ + static_cast<size_t>(nbits) > end_) return false;
     if (nbits == 0) {
       value = 0;
@@ -57,17 +57,17 @@ class BitReader {
       value = Window() >> (64 - nbits);
       pos_ += static_cast<size_t>(nbits);
     } else {
-      uint64_t hi = 0;
-      uint64_t lo = 0;
-      ReadBits(nbits - 32, hi);
-      ReadBits(32, lo);
+      const uint64_t hi = Window() >> (64 - (nbits - 32));
+      pos_ += static_cast<size_t>(nbits - 32);
+      const uint64_t lo = Window() >> 32;
+      pos_ += 32;
       value = (hi << 32) | lo;
     }
     return true;
   }
   // Up to `max` one bits, and the zero that ends them when there are fewer: the prefix of
   // Gorilla's size classes.
-  bool ReadOnes(int max, int& ones) {
+  [[gnu::always_inline]] bool ReadOnes(int max, int& ones) {
     ones = std::countl_one(Window());
     if (ones > max) ones = max;
     const size_t n = static_cast<size_t>(ones) + (ones < max ? 1 : 0);
@@ -79,7 +79,7 @@ class BitReader {
 
  private:
   // The next 57 to 64 bits at the top of a word; zeros past the end of the data.
-  uint64_t Window() const {
+  [[gnu::always_inline]] uint64_t Window() const {
     const size_t byte = pos_ >> 3;
     uint64_t w = 0;
     if (byte + 8 <= data_.size()) {
@@ -102,7 +102,27 @@ class BitReader {
 // Timestamp delta-of-delta in Gorilla's classes: '0' for 0, then '10', '110', '1110' with 14,
 // 17 or 20 bits, '1111' with 64. Shared by the XOR and decimal chunk encodings.
 void WriteDod(BitWriter& w, int64_t dod);
-bool ReadDod(BitReader& r, int64_t& dod);
+
+inline int64_t SignExtend(uint64_t v, int bits) {
+  if (bits == 64) return static_cast<int64_t>(v);
+  const uint64_t sign = 1ULL << (bits - 1);
+  // A value above the positive limit wraps to negative, matching how WriteDod stores it.
+  if (v > sign) return static_cast<int64_t>(v) - (int64_t{1} << bits);
+  return static_cast<int64_t>(v);
+}
+
+// Inline: it runs once per sample of every chunk a query reads.
+inline bool ReadDod(BitReader& r, int64_t& dod) {
+  int ones = 0;
+  if (!r.ReadOnes(4, ones)) return false;
+  dod = 0;
+  if (ones == 0) return true;
+  static constexpr int kBits[] = {0, 14, 17, 20, 64};
+  uint64_t raw;
+  if (!r.ReadBits(kBits[ones], raw)) return false;
+  dod = SignExtend(raw, kBits[ones]);
+  return true;
+}
 
 inline constexpr size_t kXorHeaderBytes = 2;
 inline constexpr uint16_t kMaxXorSamples = 65535;

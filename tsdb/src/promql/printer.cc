@@ -1,5 +1,7 @@
-// Expr::ToString: expressions printed as Prometheus 2.42's String() methods print them.
+// Expr::ToString and Expr::Pretty: expressions printed as Prometheus 2.42's String() and
+// Pretty() methods (promql/parser/printer.go and prettier.go) print them.
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -65,18 +67,21 @@ std::string Modifiers(const Expr& e) {
   return out;
 }
 
+// As 2.42 prints selectors: the matchers' texts sorted and joined by "," (no space).
 std::string Selector(const Expr& e) {
   std::string out = e.str;
-  std::string ms;
+  std::vector<std::string> ms;
   for (const Matcher& m : e.matchers) {
     if (!e.str.empty() && m.name() == kMetricNameLabel && m.type() == MatchType::kEqual &&
         m.value() == e.str) {
       continue;
     }
-    if (!ms.empty()) ms += ", ";
-    ms += m.ToString();
+    ms.push_back(m.ToString());
   }
-  if (!ms.empty() || e.str.empty()) out += "{" + ms + "}";
+  std::sort(ms.begin(), ms.end());
+  std::string joined;
+  for (size_t i = 0; i < ms.size(); ++i) joined += (i ? "," : "") + ms[i];
+  if (!ms.empty() || e.str.empty()) out += "{" + joined + "}";
   return out;
 }
 
@@ -85,6 +90,39 @@ std::string Join(const std::vector<std::string>& v) {
   for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
   return out;
 }
+
+// " bool", " on (a)", " group_left (b)": what follows a binary operator. As in Prometheus, the
+// group modifier is only printed with a non-empty ignoring() or an on().
+std::string BinaryModifiers(const Expr& e) {
+  std::string m;
+  if (e.return_bool) m += " bool";
+  if (e.matching) {
+    const VectorMatching& vm = *e.matching;
+    if (!vm.labels.empty() || vm.on) {
+      m += std::string(vm.on ? " on" : " ignoring") + " (" + Join(vm.labels) + ")";
+      if (vm.card == Cardinality::kManyToOne || vm.card == Cardinality::kOneToMany) {
+        m += std::string(vm.card == Cardinality::kManyToOne ? " group_left" : " group_right") +
+             " (" + Join(vm.include) + ")";
+      }
+    }
+  }
+  return m;
+}
+
+// "sum", "sum by (a) ", "sum without (a) ": an aggregation before its parenthesis.
+std::string AggregatePrefix(const Expr& e) {
+  std::string out = OpName(e.op);
+  if (e.without) {
+    out += " without (" + Join(e.grouping) + ") ";
+  } else if (!e.grouping.empty()) {
+    out += " by (" + Join(e.grouping) + ") ";
+  }
+  return out;
+}
+
+std::string Indent(int level) { return std::string(static_cast<size_t>(level) * 2, ' '); }
+
+constexpr size_t kMaxCharactersPerLine = 100;
 
 }  // namespace
 
@@ -105,29 +143,11 @@ std::string Expr::ToString() const {
       return "(" + args[0]->ToString() + ")";
     case NodeKind::kUnary:
       return std::string(OpName(op)) + args[0]->ToString();
-    case NodeKind::kBinary: {
-      std::string m;
-      if (return_bool) m += " bool";
-      if (matching) {
-        const VectorMatching& vm = *matching;
-        if (!vm.labels.empty() || vm.on) {
-          m += std::string(vm.on ? " on" : " ignoring") + "(" + Join(vm.labels) + ")";
-        }
-        if (vm.card == Cardinality::kManyToOne || vm.card == Cardinality::kOneToMany) {
-          m += std::string(vm.card == Cardinality::kManyToOne ? " group_left" : " group_right") +
-               "(" + Join(vm.include) + ")";
-        }
-      }
-      return args[0]->ToString() + " " + OpName(op) + m + " " + args[1]->ToString();
-    }
+    case NodeKind::kBinary:
+      return args[0]->ToString() + " " + OpName(op) + BinaryModifiers(*this) + " " +
+             args[1]->ToString();
     case NodeKind::kAggregate: {
-      std::string out = OpName(op);
-      if (without) {
-        out += " without (" + Join(grouping) + ") ";
-      } else if (!grouping.empty()) {
-        out += " by (" + Join(grouping) + ") ";
-      }
-      out += "(";
+      std::string out = AggregatePrefix(*this) + "(";
       if (args.size() == 2) out += args[0]->ToString() + ", ";
       return out + args.back()->ToString() + ")";
     }
@@ -138,6 +158,53 @@ std::string Expr::ToString() const {
     }
   }
   return "";
+}
+
+std::string Expr::Pretty(int level) const {
+  const std::string flat = ToString();
+  const bool split = flat.size() > kMaxCharactersPerLine;
+  const std::string in = Indent(level);
+  switch (kind) {
+    case NodeKind::kNumber:
+    case NodeKind::kString:
+    case NodeKind::kVectorSelector:
+    case NodeKind::kMatrixSelector:
+      return in + flat;
+    case NodeKind::kSubquery:
+      // Prometheus indents neither an unsplit subquery nor the suffix of a split one.
+      if (!split) return flat;
+      return args[0]->Pretty(level) + "[" + Dur(range) + ":" + (step ? Dur(step) : "") + "]" +
+             Modifiers(*this);
+    case NodeKind::kParen:
+      if (!split) return in + flat;
+      return in + "(\n" + args[0]->Pretty(level + 1) + "\n" + in + ")";
+    case NodeKind::kUnary: {
+      std::string child = args[0]->Pretty(level);
+      const size_t b = child.find_first_not_of(" \t\n");
+      const size_t e = child.find_last_not_of(" \t\n");
+      child = b == std::string::npos ? "" : child.substr(b, e - b + 1);
+      return in + OpName(op) + child;
+    }
+    case NodeKind::kBinary:
+      if (!split) return in + flat;
+      return args[0]->Pretty(level + 1) + "\n" + in + OpName(op) + BinaryModifiers(*this) + "\n" +
+             args[1]->Pretty(level + 1);
+    case NodeKind::kAggregate: {
+      if (!split) return in + flat;
+      std::string out = in + AggregatePrefix(*this) + "(\n";
+      if (args.size() == 2) out += args[0]->Pretty(level + 1) + ",\n";
+      return out + args.back()->Pretty(level + 1) + "\n" + in + ")";
+    }
+    case NodeKind::kCall: {
+      if (!split) return in + flat;
+      std::string out = in + std::string(func->name) + "(\n";
+      for (size_t i = 0; i < args.size(); ++i) {
+        out += args[i]->Pretty(level + 1) + (i + 1 < args.size() ? ",\n" : "");
+      }
+      return out + "\n" + in + ")";
+    }
+  }
+  return flat;
 }
 
 }  // namespace vigil::promql

@@ -4,6 +4,7 @@
 // writers get an Appender from an Appendable, readers a Querier from a Queryable. remote_write
 // ingest, PromQL, alertd and `vigil up` use only these, never a store's own types.
 
+#include <bit>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -24,7 +25,7 @@ using SeriesRef = uint64_t;
 // Prometheus' staleness marker: a NaN with this exact bit pattern ends a series.
 inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
 double StaleNaN();
-bool IsStaleNaN(double v);
+inline bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
 
 // Error messages of rejected samples, as Prometheus words them.
 inline constexpr std::string_view kErrOutOfOrder = "out of order sample";

@@ -116,8 +116,11 @@ struct Expr {
   std::vector<std::unique_ptr<Expr>> args;
 
   ValueType type() const;
-  // The expression as Prometheus prints it (format_query, rule files).
+  // The expression on one line as Prometheus prints it (rule files, errors).
   std::string ToString() const;
+  // Prometheus' prettified form (format_query): a node longer than 100 characters on one line
+  // is split over lines, its children indented two spaces per level.
+  std::string Pretty(int level = 0) const;
 };
 
 using ExprPtr = std::unique_ptr<Expr>;
