@@ -112,7 +112,7 @@ inline int64_t SignExtend(uint64_t v, int bits) {
 }
 
 // Inline: it runs once per sample of every chunk a query reads.
-inline bool ReadDod(BitReader& r, int64_t& dod) {
+[[gnu::always_inline]] inline bool ReadDod(BitReader& r, int64_t& dod) {
   int ones = 0;
   if (!r.ReadOnes(4, ones)) return false;
   dod = 0;
