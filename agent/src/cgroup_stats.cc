@@ -1,0 +1,207 @@
+#include "cgroup_stats.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+namespace vigil::agent {
+namespace {
+
+// cAdvisor reports limits above 2^62 (unlimited: v1's page-rounded INT64_MAX, v2's "max") as 0.
+constexpr double kUnlimited = static_cast<double>(uint64_t{1} << 62);
+
+std::optional<double> ParseNumber(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  if (s == "max") return kUnlimited * 2;
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc() && p == s.data() + s.size()) return static_cast<double>(v);
+  uint64_t u = 0;
+  auto [p2, ec2] = std::from_chars(s.data(), s.data() + s.size(), u);
+  if (ec2 == std::errc() && p2 == s.data() + s.size()) return static_cast<double>(u);
+  return std::nullopt;
+}
+
+double SpecLimit(double v) { return v > kUnlimited ? 0 : v; }
+
+}  // namespace
+
+std::optional<double> KeyedValue(std::string_view text, std::string_view key) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (line.size() > key.size() && line.starts_with(key) && line[key.size()] == ' ') {
+      return ParseNumber(line.substr(key.size() + 1));
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+CgroupReader::CgroupReader(std::shared_ptr<FileSystem> fs, CgroupMounts mounts)
+    : fs_(std::move(fs)), mounts_(std::move(mounts)) {
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  if (ticks > 0) clock_ticks_ = static_cast<double>(ticks);
+}
+
+bool CgroupReader::Load(const std::string& dir, const std::string& path, std::string_view file) {
+  buf_.clear();
+  if (dir.empty()) return false;
+  path_buf_.assign(dir);
+  if (path != "/") path_buf_ += path;
+  path_buf_ += '/';
+  path_buf_ += file;
+  auto f = fs_->OpenForRead(path_buf_);
+  if (!f.ok()) {
+    ++missing_files_;
+    return false;
+  }
+  char chunk[4096];
+  for (;;) {
+    auto n = (*f)->ReadAt(buf_.size(), chunk, sizeof(chunk));
+    if (!n.ok()) {
+      ++missing_files_;
+      buf_.clear();
+      return false;
+    }
+    if (*n == 0) break;
+    buf_.append(chunk, *n);
+    if (buf_.size() > (1 << 20)) break;  // no cgroup file is this large; bound it anyway
+  }
+  return true;
+}
+
+std::optional<double> CgroupReader::Number(const std::string& dir, const std::string& path,
+                                           std::string_view file) {
+  if (!Load(dir, path, file)) return std::nullopt;
+  return ParseNumber(buf_);
+}
+
+CgroupStats CgroupReader::Read(const std::string& path) {
+  CgroupStats s;
+  if (V1()) {
+    ReadV1(path, s);
+  } else {
+    ReadV2(path, s);
+  }
+  return s;
+}
+
+void CgroupReader::ReadV1(const std::string& path, CgroupStats& s) {
+  const std::string cpuacct = mounts_.Controller("cpuacct");
+  const std::string cpu = mounts_.Controller("cpu");
+  const std::string memory = mounts_.Controller("memory");
+  if (auto ns = Number(cpuacct, path, "cpuacct.usage")) s.cpu_usage = *ns / 1e9;
+  if (Load(cpuacct, path, "cpuacct.stat")) {
+    if (auto v = KeyedValue(buf_, "user")) s.cpu_user = *v / clock_ticks_;
+    if (auto v = KeyedValue(buf_, "system")) s.cpu_system = *v / clock_ticks_;
+  }
+  if (Load(cpu, path, "cpu.stat")) {
+    s.cfs_periods = KeyedValue(buf_, "nr_periods");
+    s.cfs_throttled_periods = KeyedValue(buf_, "nr_throttled");
+    if (auto ns = KeyedValue(buf_, "throttled_time")) s.cfs_throttled_seconds = *ns / 1e9;
+  }
+  if (auto q = Number(cpu, path, "cpu.cfs_quota_us"); q && *q > 0) s.cpu_quota_us = q;
+  s.cpu_period_us = Number(cpu, path, "cpu.cfs_period_us");
+  s.cpu_shares = Number(cpu, path, "cpu.shares");
+
+  s.memory_usage = Number(memory, path, "memory.usage_in_bytes");
+  s.memory_max_usage = Number(memory, path, "memory.max_usage_in_bytes");
+  s.memory_failcnt = Number(memory, path, "memory.failcnt");
+  if (auto l = Number(memory, path, "memory.limit_in_bytes")) s.memory_limit = SpecLimit(*l);
+  if (auto l = Number(memory, path, "memory.memsw.limit_in_bytes")) {
+    s.memory_swap_limit = SpecLimit(*l);
+  }
+  if (auto memsw = Number(memory, path, "memory.memsw.usage_in_bytes"); memsw && s.memory_usage) {
+    s.memory_swap = *memsw > *s.memory_usage ? *memsw - *s.memory_usage : 0;
+  }
+  if (Load(memory, path, "memory.stat")) {
+    // The hierarchical totals (a pod's cgroup holds its containers), as cAdvisor reads them.
+    auto stat = [&](std::string_view total, std::string_view local) {
+      auto v = KeyedValue(buf_, total);
+      return v ? v : KeyedValue(buf_, local);
+    };
+    s.memory_rss = stat("total_rss", "rss");
+    s.memory_cache = stat("total_cache", "cache");
+    s.memory_mapped_file = stat("total_mapped_file", "mapped_file");
+    if (s.memory_usage) {
+      const double inactive = stat("total_inactive_file", "inactive_file").value_or(0);
+      s.memory_working_set = *s.memory_usage > inactive ? *s.memory_usage - inactive : 0;
+    }
+  }
+  if (Load(memory, path, "memory.oom_control")) s.oom_events = KeyedValue(buf_, "oom_kill");
+  s.pids = Number(mounts_.Controller("pids"), path, "pids.current");
+}
+
+void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
+  const std::string& dir = mounts_.unified;
+  if (Load(dir, path, "cpu.stat")) {
+    if (auto us = KeyedValue(buf_, "usage_usec")) s.cpu_usage = *us / 1e6;
+    if (auto us = KeyedValue(buf_, "user_usec")) s.cpu_user = *us / 1e6;
+    if (auto us = KeyedValue(buf_, "system_usec")) s.cpu_system = *us / 1e6;
+    s.cfs_periods = KeyedValue(buf_, "nr_periods");
+    s.cfs_throttled_periods = KeyedValue(buf_, "nr_throttled");
+    if (auto us = KeyedValue(buf_, "throttled_usec")) s.cfs_throttled_seconds = *us / 1e6;
+  }
+  if (Load(dir, path, "cpu.max")) {
+    // "max 100000" or "<quota> <period>".
+    const size_t sp = buf_.find(' ');
+    if (sp != std::string::npos) {
+      auto quota = ParseNumber(std::string_view(buf_).substr(0, sp));
+      if (quota && *quota > 0 && *quota < kUnlimited) s.cpu_quota_us = quota;
+      s.cpu_period_us = ParseNumber(std::string_view(buf_).substr(sp + 1));
+    }
+  }
+  if (auto w = Number(dir, path, "cpu.weight")) {
+    // The kubelet's mapping back from weight to shares (and cAdvisor's).
+    s.cpu_shares = 2 + std::floor((*w - 1) * 262142 / 9999);
+  }
+  s.memory_usage = Number(dir, path, "memory.current");
+  s.memory_max_usage = Number(dir, path, "memory.peak");
+  if (auto l = Number(dir, path, "memory.max")) s.memory_limit = SpecLimit(*l);
+  if (auto l = Number(dir, path, "memory.swap.max")) s.memory_swap_limit = SpecLimit(*l);
+  s.memory_swap = Number(dir, path, "memory.swap.current");
+  if (Load(dir, path, "memory.stat")) {
+    s.memory_rss = KeyedValue(buf_, "anon");
+    s.memory_cache = KeyedValue(buf_, "file");
+    s.memory_mapped_file = KeyedValue(buf_, "file_mapped");
+    if (s.memory_usage) {
+      const double inactive = KeyedValue(buf_, "inactive_file").value_or(0);
+      s.memory_working_set = *s.memory_usage > inactive ? *s.memory_usage - inactive : 0;
+    }
+  }
+  if (Load(dir, path, "memory.events")) {
+    s.memory_failcnt = KeyedValue(buf_, "max");
+    s.oom_events = KeyedValue(buf_, "oom_kill");
+  }
+  s.pids = Number(dir, path, "pids.current");
+}
+
+Status CgroupReader::Walk(const std::function<void(const std::string&)>& fn) {
+  std::string root = V1() ? mounts_.Controller("cpuacct") : mounts_.unified;
+  if (root.empty() && V1()) root = mounts_.Controller("memory");
+  if (root.empty()) return NotFound("no cgroup hierarchy with CPU or memory statistics");
+  fn("/");
+  return WalkDir(root, "", fn, 0);
+}
+
+Status CgroupReader::WalkDir(const std::string& root, const std::string& path,
+                             const std::function<void(const std::string&)>& fn, int depth) {
+  if (depth > 32) return Status::Ok();  // deeper than any real layout; a loop guard
+  auto entries = fs_->ListDir(root + path);
+  if (!entries.ok()) return Status::Ok();  // vanished while walking
+  for (const std::string& name : *entries) {
+    const std::string child = path + "/" + name;
+    auto info = fs_->Stat(root + child);
+    if (!info.ok() || !info->is_dir) continue;
+    fn(child);
+    VIGIL_RETURN_IF_ERROR(WalkDir(root, child, fn, depth + 1));
+  }
+  return Status::Ok();
+}
+
+}  // namespace vigil::agent

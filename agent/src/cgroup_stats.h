@@ -1,0 +1,73 @@
+#pragma once
+
+// CgroupReader: the CPU and memory statistics of one cgroup, from the v1 controllers or the v2
+// unified hierarchy as CgroupMounts found them, named as cAdvisor names them. Every file goes
+// through the FileSystem seam into one reused buffer; a collection pass never forks.
+//
+// A cgroup can vanish between listing and reading (a container exits): its fields stay unset
+// and the read is counted in missing_files(), never an error for the whole pass.
+//
+// Not thread-safe: one reader per collecting thread.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cgroup_mounts.h"
+#include "vigil/common/file_system.h"
+
+namespace vigil::agent {
+
+struct CgroupStats {
+  // CPU, seconds (usage, user, system, throttled) and counts.
+  std::optional<double> cpu_usage, cpu_user, cpu_system;
+  std::optional<double> cfs_periods, cfs_throttled_periods, cfs_throttled_seconds;
+  // CPU spec: quota and period in microseconds (quota unset when unlimited), shares.
+  std::optional<double> cpu_quota_us, cpu_period_us, cpu_shares;
+  // Memory, bytes (failcnt and oom_events are counts).
+  std::optional<double> memory_usage, memory_max_usage, memory_working_set, memory_rss,
+      memory_cache, memory_swap, memory_mapped_file, memory_failcnt, oom_events;
+  // Memory spec: 0 when unlimited, as cAdvisor reports it.
+  std::optional<double> memory_limit, memory_swap_limit;
+  std::optional<double> pids;
+};
+
+class CgroupReader {
+ public:
+  CgroupReader(std::shared_ptr<FileSystem> fs, CgroupMounts mounts);
+
+  // The statistics of the cgroup at `path` (relative to the hierarchy root, "/" for the root).
+  CgroupStats Read(const std::string& path);
+  // Calls fn(path) for every cgroup of the hierarchy the statistics come from (the unified one
+  // on v2, cpuacct's or memory's on v1), parents before children.
+  Status Walk(const std::function<void(const std::string& path)>& fn);
+
+  const CgroupMounts& mounts() const { return mounts_; }
+  uint64_t missing_files() const { return missing_files_; }
+
+ private:
+  bool V1() const { return !mounts_.controllers.empty(); }
+  // Reads a file into buf_; false (counted) when it is gone or unreadable.
+  bool Load(const std::string& dir, const std::string& path, std::string_view file);
+  std::optional<double> Number(const std::string& dir, const std::string& path,
+                               std::string_view file);
+  void ReadV1(const std::string& path, CgroupStats& s);
+  void ReadV2(const std::string& path, CgroupStats& s);
+  Status WalkDir(const std::string& root, const std::string& path,
+                 const std::function<void(const std::string&)>& fn, int depth);
+
+  std::shared_ptr<FileSystem> fs_;
+  CgroupMounts mounts_;
+  std::string buf_;
+  std::string path_buf_;
+  uint64_t missing_files_ = 0;
+  double clock_ticks_ = 100;
+};
+
+// "key value" lines (cpu.stat, memory.stat, memory.events): the value of `key`.
+std::optional<double> KeyedValue(std::string_view text, std::string_view key);
+
+}  // namespace vigil::agent

@@ -1,0 +1,159 @@
+// The container collector on cgroup v2 fixture trees (systemd + containerd, and cgroupfs), with
+// the kubelet's log layout for names: the expected series, labels and values.
+
+#include "container_collector.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "testing.h"
+
+namespace vigil::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+void Write(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+// A v2 cgroup directory with the files the reader uses.
+void V2Cgroup(const std::string& dir, double usage_usec, double mem, double inactive,
+              const std::string& cpu_max, const std::string& mem_max) {
+  Write(dir + "/cpu.stat", "usage_usec " + std::to_string(static_cast<int64_t>(usage_usec)) +
+                               "\nuser_usec 700000\nsystem_usec 300000\nnr_periods 50\n"
+                               "nr_throttled 5\nthrottled_usec 250000\n");
+  Write(dir + "/cpu.max", cpu_max + "\n");
+  Write(dir + "/cpu.weight", "100\n");
+  Write(dir + "/memory.current", std::to_string(static_cast<int64_t>(mem)) + "\n");
+  Write(dir + "/memory.max", mem_max + "\n");
+  Write(dir + "/memory.swap.current", "0\n");
+  Write(dir + "/memory.stat", "anon 4096000\nfile 1024000\nfile_mapped 8192\ninactive_file " +
+                                  std::to_string(static_cast<int64_t>(inactive)) + "\n");
+  Write(dir + "/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
+  Write(dir + "/pids.current", "4\n");
+}
+
+// series name{labels} → value, for comparing whole outputs.
+std::map<std::string, double> Flatten(const std::vector<expo::Family>& families) {
+  std::map<std::string, double> out;
+  for (const auto& f : families) {
+    for (const auto& s : f.samples) {
+      const std::string name(s.labels.Get(kMetricNameLabel));
+      out[name + LabelsBuilder(s.labels).Del(kMetricNameLabel).Build().ToString()] = s.value;
+    }
+  }
+  return out;
+}
+
+class ContainerCollectorTest : public ::testing::Test {
+ protected:
+  std::vector<expo::Family> Collect(const std::string& cgroup_root) {
+    auto mounts =
+        ParseCgroupMounts("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", cgroup_root);
+    EXPECT_TRUE(mounts.ok());
+    ContainerCollector c(RealFileSystem(), *mounts, dir_.Join("log"));
+    auto families = c.Collect();
+    EXPECT_TRUE(families.ok()) << families.status().ToString();
+    return families.ok() ? *families : std::vector<expo::Family>{};
+  }
+  testing::TempDir dir_;
+  const std::string id_ = std::string(64, 'c');
+};
+
+TEST_F(ContainerCollectorTest, SystemdContainerdLayout) {
+  const std::string root = dir_.Join("cg");
+  const std::string pod = root +
+                          "/kubepods.slice/kubepods-burstable.slice/"
+                          "kubepods-burstable-pod1111_2222_3333_4444_555555555555.slice";
+  V2Cgroup(root, 9e6, 8e9, 1e9, "max 100000", "max");
+  V2Cgroup(root + "/kubepods.slice", 5e6, 3e9, 1e8, "max 100000", "max");
+  V2Cgroup(pod, 2e6, 5e8, 1e8, "max 100000", "1073741824");
+  V2Cgroup(pod + "/cri-containerd-" + id_ + ".scope", 1.5e6, 4e8, 5e7, "50000 100000", "536870912");
+  Write(root + "/system.slice/containerd.service/cpu.stat", "usage_usec 1\n");
+  Write(dir_.Join("log/pods/default_web-0_1111-2222-3333-4444-555555555555/app/0.log"), "");
+  Write(dir_.Join("log/containers/web-0_default_app-" + id_ + ".log"), "");
+
+  auto got = Flatten(Collect(root));
+  const std::string cid =
+      "/kubepods.slice/kubepods-burstable.slice/"
+      "kubepods-burstable-pod1111_2222_3333_4444_555555555555.slice/"
+      "cri-containerd-" +
+      id_ + ".scope";
+  auto key = [&](const std::string& metric, const std::string& extra) {
+    return metric + "{container=\"app\"" + extra + ", id=\"" + cid + "\", name=\"" + id_ +
+           "\", namespace=\"default\", pod=\"web-0\"}";
+  };
+  EXPECT_EQ(got[key("container_cpu_usage_seconds_total", ", cpu=\"total\"")], 1.5);
+  EXPECT_EQ(got[key("container_cpu_user_seconds_total", "")], 0.7);
+  EXPECT_EQ(got[key("container_cpu_cfs_throttled_periods_total", "")], 5);
+  EXPECT_EQ(got[key("container_cpu_cfs_throttled_seconds_total", "")], 0.25);
+  EXPECT_EQ(got[key("container_memory_usage_bytes", "")], 4e8);
+  EXPECT_EQ(got[key("container_memory_working_set_bytes", "")], 4e8 - 5e7);
+  EXPECT_EQ(got[key("container_memory_rss", "")], 4096000);
+  EXPECT_EQ(got[key("container_memory_failcnt", "")], 3);
+  EXPECT_EQ(got[key("container_oom_events_total", "")], 1);
+  EXPECT_EQ(got[key("container_spec_cpu_quota", "")], 50000);
+  EXPECT_EQ(got[key("container_spec_cpu_period", "")], 100000);
+  EXPECT_EQ(got[key("container_spec_cpu_shares", "")], 2 + std::floor(99 * 262142.0 / 9999));
+  EXPECT_EQ(got[key("container_spec_memory_limit_bytes", "")], 536870912);
+  EXPECT_EQ(got[key("container_processes", "")], 4);
+  // The pod's own cgroup: no container label; the root: only id="/"; unlimited is 0.
+  const std::string pod_key =
+      "container_memory_working_set_bytes{id=\"/kubepods.slice/kubepods-burstable.slice/"
+      "kubepods-burstable-pod1111_2222_3333_4444_555555555555.slice\", namespace=\"default\", "
+      "pod=\"web-0\"}";
+  EXPECT_EQ(got.count(pod_key), 1u) << pod_key;
+  EXPECT_EQ(got["container_cpu_usage_seconds_total{cpu=\"total\", id=\"/\"}"], 9);
+  EXPECT_EQ(got["container_spec_memory_limit_bytes{id=\"/\"}"], 0);
+  // Slices and services are not containers.
+  for (const auto& [k, v] : got) {
+    EXPECT_EQ(k.find("system.slice"), std::string::npos) << k;
+    EXPECT_EQ(k.find("id=\"/kubepods.slice\""), std::string::npos) << k;
+  }
+}
+
+TEST_F(ContainerCollectorTest, CgroupfsLayoutAndMissingNames) {
+  const std::string root = dir_.Join("cg");
+  const std::string pod = root + "/kubepods/besteffort/pod9999aaaa-bbbb-cccc-dddd-eeeeffff0000";
+  V2Cgroup(root, 1e6, 1e9, 0, "max 100000", "max");
+  V2Cgroup(pod, 1e6, 1e8, 0, "max 100000", "max");
+  V2Cgroup(pod + "/" + id_, 2.5e5, 3e6, 4e6, "max 100000", "max");  // inactive > usage
+  // No kubelet logs: the labels from them stay empty, the series are still there.
+  auto got = Flatten(Collect(root));
+  const std::string id_label =
+      "/kubepods/besteffort/pod9999aaaa-bbbb-cccc-dddd-eeeeffff0000/" + id_;
+  EXPECT_EQ(got["container_cpu_usage_seconds_total{cpu=\"total\", id=\"" + id_label +
+                "\", name=\"" + id_ + "\"}"],
+            0.25);
+  // Working set is floored at 0, as cAdvisor computes it.
+  EXPECT_EQ(
+      got["container_memory_working_set_bytes{id=\"" + id_label + "\", name=\"" + id_ + "\"}"], 0);
+  EXPECT_EQ(got.count("container_spec_cpu_quota{id=\"" + id_label + "\", name=\"" + id_ + "\"}"),
+            0u);  // unlimited: no quota series
+}
+
+TEST_F(ContainerCollectorTest, VanishedFilesLeaveGapsNotErrors) {
+  const std::string root = dir_.Join("cg");
+  const std::string c = root + "/docker/" + id_;
+  V2Cgroup(root, 1e6, 1e9, 0, "max 100000", "max");
+  fs::create_directories(c);
+  Write(c + "/cpu.stat", "usage_usec 2000000\n");  // everything else is gone
+  auto mounts = ParseCgroupMounts("1 0 0:1 / /x rw - cgroup2 cgroup2 rw\n", root);
+  ContainerCollector collector(RealFileSystem(), *mounts, dir_.Join("log"));
+  auto families = collector.Collect();
+  ASSERT_TRUE(families.ok());
+  auto got = Flatten(*families);
+  EXPECT_EQ(got["container_cpu_usage_seconds_total{cpu=\"total\", id=\"/docker/" + id_ +
+                "\", name=\"" + id_ + "\"}"],
+            2);
+  EXPECT_GT(collector.missing_files(), 5u);
+}
+
+}  // namespace
+}  // namespace vigil::agent
