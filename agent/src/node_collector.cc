@@ -1,0 +1,264 @@
+#include "node_collector.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <map>
+
+namespace vigil::agent {
+namespace {
+
+using expo::Family;
+using expo::MetricType;
+
+std::vector<std::string_view> Fields(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    const size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
+template <class Fn>
+void ForEachLine(std::string_view text, Fn&& fn) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    fn(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+}
+
+std::optional<double> Num(std::string_view s) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+Family Fam(std::string name, MetricType type, std::string help) {
+  return Family{std::move(name), type, std::move(help), "", {}};
+}
+
+void Add(Family& f, double v,
+         std::initializer_list<std::pair<std::string_view, std::string_view>> labels = {}) {
+  LabelsBuilder b;
+  b.Set(kMetricNameLabel, f.name);
+  for (auto [n, val] : labels) b.Set(n, val);
+  f.samples.push_back({b.Build(), v, {}});
+}
+
+}  // namespace
+
+NodeCollector::NodeCollector(std::shared_ptr<FileSystem> fs, std::string proc_root)
+    : fs_(std::move(fs)), proc_root_(std::move(proc_root)) {
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  if (ticks > 0) clock_ticks_ = static_cast<double>(ticks);
+}
+
+bool NodeCollector::Load(std::string_view file) {
+  buf_.clear();
+  auto f = fs_->OpenForRead(proc_root_ + "/" + std::string(file));
+  if (!f.ok()) {
+    ++missing_files_;
+    return false;
+  }
+  char chunk[16384];
+  for (;;) {
+    auto n = (*f)->ReadAt(buf_.size(), chunk, sizeof(chunk));
+    if (!n.ok()) {
+      ++missing_files_;
+      buf_.clear();
+      return false;
+    }
+    if (*n == 0) return true;
+    buf_.append(chunk, *n);
+    if (buf_.size() > (8 << 20)) return true;  // bounded; no proc file here is near this
+  }
+}
+
+std::vector<Family> NodeCollector::Collect() {
+  std::vector<Family> out;
+  Stat(out);
+  Meminfo(out);
+  Loadavg(out);
+  Filefd(out);
+  NetDev(out);
+  Pressure(out);
+  return out;
+}
+
+void NodeCollector::Stat(std::vector<Family>& out) {
+  if (!Load("stat")) return;
+  Family cpu =
+      Fam("node_cpu_seconds_total", MetricType::kCounter, "Seconds the CPUs spent in each mode.");
+  Family guest = Fam("node_cpu_guest_seconds_total", MetricType::kCounter,
+                     "Seconds the CPUs spent in guests (VMs) for each mode.");
+  Family boot = Fam("node_boot_time_seconds", MetricType::kGauge, "Node boot time, in unixtime.");
+  Family ctxt =
+      Fam("node_context_switches_total", MetricType::kCounter, "Total number of context switches.");
+  Family forks = Fam("node_forks_total", MetricType::kCounter, "Total number of forks.");
+  Family intr =
+      Fam("node_intr_total", MetricType::kCounter, "Total number of interrupts serviced.");
+  Family running =
+      Fam("node_procs_running", MetricType::kGauge, "Number of processes in runnable state.");
+  Family blocked = Fam("node_procs_blocked", MetricType::kGauge,
+                       "Number of processes blocked waiting for I/O to complete.");
+  static constexpr std::string_view kModes[] = {"user",   "nice", "system",  "idle",
+                                                "iowait", "irq",  "softirq", "steal"};
+  ForEachLine(buf_, [&](std::string_view line) {
+    const auto f = Fields(line);
+    if (f.size() < 2) return;
+    if (f[0].starts_with("cpu") && f[0].size() > 3) {
+      const std::string_view n = f[0].substr(3);
+      for (size_t m = 0; m < std::size(kModes) && m + 1 < f.size(); ++m) {
+        if (auto v = Num(f[m + 1])) Add(cpu, *v / clock_ticks_, {{"cpu", n}, {"mode", kModes[m]}});
+      }
+      if (f.size() > 10) {
+        if (auto v = Num(f[9])) Add(guest, *v / clock_ticks_, {{"cpu", n}, {"mode", "user"}});
+        if (auto v = Num(f[10])) Add(guest, *v / clock_ticks_, {{"cpu", n}, {"mode", "nice"}});
+      }
+      return;
+    }
+    auto v = Num(f[1]);
+    if (!v) return;
+    if (f[0] == "btime") Add(boot, *v);
+    if (f[0] == "ctxt") Add(ctxt, *v);
+    if (f[0] == "processes") Add(forks, *v);
+    if (f[0] == "intr") Add(intr, *v);
+    if (f[0] == "procs_running") Add(running, *v);
+    if (f[0] == "procs_blocked") Add(blocked, *v);
+  });
+  for (Family* f : {&boot, &ctxt, &cpu, &guest, &forks, &intr, &blocked, &running}) {
+    if (!f->samples.empty()) out.push_back(std::move(*f));
+  }
+}
+
+void NodeCollector::Meminfo(std::vector<Family>& out) {
+  if (!Load("meminfo")) return;
+  ForEachLine(buf_, [&](std::string_view line) {
+    const auto f = Fields(line);
+    if (f.size() < 2 || !f[0].ends_with(':')) return;
+    auto v = Num(f[1]);
+    if (!v) return;
+    // "Active(anon):" → node_memory_Active_anon_bytes; fields without kB have no unit.
+    std::string name = "node_memory_";
+    for (char c : f[0].substr(0, f[0].size() - 1)) {
+      if (c == '(') {
+        name += '_';
+      } else if (c != ')') {
+        name += c;
+      }
+    }
+    const bool kb = f.size() > 2 && f[2] == "kB";
+    if (kb) name += "_bytes";
+    Family fam = Fam(name, MetricType::kGauge, "Memory information field " + name.substr(12) + ".");
+    Add(fam, kb ? *v * 1024 : *v);
+    out.push_back(std::move(fam));
+  });
+}
+
+void NodeCollector::Loadavg(std::vector<Family>& out) {
+  if (!Load("loadavg")) return;
+  const auto f = Fields(buf_);
+  const char* names[] = {"node_load1", "node_load5", "node_load15"};
+  for (size_t i = 0; i < 3 && i < f.size(); ++i) {
+    if (auto v = Num(f[i])) {
+      Family fam = Fam(names[i], MetricType::kGauge,
+                       std::string(i == 0   ? "1m"
+                                   : i == 1 ? "5m"
+                                            : "15m") +
+                           " load average.");
+      Add(fam, *v);
+      out.push_back(std::move(fam));
+    }
+  }
+}
+
+void NodeCollector::Filefd(std::vector<Family>& out) {
+  if (!Load("sys/fs/file-nr")) return;
+  const auto f = Fields(std::string_view(buf_).substr(0, buf_.find('\n')));
+  if (f.size() < 3) return;
+  if (auto v = Num(f[0])) {
+    Family fam =
+        Fam("node_filefd_allocated", MetricType::kGauge, "File descriptor statistics: allocated.");
+    Add(fam, *v);
+    out.push_back(std::move(fam));
+  }
+  if (auto v = Num(f[2])) {
+    Family fam =
+        Fam("node_filefd_maximum", MetricType::kGauge, "File descriptor statistics: maximum.");
+    Add(fam, *v);
+    out.push_back(std::move(fam));
+  }
+}
+
+void NodeCollector::NetDev(std::vector<Family>& out) {
+  if (!Load("net/dev")) return;
+  static constexpr std::string_view kRx[] = {"bytes", "packets", "errs",       "drop",
+                                             "fifo",  "frame",   "compressed", "multicast"};
+  static constexpr std::string_view kTx[] = {"bytes", "packets", "errs",    "drop",
+                                             "fifo",  "colls",   "carrier", "compressed"};
+  std::vector<Family> fams;
+  for (auto n : kRx) {
+    fams.push_back(Fam("node_network_receive_" + std::string(n) + "_total", MetricType::kCounter,
+                       "Network device statistic receive_" + std::string(n) + "."));
+  }
+  for (auto n : kTx) {
+    fams.push_back(Fam("node_network_transmit_" + std::string(n) + "_total", MetricType::kCounter,
+                       "Network device statistic transmit_" + std::string(n) + "."));
+  }
+  ForEachLine(buf_, [&](std::string_view line) {
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return;  // the two header lines
+    std::string_view dev = line.substr(0, colon);
+    while (!dev.empty() && dev.front() == ' ') dev.remove_prefix(1);
+    if (dev == "lo") return;  // node_exporter leaves the loopback device out of netdev
+    const auto f = Fields(line.substr(colon + 1));
+    for (size_t i = 0; i < fams.size() && i < f.size(); ++i) {
+      if (auto v = Num(f[i])) Add(fams[i], *v, {{"device", dev}});
+    }
+  });
+  for (Family& f : fams) {
+    if (!f.samples.empty()) out.push_back(std::move(f));
+  }
+}
+
+void NodeCollector::Pressure(std::vector<Family>& out) {
+  struct Resource {
+    const char* file;
+    const char* some;
+    const char* full;
+  };
+  static const Resource kResources[] = {
+      {"pressure/cpu", "node_pressure_cpu_waiting_seconds_total", nullptr},
+      {"pressure/memory", "node_pressure_memory_waiting_seconds_total",
+       "node_pressure_memory_stalled_seconds_total"},
+      {"pressure/io", "node_pressure_io_waiting_seconds_total",
+       "node_pressure_io_stalled_seconds_total"},
+  };
+  for (const Resource& r : kResources) {
+    if (!fs_->Exists(proc_root_ + "/" + r.file) || !Load(r.file)) continue;
+    ForEachLine(buf_, [&](std::string_view line) {
+      const auto f = Fields(line);
+      if (f.empty()) return;
+      const char* name = f[0] == "some" ? r.some : f[0] == "full" ? r.full : nullptr;
+      if (name == nullptr) return;
+      for (std::string_view kv : f) {
+        if (!kv.starts_with("total=")) continue;
+        if (auto v = Num(kv.substr(6))) {
+          Family fam = Fam(name, MetricType::kCounter, "Total time in seconds of PSI stalls.");
+          Add(fam, *v / 1e6);
+          out.push_back(std::move(fam));
+        }
+      }
+    });
+  }
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,47 @@
+#pragma once
+
+// NodeCollector: node_exporter's families, with its names, labels and units, from the files of
+// --proc-root: CPU (node_cpu_seconds_total by cpu and mode, node_cpu_guest_seconds_total),
+// memory (node_memory_*: every /proc/meminfo field), load, boot time, context switches,
+// interrupts, forks, processes, file descriptors, network devices (/proc/net/dev) and PSI
+// (node_pressure_*, where the kernel has /proc/pressure).
+//
+// Each file is read once per pass into one reused buffer, through the FileSystem seam. A file
+// that cannot be read leaves its families out and is counted, never failing the pass.
+//
+// Not thread-safe: one collector per collecting thread.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/common/exposition.h"
+#include "vigil/common/file_system.h"
+
+namespace vigil::agent {
+
+class NodeCollector {
+ public:
+  NodeCollector(std::shared_ptr<FileSystem> fs, std::string proc_root);
+
+  std::vector<expo::Family> Collect();
+  uint64_t missing_files() const { return missing_files_; }
+
+ private:
+  bool Load(std::string_view file);
+  void Stat(std::vector<expo::Family>& out);
+  void Meminfo(std::vector<expo::Family>& out);
+  void Loadavg(std::vector<expo::Family>& out);
+  void Filefd(std::vector<expo::Family>& out);
+  void NetDev(std::vector<expo::Family>& out);
+  void Pressure(std::vector<expo::Family>& out);
+
+  std::shared_ptr<FileSystem> fs_;
+  std::string proc_root_;
+  std::string buf_;
+  double clock_ticks_ = 100;
+  uint64_t missing_files_ = 0;
+};
+
+}  // namespace vigil::agent
