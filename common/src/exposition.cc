@@ -1,4 +1,5 @@
 #include "vigil/common/exposition.h"
+#include <algorithm>
 
 #include <array>
 #include <charconv>
@@ -515,21 +516,38 @@ std::string FormatValue(double v) {
 std::string Write(const std::vector<Family>& families, Format format) {
   std::string out;
   for (const Family& f : families) {
+    // OpenMetrics names a counter family without its samples' "_total". A counter named in the
+    // text format's style without it (cAdvisor's container_memory_failcnt) is written as
+    // unknown, which keeps its series' name the same in both formats.
+    std::string_view name = f.name;
+    MetricType type = f.type;
+    if (format == Format::kOpenMetrics && type == MetricType::kCounter) {
+      const bool om_style = std::all_of(f.samples.begin(), f.samples.end(), [&](const Sample& x) {
+        const std::string_view n = x.labels.MetricName();
+        return n.size() > name.size() && n.starts_with(name) &&
+               (n.substr(name.size()) == "_total" || n.substr(name.size()) == "_created");
+      });
+      if (name.ends_with("_total")) {
+        name.remove_suffix(6);
+      } else if (!om_style || f.samples.empty()) {
+        type = MetricType::kUnknown;
+      }
+    }
     if (!f.help.empty()) {
       out += "# HELP ";
-      out += f.name;
+      out += name;
       out += ' ';
       AppendEscaped(out, f.help, format == Format::kOpenMetrics);
       out += '\n';
     }
     out += "# TYPE ";
-    out += f.name;
+    out += name;
     out += ' ';
-    out += MetricTypeName(f.type, format);
+    out += MetricTypeName(type, format);
     out += '\n';
     if (!f.unit.empty() && format == Format::kOpenMetrics) {
       out += "# UNIT ";
-      out += f.name;
+      out += name;
       out += ' ';
       out += f.unit;
       out += '\n';
