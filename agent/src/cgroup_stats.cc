@@ -60,7 +60,9 @@ bool CgroupReader::Load(const std::string& dir, const std::string& path, std::st
     ++missing_files_;
     return false;
   }
-  char chunk[4096];
+  // A short read is the end: cgroup and proc files hand out all they have at once, and this
+  // saves a read per file (a pass reads thousands).
+  char chunk[16384];
   for (;;) {
     auto n = (*f)->ReadAt(buf_.size(), chunk, sizeof(chunk));
     if (!n.ok()) {
@@ -68,9 +70,8 @@ bool CgroupReader::Load(const std::string& dir, const std::string& path, std::st
       buf_.clear();
       return false;
     }
-    if (*n == 0) break;
     buf_.append(chunk, *n);
-    if (buf_.size() > (1 << 20)) break;  // no cgroup file is this large; bound it anyway
+    if (*n < sizeof(chunk) || buf_.size() > (1 << 20)) break;  // bounded anyway
   }
   return true;
 }
@@ -192,12 +193,10 @@ Status CgroupReader::Walk(const std::function<void(const std::string&)>& fn) {
 Status CgroupReader::WalkDir(const std::string& root, const std::string& path,
                              const std::function<void(const std::string&)>& fn, int depth) {
   if (depth > 32) return Status::Ok();  // deeper than any real layout; a loop guard
-  auto entries = fs_->ListDir(root + path);
-  if (!entries.ok()) return Status::Ok();  // vanished while walking
-  for (const std::string& name : *entries) {
+  auto dirs = fs_->ListSubdirs(root + path);
+  if (!dirs.ok()) return Status::Ok();  // vanished while walking
+  for (const std::string& name : *dirs) {
     const std::string child = path + "/" + name;
-    auto info = fs_->Stat(root + child);
-    if (!info.ok() || !info->is_dir) continue;
     fn(child);
     VIGIL_RETURN_IF_ERROR(WalkDir(root, child, fn, depth + 1));
   }

@@ -68,7 +68,8 @@ bool NodeCollector::Load(std::string_view file) {
     ++missing_files_;
     return false;
   }
-  char chunk[16384];
+  // A short read is the end (proc files hand out what they have at once): one read per file.
+  char chunk[65536];
   for (;;) {
     auto n = (*f)->ReadAt(buf_.size(), chunk, sizeof(chunk));
     if (!n.ok()) {
@@ -76,9 +77,8 @@ bool NodeCollector::Load(std::string_view file) {
       buf_.clear();
       return false;
     }
-    if (*n == 0) return true;
     buf_.append(chunk, *n);
-    if (buf_.size() > (8 << 20)) return true;  // bounded; no proc file here is near this
+    if (*n < sizeof(chunk) || buf_.size() > (8 << 20)) return true;  // bounded anyway
   }
 }
 

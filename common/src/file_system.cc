@@ -30,6 +30,16 @@ Result<std::string> FileSystem::ReadFile(const std::string& path, size_t max_byt
   return out;
 }
 
+Result<std::vector<std::string>> FileSystem::ListSubdirs(const std::string& path) {
+  VIGIL_ASSIGN_OR_RETURN(auto names, ListDir(path));
+  std::vector<std::string> dirs;
+  for (std::string& n : names) {
+    auto info = Stat(path + "/" + n);
+    if (info.ok() && info->is_dir) dirs.push_back(std::move(n));
+  }
+  return dirs;
+}
+
 Status FileSystem::WriteFileAtomic(const std::string& path, std::string_view data) {
   const std::string tmp = path + ".tmp";
   VIGIL_ASSIGN_OR_RETURN(auto file, Create(tmp));
@@ -173,6 +183,25 @@ class PosixFileSystem final : public FileSystem {
     while (struct dirent* e = ::readdir(dir)) {
       std::string_view name(e->d_name);
       if (name != "." && name != "..") names.emplace_back(name);
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  Result<std::vector<std::string>> ListSubdirs(const std::string& path) override {
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return ErrnoStatus("list " + path, errno);
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(dir)) {
+      std::string_view name(e->d_name);
+      if (name == "." || name == "..") continue;
+      bool is_dir = e->d_type == DT_DIR;
+      if (e->d_type == DT_UNKNOWN) {  // filesystems without entry types
+        struct stat st {};
+        is_dir = ::fstatat(::dirfd(dir), e->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+      }
+      if (is_dir) names.emplace_back(name);
     }
     ::closedir(dir);
     std::sort(names.begin(), names.end());

@@ -67,6 +67,9 @@ class FileSystem {
   virtual Status CreateDirs(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, sorted.
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  // The names of the directories in `path`, sorted. The default stats every entry; the real
+  // filesystem reads the entry types readdir gives (a cgroup directory holds dozens of files).
+  virtual Result<std::vector<std::string>> ListSubdirs(const std::string& path);
   // Paths matching a shell glob (`*`, `?`, `[...]`; `*` does not cross `/`), sorted.
   virtual Result<std::vector<std::string>> Glob(const std::string& pattern) = 0;
 

@@ -1,0 +1,160 @@
+// One collection pass of the agent over a cgroup v2 fixture tree with N containers (systemd +
+// containerd layout, written under --dir, put it on tmpfs), plus the node collector on this
+// machine's /proc: CPU and wall time per pass, and the process' RSS after the passes.
+//
+//   build/bench/agent_collect --dir /dev/shm/vigil-cg --containers 1000 --passes 20
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "container_collector.h"
+#include "node_collector.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void Write(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
+
+void Cgroup(const fs::path& dir, int i) {
+  fs::create_directories(dir);
+  Write(dir / "cpu.stat", "usage_usec " + std::to_string(1000000 + i) +
+                              "\nuser_usec 700000\nsystem_usec 300000\nnr_periods 50\n"
+                              "nr_throttled 5\nthrottled_usec 250000\nnr_bursts 0\nburst_usec 0\n");
+  Write(dir / "cpu.max", "max 100000\n");
+  Write(dir / "cpu.weight", "100\n");
+  Write(dir / "memory.current", std::to_string(100000000 + i) + "\n");
+  Write(dir / "memory.peak", "200000000\n");
+  Write(dir / "memory.max", "max\n");
+  Write(dir / "memory.swap.current", "0\n");
+  Write(dir / "memory.swap.max", "max\n");
+  // A real memory.stat has ~40 lines.
+  std::string stat;
+  for (const char* k : {"anon",
+                        "file",
+                        "kernel",
+                        "kernel_stack",
+                        "pagetables",
+                        "sec_pagetables",
+                        "percpu",
+                        "sock",
+                        "vmalloc",
+                        "shmem",
+                        "zswap",
+                        "zswapped",
+                        "file_mapped",
+                        "file_dirty",
+                        "file_writeback",
+                        "swapcached",
+                        "anon_thp",
+                        "file_thp",
+                        "shmem_thp",
+                        "inactive_anon",
+                        "active_anon",
+                        "inactive_file",
+                        "active_file",
+                        "unevictable",
+                        "slab_reclaimable",
+                        "slab_unreclaimable",
+                        "slab",
+                        "workingset_refault_anon",
+                        "workingset_refault_file",
+                        "workingset_activate_anon",
+                        "workingset_activate_file",
+                        "pgfault",
+                        "pgmajfault",
+                        "pgrefill",
+                        "pgscan",
+                        "pgsteal",
+                        "pgactivate"}) {
+    stat += std::string(k) + " " + std::to_string(4096 * (i + 1)) + "\n";
+  }
+  Write(dir / "memory.stat", stat);
+  Write(dir / "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
+  Write(dir / "pids.current", "3\n");
+  // Files the collector does not read, as a real cgroup has them.
+  for (const char* f : {"cgroup.procs", "cgroup.threads", "cgroup.type", "cgroup.events",
+                        "cpu.pressure", "io.pressure", "memory.pressure", "io.stat", "memory.low",
+                        "memory.high", "memory.min", "pids.max"}) {
+    Write(dir / f, "\n");
+  }
+}
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+long RssKb() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("VmRSS:")) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir = "/dev/shm/vigil-cg";
+  int containers = 1000, passes = 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--dir") dir = argv[i + 1];
+    if (a == "--containers") containers = std::atoi(argv[i + 1]);
+    if (a == "--passes") passes = std::atoi(argv[i + 1]);
+  }
+  fs::remove_all(dir);
+  Cgroup(dir, 0);
+  const fs::path qos = fs::path(dir) / "kubepods.slice" / "kubepods-burstable.slice";
+  Cgroup(fs::path(dir) / "kubepods.slice", 0);
+  Cgroup(qos, 0);
+  for (int p = 0; p < containers / 2; ++p) {
+    char uid[64];
+    std::snprintf(uid, sizeof(uid), "%08x_1111_2222_3333_%012d", p, p);
+    const fs::path pod = qos / ("kubepods-burstable-pod" + std::string(uid) + ".slice");
+    Cgroup(pod, p);
+    for (int c = 0; c < 2; ++c) {
+      char id[65];
+      std::snprintf(id, sizeof(id), "%064d", p * 2 + c);
+      Cgroup(pod / ("cri-containerd-" + std::string(id) + ".scope"), p * 2 + c);
+    }
+  }
+  auto mounts =
+      vigil::agent::ParseCgroupMounts("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", dir);
+  vigil::agent::ContainerCollector collector(vigil::RealFileSystem(), *mounts, dir + "/no-logs");
+  vigil::agent::NodeCollector node(vigil::RealFileSystem(), "/proc");
+  size_t series = 0;
+  double cpu_total = 0, wall_total = 0;
+  for (int i = 0; i < passes; ++i) {
+    const double cpu0 = CpuSeconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto families = collector.Collect();
+    auto node_families = node.Collect();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu = CpuSeconds() - cpu0;
+    if (i > 0) {  // the first pass warms the dentry cache
+      cpu_total += cpu;
+      wall_total += wall;
+    }
+    series = 0;
+    for (const auto& f : *families) series += f.samples.size();
+    for (const auto& f : node_families) series += f.samples.size();
+  }
+  std::printf(
+      "{\"containers\": %d, \"series\": %zu, \"cpu_ms_per_pass\": %.2f, \"wall_ms_per_pass\": "
+      "%.2f, \"rss_mib\": %.1f}\n",
+      containers, series, 1000 * cpu_total / (passes - 1), 1000 * wall_total / (passes - 1),
+      static_cast<double>(RssKb()) / 1024);
+  fs::remove_all(dir);
+  return 0;
+}
