@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "small_file.h"
+
 namespace vigil::agent {
 namespace {
 
@@ -55,23 +57,9 @@ bool CgroupReader::Load(const std::string& dir, const std::string& path, std::st
   if (path != "/") path_buf_ += path;
   path_buf_ += '/';
   path_buf_ += file;
-  auto f = fs_->OpenForRead(path_buf_);
-  if (!f.ok()) {
+  if (!ReadSmallFile(*fs_, path_buf_, buf_, 1 << 20)) {
     ++missing_files_;
     return false;
-  }
-  // A short read is the end: cgroup and proc files hand out all they have at once, and this
-  // saves a read per file (a pass reads thousands).
-  char chunk[16384];
-  for (;;) {
-    auto n = (*f)->ReadAt(buf_.size(), chunk, sizeof(chunk));
-    if (!n.ok()) {
-      ++missing_files_;
-      buf_.clear();
-      return false;
-    }
-    buf_.append(chunk, *n);
-    if (*n < sizeof(chunk) || buf_.size() > (1 << 20)) break;  // bounded anyway
   }
   return true;
 }

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <map>
 
+#include "small_file.h"
+
 namespace vigil::agent {
 namespace {
 
@@ -62,24 +64,11 @@ NodeCollector::NodeCollector(std::shared_ptr<FileSystem> fs, std::string proc_ro
 }
 
 bool NodeCollector::Load(std::string_view file) {
-  buf_.clear();
-  auto f = fs_->OpenForRead(proc_root_ + "/" + std::string(file));
-  if (!f.ok()) {
+  if (!ReadSmallFile(*fs_, proc_root_ + "/" + std::string(file), buf_, 8 << 20)) {
     ++missing_files_;
     return false;
   }
-  // A short read is the end (proc files hand out what they have at once): one read per file.
-  char chunk[65536];
-  for (;;) {
-    auto n = (*f)->ReadAt(buf_.size(), chunk, sizeof(chunk));
-    if (!n.ok()) {
-      ++missing_files_;
-      buf_.clear();
-      return false;
-    }
-    buf_.append(chunk, *n);
-    if (*n < sizeof(chunk) || buf_.size() > (8 << 20)) return true;  // bounded anyway
-  }
+  return true;
 }
 
 std::vector<Family> NodeCollector::Collect() {

@@ -586,6 +586,16 @@ class Evaluator {
   using StepFn = std::function<Result<Vector>(const std::vector<Vector>&, int64_t ts)>;
   Result<Matrix> RangeEval(const std::vector<const Expr*>& args, const StepFn& fn,
                            bool scalar_result = false);
+  // Evaluates each argument over all steps, noting which are scalars.
+  Status EvalArgs(const std::vector<const Expr*>& args, std::vector<Matrix>& in,
+                  std::vector<bool>& is_scalar) {
+    for (const Expr* a : args) {
+      VIGIL_ASSIGN_OR_RETURN(Matrix m, Eval(*a));
+      in.push_back(std::move(m));
+      is_scalar.push_back(a->type() == ValueType::kScalar);
+    }
+    return Status::Ok();
+  }
   // The same over arguments already evaluated.
   Result<Matrix> RangeEval(std::vector<Matrix> in, std::vector<bool> is_scalar, const StepFn& fn,
                            bool scalar_result);
@@ -670,11 +680,7 @@ Result<Matrix> Evaluator::RangeEval(const std::vector<const Expr*>& args, const 
                                     bool scalar_result) {
   std::vector<Matrix> in;
   std::vector<bool> is_scalar;
-  for (const Expr* a : args) {
-    VIGIL_ASSIGN_OR_RETURN(Matrix m, Eval(*a));
-    in.push_back(std::move(m));
-    is_scalar.push_back(a->type() == ValueType::kScalar);
-  }
+  VIGIL_RETURN_IF_ERROR(EvalArgs(args, in, is_scalar));
   return RangeEval(std::move(in), std::move(is_scalar), fn, scalar_result);
 }
 
@@ -939,11 +945,7 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
   const Op fold_op = op == Op::kCountValues ? Op::kCount : op;
   std::vector<Matrix> in;
   std::vector<bool> is_scalar;
-  for (const Expr* a : args) {
-    VIGIL_ASSIGN_OR_RETURN(Matrix m, Eval(*a));
-    in.push_back(std::move(m));
-    is_scalar.push_back(a->type() == ValueType::kScalar);
-  }
+  VIGIL_RETURN_IF_ERROR(EvalArgs(args, in, is_scalar));
   if (folds) {
     VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> folded, AggregateBySeries(e, in.back()));
     if (folded) return std::move(*folded);
