@@ -177,31 +177,31 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Result<std::vector<std::string>> ListDir(const std::string& path) override {
-    DIR* dir = ::opendir(path.c_str());
-    if (dir == nullptr) return ErrnoStatus("list " + path, errno);
-    std::vector<std::string> names;
-    while (struct dirent* e = ::readdir(dir)) {
-      std::string_view name(e->d_name);
-      if (name != "." && name != "..") names.emplace_back(name);
-    }
-    ::closedir(dir);
-    std::sort(names.begin(), names.end());
-    return names;
+    return ReadDir(path, /*dirs_only=*/false);
   }
 
   Result<std::vector<std::string>> ListSubdirs(const std::string& path) override {
+    return ReadDir(path, /*dirs_only=*/true);
+  }
+
+  // Entry names, sorted; with dirs_only, the directories by the types readdir gives (a stat
+  // only where the filesystem gives none).
+  static Result<std::vector<std::string>> ReadDir(const std::string& path, bool dirs_only) {
     DIR* dir = ::opendir(path.c_str());
     if (dir == nullptr) return ErrnoStatus("list " + path, errno);
     std::vector<std::string> names;
     while (struct dirent* e = ::readdir(dir)) {
       std::string_view name(e->d_name);
       if (name == "." || name == "..") continue;
-      bool is_dir = e->d_type == DT_DIR;
-      if (e->d_type == DT_UNKNOWN) {  // filesystems without entry types
-        struct stat st {};
-        is_dir = ::fstatat(::dirfd(dir), e->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+      if (dirs_only) {
+        bool is_dir = e->d_type == DT_DIR;
+        if (e->d_type == DT_UNKNOWN) {
+          struct stat st {};
+          is_dir = ::fstatat(::dirfd(dir), e->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+        }
+        if (!is_dir) continue;
       }
-      if (is_dir) names.emplace_back(name);
+      names.emplace_back(name);
     }
     ::closedir(dir);
     std::sort(names.begin(), names.end());

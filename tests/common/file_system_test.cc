@@ -98,6 +98,13 @@ TEST_P(FileSystemTest, ListGlobRemoveAtomicWrite) {
   auto names = fs_->ListDir(P("pods/ns_pod_uid/c"));
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(*names, (std::vector<std::string>{"0.log", "0.log.gz", "1.log"}));
+  // Only the directories, by entry type (the cgroup walk's listing).
+  ASSERT_TRUE(fs_->CreateDirs(P("pods/ns_pod_uid/d.scope")).ok());
+  auto dirs = fs_->ListSubdirs(P("pods/ns_pod_uid"));
+  ASSERT_TRUE(dirs.ok());
+  EXPECT_EQ(*dirs, (std::vector<std::string>{"c", "d.scope"}));
+  EXPECT_EQ(*fs_->ListSubdirs(P("pods/ns_pod_uid/c")), std::vector<std::string>{});
+  EXPECT_FALSE(fs_->ListSubdirs(P("nowhere")).ok());
   auto matches = fs_->Glob(P("pods/*/*/*.log"));
   ASSERT_TRUE(matches.ok());
   EXPECT_EQ(*matches,
