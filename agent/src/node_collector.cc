@@ -1,5 +1,6 @@
 #include "node_collector.h"
 
+#include <re2/re2.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -78,6 +79,7 @@ std::vector<Family> NodeCollector::Collect() {
   Loadavg(out);
   Filefd(out);
   NetDev(out);
+  DiskStats(out);
   Pressure(out);
   return out;
 }
@@ -213,6 +215,84 @@ void NodeCollector::NetDev(std::vector<Family>& out) {
       if (auto v = Num(f[i])) Add(fams[i], *v, {{"device", dev}});
     }
   });
+  for (Family& f : fams) {
+    if (!f.samples.empty()) out.push_back(std::move(f));
+  }
+}
+
+void NodeCollector::DiskStats(std::vector<Family>& out) {
+  if (!Load("diskstats")) return;
+  // node_exporter 1.5's default --collector.diskstats.device-exclude: partitions and virtual
+  // devices.
+  static const re2::RE2 kExclude("^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$");
+  struct Stat {
+    const char* name;
+    const char* help;
+    size_t field;  // index among the values after the device name
+    double scale;  // to node_exporter's unit
+  };
+  static const Stat kStats[] = {
+      {"node_disk_reads_completed_total", "The total number of reads completed successfully.", 0,
+       1},
+      {"node_disk_reads_merged_total", "The total number of reads merged.", 1, 1},
+      {"node_disk_read_bytes_total", "The total number of bytes read successfully.", 2, 512},
+      {"node_disk_read_time_seconds_total", "The total number of seconds spent by all reads.", 3,
+       0.001},
+      {"node_disk_writes_completed_total", "The total number of writes completed successfully.", 4,
+       1},
+      {"node_disk_writes_merged_total", "The number of writes merged.", 5, 1},
+      {"node_disk_written_bytes_total", "The total number of bytes written successfully.", 6, 512},
+      {"node_disk_write_time_seconds_total",
+       "This is the total number of seconds spent by all "
+       "writes.",
+       7, 0.001},
+      {"node_disk_io_now", "The number of I/Os currently in progress.", 8, 1},
+      {"node_disk_io_time_seconds_total", "Total seconds spent doing I/Os.", 9, 0.001},
+      {"node_disk_io_time_weighted_seconds_total", "The weighted # of seconds spent doing I/Os.",
+       10, 0.001},
+      {"node_disk_discards_completed_total",
+       "The total number of discards completed "
+       "successfully.",
+       11, 1},
+      {"node_disk_discards_merged_total", "The total number of discards merged.", 12, 1},
+      {"node_disk_discarded_sectors_total",
+       "The total number of sectors discarded "
+       "successfully.",
+       13, 1},
+      {"node_disk_discard_time_seconds_total",
+       "This is the total number of seconds spent by all "
+       "discards.",
+       14, 0.001},
+      {"node_disk_flush_requests_total",
+       "The total number of flush requests completed "
+       "successfully",
+       15, 1},
+      {"node_disk_flush_requests_time_seconds_total",
+       "This is the total number of seconds spent "
+       "by all flush requests.",
+       16, 0.001},
+  };
+  std::vector<Family> fams;
+  for (const Stat& s : kStats) {
+    fams.push_back(Fam(
+        s.name,
+        std::string_view(s.name).ends_with("_total") ? MetricType::kCounter : MetricType::kGauge,
+        s.help));
+  }
+  Family info = Fam("node_disk_info", MetricType::kGauge, "Info of /sys/block/<block_device>.");
+  ForEachLine(buf_, [&](std::string_view line) {
+    const auto f = Fields(line);
+    if (f.size() < 14) return;
+    const std::string_view dev = f[2];
+    if (re2::RE2::FullMatch(re2::StringPiece(dev.data(), dev.size()), kExclude)) return;
+    Add(info, 1, {{"device", dev}, {"major", f[0]}, {"minor", f[1]}});
+    for (size_t i = 0; i < std::size(kStats); ++i) {
+      const size_t at = 3 + kStats[i].field;
+      if (at >= f.size()) continue;  // older kernels have fewer fields
+      if (auto v = Num(f[at])) Add(fams[i], *v * kStats[i].scale, {{"device", dev}});
+    }
+  });
+  fams.push_back(std::move(info));
   for (Family& f : fams) {
     if (!f.samples.empty()) out.push_back(std::move(f));
   }

@@ -3,8 +3,9 @@
 // NodeCollector: node_exporter's families, with its names, labels and units, from the files of
 // --proc-root: CPU (node_cpu_seconds_total by cpu and mode, node_cpu_guest_seconds_total),
 // memory (node_memory_*: every /proc/meminfo field), load, boot time, context switches,
-// interrupts, forks, processes, file descriptors, network devices (/proc/net/dev) and PSI
-// (node_pressure_*, where the kernel has /proc/pressure).
+// interrupts, forks, processes, file descriptors, network devices (/proc/net/dev), block devices
+// (/proc/diskstats, without partitions, as node_exporter's default) and PSI (node_pressure_*,
+// where the kernel has /proc/pressure).
 //
 // Each file is read once per pass into one reused buffer, through the FileSystem seam. A file
 // that cannot be read leaves its families out and is counted, never failing the pass.
@@ -35,6 +36,7 @@ class NodeCollector {
   void Loadavg(std::vector<expo::Family>& out);
   void Filefd(std::vector<expo::Family>& out);
   void NetDev(std::vector<expo::Family>& out);
+  void DiskStats(std::vector<expo::Family>& out);
   void Pressure(std::vector<expo::Family>& out);
 
   std::shared_ptr<FileSystem> fs_;
