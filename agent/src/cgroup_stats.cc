@@ -72,6 +72,31 @@ std::optional<double> CgroupReader::Number(const std::string& dir, const std::st
 
 CgroupStats CgroupReader::Read(const std::string& path) {
   CgroupStats s;
+  // Within walks, the spec files are read when a cgroup is first seen and then every
+  // kSpecEveryPasses passes, as cAdvisor reads a container's spec once: limits change seldom,
+  // and they are a third of the files.
+  Spec* cached = nullptr;
+  if (pass_ > 0) {
+    cached = &specs_[path];
+    cached->seen_pass = pass_;
+  }
+  if (cached != nullptr && cached->read_pass != 0 && pass_ - cached->read_pass < kSpecEveryPasses) {
+    s.cpu_quota_us = cached->cpu_quota_us;
+    s.cpu_period_us = cached->cpu_period_us;
+    s.cpu_shares = cached->cpu_shares;
+    s.memory_limit = cached->memory_limit;
+    s.memory_swap_limit = cached->memory_swap_limit;
+  } else {
+    if (V1()) {
+      ReadV1Spec(path, s);
+    } else {
+      ReadV2Spec(path, s);
+    }
+    if (cached != nullptr) {
+      *cached = {s.cpu_quota_us,      s.cpu_period_us, s.cpu_shares, s.memory_limit,
+                 s.memory_swap_limit, pass_,           pass_};
+    }
+  }
   if (V1()) {
     ReadV1(path, s);
   } else {
@@ -94,17 +119,10 @@ void CgroupReader::ReadV1(const std::string& path, CgroupStats& s) {
     s.cfs_throttled_periods = KeyedValue(buf_, "nr_throttled");
     if (auto ns = KeyedValue(buf_, "throttled_time")) s.cfs_throttled_seconds = *ns / 1e9;
   }
-  if (auto q = Number(cpu, path, "cpu.cfs_quota_us"); q && *q > 0) s.cpu_quota_us = q;
-  s.cpu_period_us = Number(cpu, path, "cpu.cfs_period_us");
-  s.cpu_shares = Number(cpu, path, "cpu.shares");
 
   s.memory_usage = Number(memory, path, "memory.usage_in_bytes");
   s.memory_max_usage = Number(memory, path, "memory.max_usage_in_bytes");
   s.memory_failcnt = Number(memory, path, "memory.failcnt");
-  if (auto l = Number(memory, path, "memory.limit_in_bytes")) s.memory_limit = SpecLimit(*l);
-  if (auto l = Number(memory, path, "memory.memsw.limit_in_bytes")) {
-    s.memory_swap_limit = SpecLimit(*l);
-  }
   if (auto memsw = Number(memory, path, "memory.memsw.usage_in_bytes"); memsw && s.memory_usage) {
     s.memory_swap = *memsw > *s.memory_usage ? *memsw - *s.memory_usage : 0;
   }
@@ -126,16 +144,20 @@ void CgroupReader::ReadV1(const std::string& path, CgroupStats& s) {
   s.pids = Number(mounts_.Controller("pids"), path, "pids.current");
 }
 
-void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
-  const std::string& dir = mounts_.unified;
-  if (Load(dir, path, "cpu.stat")) {
-    if (auto us = KeyedValue(buf_, "usage_usec")) s.cpu_usage = *us / 1e6;
-    if (auto us = KeyedValue(buf_, "user_usec")) s.cpu_user = *us / 1e6;
-    if (auto us = KeyedValue(buf_, "system_usec")) s.cpu_system = *us / 1e6;
-    s.cfs_periods = KeyedValue(buf_, "nr_periods");
-    s.cfs_throttled_periods = KeyedValue(buf_, "nr_throttled");
-    if (auto us = KeyedValue(buf_, "throttled_usec")) s.cfs_throttled_seconds = *us / 1e6;
+void CgroupReader::ReadV1Spec(const std::string& path, CgroupStats& s) {
+  const std::string cpu = mounts_.Controller("cpu");
+  const std::string memory = mounts_.Controller("memory");
+  if (auto q = Number(cpu, path, "cpu.cfs_quota_us"); q && *q > 0) s.cpu_quota_us = q;
+  s.cpu_period_us = Number(cpu, path, "cpu.cfs_period_us");
+  s.cpu_shares = Number(cpu, path, "cpu.shares");
+  if (auto l = Number(memory, path, "memory.limit_in_bytes")) s.memory_limit = SpecLimit(*l);
+  if (auto l = Number(memory, path, "memory.memsw.limit_in_bytes")) {
+    s.memory_swap_limit = SpecLimit(*l);
   }
+}
+
+void CgroupReader::ReadV2Spec(const std::string& path, CgroupStats& s) {
+  const std::string& dir = mounts_.unified;
   if (Load(dir, path, "cpu.max")) {
     // "max 100000" or "<quota> <period>".
     const size_t sp = buf_.find(' ');
@@ -149,10 +171,22 @@ void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
     // The kubelet's mapping back from weight to shares (and cAdvisor's).
     s.cpu_shares = 2 + std::floor((*w - 1) * 262142 / 9999);
   }
-  s.memory_usage = Number(dir, path, "memory.current");
-  s.memory_max_usage = Number(dir, path, "memory.peak");
   if (auto l = Number(dir, path, "memory.max")) s.memory_limit = SpecLimit(*l);
   if (auto l = Number(dir, path, "memory.swap.max")) s.memory_swap_limit = SpecLimit(*l);
+}
+
+void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
+  const std::string& dir = mounts_.unified;
+  if (Load(dir, path, "cpu.stat")) {
+    if (auto us = KeyedValue(buf_, "usage_usec")) s.cpu_usage = *us / 1e6;
+    if (auto us = KeyedValue(buf_, "user_usec")) s.cpu_user = *us / 1e6;
+    if (auto us = KeyedValue(buf_, "system_usec")) s.cpu_system = *us / 1e6;
+    s.cfs_periods = KeyedValue(buf_, "nr_periods");
+    s.cfs_throttled_periods = KeyedValue(buf_, "nr_throttled");
+    if (auto us = KeyedValue(buf_, "throttled_usec")) s.cfs_throttled_seconds = *us / 1e6;
+  }
+  s.memory_usage = Number(dir, path, "memory.current");
+  s.memory_max_usage = Number(dir, path, "memory.peak");
   s.memory_swap = Number(dir, path, "memory.swap.current");
   if (Load(dir, path, "memory.stat")) {
     s.memory_rss = KeyedValue(buf_, "anon");
@@ -174,8 +208,12 @@ Status CgroupReader::Walk(const std::function<void(const std::string&)>& fn) {
   std::string root = V1() ? mounts_.Controller("cpuacct") : mounts_.unified;
   if (root.empty() && V1()) root = mounts_.Controller("memory");
   if (root.empty()) return NotFound("no cgroup hierarchy with CPU or memory statistics");
+  ++pass_;
   fn("/");
-  return WalkDir(root, "", fn, 0);
+  Status st = WalkDir(root, "", fn, 0);
+  // Forget the cgroups that are gone.
+  std::erase_if(specs_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
+  return st;
 }
 
 Status CgroupReader::WalkDir(const std::string& root, const std::string& path,

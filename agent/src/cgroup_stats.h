@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "cgroup_mounts.h"
 #include "vigil/common/file_system.h"
@@ -40,6 +41,8 @@ class CgroupReader {
   CgroupReader(std::shared_ptr<FileSystem> fs, CgroupMounts mounts);
 
   // The statistics of the cgroup at `path` (relative to the hierarchy root, "/" for the root).
+  // Called from a Walk's callback, the spec (quota, period, shares, limits) comes from the last
+  // walks' reads and is read again every kSpecEveryPasses walks; otherwise it is read now.
   CgroupStats Read(const std::string& path);
   // Calls fn(path) for every cgroup of the hierarchy the statistics come from (the unified one
   // on v2, cpuacct's or memory's on v1), parents before children.
@@ -56,6 +59,16 @@ class CgroupReader {
                                std::string_view file);
   void ReadV1(const std::string& path, CgroupStats& s);
   void ReadV2(const std::string& path, CgroupStats& s);
+  void ReadV1Spec(const std::string& path, CgroupStats& s);
+  void ReadV2Spec(const std::string& path, CgroupStats& s);
+
+  // A cgroup's spec as last read, and in which walk (1-based; 0: never).
+  struct Spec {
+    std::optional<double> cpu_quota_us, cpu_period_us, cpu_shares, memory_limit, memory_swap_limit;
+    uint64_t read_pass = 0;
+    uint64_t seen_pass = 0;
+  };
+  static constexpr uint64_t kSpecEveryPasses = 10;
   Status WalkDir(const std::string& root, const std::string& path,
                  const std::function<void(const std::string&)>& fn, int depth);
 
@@ -65,6 +78,8 @@ class CgroupReader {
   std::string path_buf_;
   uint64_t missing_files_ = 0;
   double clock_ticks_ = 100;
+  uint64_t pass_ = 0;  // walks so far
+  std::unordered_map<std::string, Spec> specs_;
 };
 
 // "key value" lines (cpu.stat, memory.stat, memory.events): the value of `key`.

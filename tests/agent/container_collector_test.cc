@@ -157,3 +157,32 @@ TEST_F(ContainerCollectorTest, VanishedFilesLeaveGapsNotErrors) {
 
 }  // namespace
 }  // namespace vigil::agent
+
+namespace vigil::agent {
+namespace {
+
+// Limits are read when a cgroup is first seen and again every 10 passes, not at every pass.
+TEST_F(ContainerCollectorTest, SpecIsReadAgainEveryTenPasses) {
+  const std::string root = dir_.Join("cg");
+  const std::string c = root + "/docker/" + id_;
+  V2Cgroup(root, 1e6, 1e9, 0, "max 100000", "max");
+  V2Cgroup(c, 1e6, 1e8, 0, "max 100000", "536870912");
+  auto mounts = ParseCgroupMounts("1 0 0:1 / /x rw - cgroup2 cgroup2 rw\n", root);
+  ContainerCollector collector(RealFileSystem(), *mounts, dir_.Join("log"));
+  const std::string key =
+      "container_spec_memory_limit_bytes{id=\"/docker/" + id_ + "\", name=\"" + id_ + "\"}";
+  const std::string usage =
+      "container_memory_usage_bytes{id=\"/docker/" + id_ + "\", name=\"" + id_ + "\"}";
+  EXPECT_EQ(Flatten(*collector.Collect())[key], 536870912);
+  Write(c + "/memory.max", "1073741824\n");
+  Write(c + "/memory.current", "200000000\n");
+  for (int pass = 2; pass <= 10; ++pass) {
+    auto got = Flatten(*collector.Collect());
+    EXPECT_EQ(got[key], 536870912) << "pass " << pass;
+    EXPECT_EQ(got[usage], 2e8) << "usage is read at every pass";
+  }
+  EXPECT_EQ(Flatten(*collector.Collect())[key], 1073741824);
+}
+
+}  // namespace
+}  // namespace vigil::agent
