@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +57,11 @@ class RealCgroupTest : public ::testing::Test {
     }
   }
   void TearDown() override {
+    // A failed check may leave the child inside the cgroups, which cannot be removed then.
+    if (child_ > 0) {
+      ::kill(child_, SIGKILL);
+      ::waitpid(child_, nullptr, 0);
+    }
     for (const std::string& d : made_) ::rmdir(d.c_str());
   }
 
@@ -90,6 +96,7 @@ class RealCgroupTest : public ::testing::Test {
   CgroupMounts mounts_;
   std::string name_;
   std::vector<std::string> made_;
+  pid_t child_ = 0;  // until reaped
 };
 
 TEST_F(RealCgroupTest, CpuMemoryAndThrottlingFollowTheKernel) {
@@ -107,6 +114,7 @@ TEST_F(RealCgroupTest, CpuMemoryAndThrottlingFollowTheKernel) {
   int parent_ends[2] = {ready[0], go[1]};
   const pid_t child = Spawn(1.0, bytes, ready[1], go[0], parent_ends);
   ASSERT_GT(child, 0);
+  child_ = child;
   ::close(ready[1]);
   ::close(go[0]);
   char b;
@@ -136,6 +144,7 @@ TEST_F(RealCgroupTest, CpuMemoryAndThrottlingFollowTheKernel) {
   int status = 0;
   rusage ru{};
   ASSERT_EQ(::wait4(child, &status, 0, &ru), child);
+  child_ = 0;
   ASSERT_TRUE(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 0);
   // Within 5% of the CPU time the process itself was charged.
