@@ -97,10 +97,16 @@ CgroupStats CgroupReader::Read(const std::string& path) {
                  s.memory_swap_limit, pass_,           pass_};
     }
   }
+  inactive_file_.reset();
   if (V1()) {
     ReadV1(path, s);
   } else {
     ReadV2(path, s);
+  }
+  // cAdvisor's working set: usage minus inactive file pages, floored at 0.
+  if (s.memory_usage && inactive_file_) {
+    s.memory_working_set =
+        *s.memory_usage > *inactive_file_ ? *s.memory_usage - *inactive_file_ : 0;
   }
   return s;
 }
@@ -135,10 +141,7 @@ void CgroupReader::ReadV1(const std::string& path, CgroupStats& s) {
     s.memory_rss = stat("total_rss", "rss");
     s.memory_cache = stat("total_cache", "cache");
     s.memory_mapped_file = stat("total_mapped_file", "mapped_file");
-    if (s.memory_usage) {
-      const double inactive = stat("total_inactive_file", "inactive_file").value_or(0);
-      s.memory_working_set = *s.memory_usage > inactive ? *s.memory_usage - inactive : 0;
-    }
+    inactive_file_ = stat("total_inactive_file", "inactive_file").value_or(0);
   }
   if (Load(memory, path, "memory.oom_control")) s.oom_events = KeyedValue(buf_, "oom_kill");
   s.pids = Number(mounts_.Controller("pids"), path, "pids.current");
@@ -192,10 +195,7 @@ void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
     s.memory_rss = KeyedValue(buf_, "anon");
     s.memory_cache = KeyedValue(buf_, "file");
     s.memory_mapped_file = KeyedValue(buf_, "file_mapped");
-    if (s.memory_usage) {
-      const double inactive = KeyedValue(buf_, "inactive_file").value_or(0);
-      s.memory_working_set = *s.memory_usage > inactive ? *s.memory_usage - inactive : 0;
-    }
+    inactive_file_ = KeyedValue(buf_, "inactive_file").value_or(0);
   }
   if (Load(dir, path, "memory.events")) {
     s.memory_failcnt = KeyedValue(buf_, "max");

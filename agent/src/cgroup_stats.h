@@ -78,7 +78,8 @@ class CgroupReader {
   std::string path_buf_;
   uint64_t missing_files_ = 0;
   double clock_ticks_ = 100;
-  uint64_t pass_ = 0;  // walks so far
+  uint64_t pass_ = 0;                    // walks so far
+  std::optional<double> inactive_file_;  // from memory.stat, for the working set
   std::unordered_map<std::string, Spec> specs_;
 };
 

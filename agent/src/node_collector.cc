@@ -312,7 +312,8 @@ void NodeCollector::Pressure(std::vector<Family>& out) {
        "node_pressure_io_stalled_seconds_total"},
   };
   for (const Resource& r : kResources) {
-    if (!fs_->Exists(proc_root_ + "/" + r.file) || !Load(r.file)) continue;
+    // Not counted as missing: kernels without PSI have no such file.
+    if (!ReadSmallFile(*fs_, proc_root_ + "/" + r.file, buf_, 1 << 20)) continue;
     ForEachLine(buf_, [&](std::string_view line) {
       const auto f = Fields(line);
       if (f.empty()) return;

@@ -522,14 +522,17 @@ std::string Write(const std::vector<Family>& families, Format format) {
     std::string_view name = f.name;
     MetricType type = f.type;
     if (format == Format::kOpenMetrics && type == MetricType::kCounter) {
-      const bool om_style = std::all_of(f.samples.begin(), f.samples.end(), [&](const Sample& x) {
-        const std::string_view n = x.labels.MetricName();
-        return n.size() > name.size() && n.starts_with(name) &&
-               (n.substr(name.size()) == "_total" || n.substr(name.size()) == "_created");
-      });
+      auto om_style = [&] {  // already named as OpenMetrics names it
+        return !f.samples.empty() &&
+               std::all_of(f.samples.begin(), f.samples.end(), [&](const Sample& x) {
+                 const std::string_view n = x.labels.MetricName();
+                 return n.size() > name.size() && n.starts_with(name) &&
+                        (n.substr(name.size()) == "_total" || n.substr(name.size()) == "_created");
+               });
+      };
       if (name.ends_with("_total")) {
         name.remove_suffix(6);
-      } else if (!om_style || f.samples.empty()) {
+      } else if (!om_style()) {
         type = MetricType::kUnknown;
       }
     }

@@ -502,13 +502,9 @@ class Evaluator {
   // time, so only that series' samples are held, and they count against the sample limit while
   // they are. fn appends at most one series to `out` per call. The store reads in its own order
   // (series that are neighbours on disk one after the other); the results are then put in the
-  // label order of their inputs, the order aggregations meet ties in, as in Prometheus.
-  template <class Fn>
-  Status ForEachSeries(const Expr& sel, int64_t mint, int64_t maxt, bool newest_only, Matrix& out,
-                       Fn&& fn) {
-    return ForEachSeries(sel, mint, maxt, newest_only, &out, std::forward<Fn>(fn));
-  }
-  // Without `out`: the series in the store's order, for a consumer the order does not matter to.
+  // label order of their inputs, the order aggregations meet ties in, as in Prometheus. Without
+  // `out` (nullptr), the series stay in the store's order, for a consumer the order does not
+  // matter to.
   template <class Fn>
   Status ForEachSeries(const Expr& sel, int64_t mint, int64_t maxt, bool newest_only,
                        Matrix* out_or_null, Fn&& fn) {
@@ -564,7 +560,7 @@ class Evaluator {
     const int64_t hi = std::max(RefTime(sel, start_), RefTime(sel, end_));
     std::vector<Point> kept;
     return ForEachSeries(
-        sel, lo - matrix_sel.range, hi, /*newest_only=*/false, out,
+        sel, lo - matrix_sel.range, hi, /*newest_only=*/false, &out,
         [&](const Labels& labels, std::span<const Point> pts) {
           if (std::any_of(pts.begin(), pts.end(), [](const Point& p) { return IsStale(p.v); })) {
             kept.clear();
@@ -624,7 +620,7 @@ Result<Matrix> Evaluator::EvalVectorSelector(const Expr& e, bool keep_sample_tim
   Matrix out;
   VIGIL_RETURN_IF_ERROR(ForEachSeries(
       // One reference time for all steps (an instant query, or @): the newest sample is enough.
-      e, lo - opts_.lookback_delta_ms, hi, /*newest_only=*/lo == hi, out,
+      e, lo - opts_.lookback_delta_ms, hi, /*newest_only=*/lo == hi, &out,
       [&](const Labels& labels, std::span<const Point> pts) {
         Series r;
         size_t next = 0;
