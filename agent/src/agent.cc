@@ -2,10 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <optional>
 
 #include "container_collector.h"
 #include "node_collector.h"
+#include "remote_write_queue.h"
+#include "scraper.h"
 #include "vigil/common/daemon.h"
 #include "vigil/common/self_metrics.h"
 
@@ -43,7 +48,19 @@ struct AgentMetrics {
   }
 };
 
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  return buf;
+}
+
 }  // namespace
+
+// One kind of series the agent ships, with its constant labels and its last batch's series.
+struct ShipSource {
+  SeriesWriter writer;
+  StalenessTracker stale;
+};
 
 Agent::Agent(const Config& config, std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> clock)
     : config_(config), fs_(std::move(fs)), clock_(std::move(clock)) {
@@ -66,8 +83,12 @@ Agent::Agent(const Config& config, std::shared_ptr<FileSystem> fs, std::shared_p
 Agent::~Agent() { Stop(); }
 
 void Agent::Collect() {
+  std::lock_guard pass(collect_mu_);
   auto& m = AgentMetrics::Get();
   const auto start = std::chrono::steady_clock::now();
+  const int64_t t_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now().time_since_epoch())
+          .count();
   auto view = std::make_shared<std::vector<expo::Family>>();
   uint64_t missing_before = 0, missing_after = 0;
   if (containers_) {
@@ -81,6 +102,7 @@ void Agent::Collect() {
     missing_after += containers_->missing_files();
   }
   missing_before += node_->missing_files();
+  const size_t node_begin = view->size();
   for (auto& f : node_->Collect()) view->push_back(std::move(f));
   missing_after += node_->missing_files();
   size_t series = 0;
@@ -89,13 +111,84 @@ void Agent::Collect() {
   m.missing_files->Increment(static_cast<double>(missing_after - missing_before));
   m.pass_seconds->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (shipper_) Ship(*view, node_begin, t_ms);
   std::lock_guard lock(mu_);
   view_ = std::move(view);
 }
 
-void Agent::Start() {
+void Agent::Ship(const std::vector<expo::Family>& view, size_t node_begin, int64_t t_ms) {
+  prometheus::WriteRequest batch;
+  auto add = [&](ShipSource& src, const expo::Family* begin, const expo::Family* end) {
+    std::vector<Labels> series;
+    for (const expo::Family* f = begin; f != end; ++f) {
+      for (const auto& s : f->samples) {
+        src.writer.Add(s.labels, s.timestamp_ms.value_or(t_ms), s.value, batch);
+        series.push_back(s.labels);
+      }
+    }
+    src.stale.Update(std::move(series), t_ms, src.writer, batch);
+  };
+  add(*sources_[0], view.data(), view.data() + node_begin);
+  add(*sources_[1], view.data() + node_begin, view.data() + view.size());
+  auto own = expo::Parse(SerializeSelfMetrics(), expo::Format::kText);
+  if (own.ok()) add(*sources_[2], own->data(), own->data() + own->size());
+  if (Status st = shipper_->Enqueue(batch); !st.ok() && st.code() != StatusCode::kCancelled) {
+    spdlog::error("agent: queueing {} series for remote_write: {}", batch.timeseries_size(),
+                  st.ToString());
+  }
+}
+
+Status Agent::Start() {
+  const auto& a = config_.agent;
+  VIGIL_ASSIGN_OR_RETURN(Labels external, ParseLabelPairs(a.external_labels));
+  std::optional<ScrapeConfigFile> scrape;
+  if (!a.scrape_config.empty()) {
+    VIGIL_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(a.scrape_config, 16 << 20));
+    VIGIL_ASSIGN_OR_RETURN(scrape, ParseScrapeConfig(text, a.scrape_config, a.interval));
+  }
+  if (!a.remote_write.empty()) {
+    const std::string instance = a.instance.empty() ? HostName() : a.instance;
+    auto source = [&](std::initializer_list<Label> own) {
+      LabelsBuilder b(external);
+      for (const auto& l : own) b.Set(l.name, l.value);
+      b.Set("instance", instance);
+      auto s = std::make_unique<ShipSource>();
+      s->writer = SeriesWriter(b.Build());
+      return s;
+    };
+    sources_.push_back(source({{"job", "kubelet"}, {"metrics_path", "/metrics/cadvisor"}}));
+    sources_.push_back(source({{"job", "node-exporter"}}));
+    sources_.push_back(source({{"job", "vigil-agent"}}));
+    RemoteWriteOptions o;
+    o.urls = a.remote_write;
+    o.dir = config_.data_dir + "/agent-queue";
+    o.max_bytes = a.queue_max_bytes;
+    o.timeout = a.remote_write_timeout;
+    o.max_backoff = a.remote_write_max_backoff;
+    VIGIL_ASSIGN_OR_RETURN(shipper_, RemoteWriteQueue::Open(fs_, std::move(o)));
+    shipper_->Start();
+    spdlog::info("agent: shipping by remote_write to {} URL(s), queue in {}/agent-queue",
+                 a.remote_write.size(), config_.data_dir);
+  }
+  if (scrape) {
+    if (!shipper_) {
+      spdlog::warn("agent: scraping {} job(s) but no --remote-write is set: the samples go nowhere",
+                   scrape->jobs.size());
+    }
+    RemoteWriteQueue* out = shipper_.get();
+    scraper_ = std::make_unique<Scraper>(
+        fs_, std::move(*scrape), external, [out](prometheus::WriteRequest&& batch) {
+          if (!out) return;
+          if (Status st = out->Enqueue(batch); !st.ok() && st.code() != StatusCode::kCancelled) {
+            spdlog::error("agent: queueing a scrape: {}", st.ToString());
+          }
+        });
+    scraper_->Start();
+    spdlog::info("agent: scraping {} target(s) from {}", scraper_->targets(), a.scrape_config);
+  }
   Collect();
   Schedule();
+  return Status::Ok();
 }
 
 void Agent::Schedule() {
@@ -108,9 +201,14 @@ void Agent::Schedule() {
 }
 
 void Agent::Stop() {
-  std::lock_guard lock(timer_mu_);
-  stopped_ = true;
-  clock_->Cancel(timer_);
+  {
+    std::lock_guard lock(timer_mu_);
+    stopped_ = true;
+    clock_->Cancel(timer_);
+  }
+  std::lock_guard pass(collect_mu_);  // a pass under way finishes first
+  if (scraper_) scraper_->Stop();
+  if (shipper_) shipper_->Stop();
 }
 
 std::string Agent::Exposition(expo::Format format) {
@@ -144,7 +242,7 @@ void Agent::AddRoutes(http::Router& router) {
 
 Status Run(const Config& config) {
   Agent agent(config, RealFileSystem(), RealClock());
-  agent.Start();
+  VIGIL_RETURN_IF_ERROR(agent.Start());
   http::Router router;
   agent.AddRoutes(router);  // before the standard routes: this /metrics is the agent's view
   Status st = ServeUntilSignal(config, "agent", ServerOptionsFrom(config, "127.0.0.1:9101"),

@@ -168,6 +168,12 @@ LabelsBuilder& LabelsBuilder::Del(std::string_view name) {
   return *this;
 }
 
+std::string_view LabelsBuilder::Get(std::string_view name) const {
+  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  return it != pairs_.end() && it->name == name ? std::string_view(it->value) : std::string_view();
+}
+
 Labels LabelsBuilder::Build() const { return Labels::FromSorted(pairs_); }
 
 namespace {

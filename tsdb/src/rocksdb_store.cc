@@ -31,12 +31,6 @@
 
 namespace vigil::tsdb {
 
-double StaleNaN() {
-  double d;
-  std::memcpy(&d, &kStaleNaNBits, sizeof(d));
-  return d;
-}
-
 namespace {
 
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();

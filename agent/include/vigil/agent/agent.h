@@ -1,8 +1,11 @@
 #pragma once
 
 // vigil agent: the node collector (cgroup containers as cAdvisor names them, the node as
-// node_exporter names it) served at /metrics. Scraping other targets, remote_write shipping and
-// the log tailer are issue #5's and #6's remaining parts.
+// node_exporter names it) served at /metrics and shipped by remote_write from a durable queue.
+// The series it ships carry the jobs that kube-prometheus' rules and dashboards select:
+// containers job="kubelet", metrics_path="/metrics/cadvisor"; node job="node-exporter"; the
+// agent's own job="vigil-agent"; all with instance=<--instance or host name> and the external
+// labels. With --scrape-config it also scrapes other exporters (scraper.h) into the same queue.
 
 #include <memory>
 #include <mutex>
@@ -19,6 +22,9 @@ namespace vigil::agent {
 
 class ContainerCollector;
 class NodeCollector;
+class RemoteWriteQueue;
+class Scraper;
+struct ShipSource;
 
 // Collects at the configured interval and keeps the latest pass; /metrics serves it.
 // Thread safety: Collect() runs on one thread at a time (the timer's); Exposition() from any.
@@ -27,10 +33,12 @@ class Agent {
   Agent(const Config& config, std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> clock);
   ~Agent();
 
-  // One collection pass, kept as the current view.
+  // One collection pass, kept as the current view (and queued for remote_write once started).
   void Collect();
-  // Collects now and then every interval until Stop().
-  void Start();
+  // Opens the remote_write queue (<data_dir>/agent-queue) when URLs are configured and starts
+  // its senders, starts the scrapes of --scrape-config; then collects now and every interval
+  // until Stop(). Fails on a bad external label, scrape config or queue.
+  Status Start();
   void Stop();
   // The current view plus the agent's own metrics, in `format`.
   std::string Exposition(expo::Format format);
@@ -39,12 +47,17 @@ class Agent {
 
  private:
   void Schedule();
+  void Ship(const std::vector<expo::Family>& view, size_t node_begin, int64_t t_ms);
 
   Config config_;
   std::shared_ptr<FileSystem> fs_;
   std::shared_ptr<Clock> clock_;
   std::unique_ptr<ContainerCollector> containers_;  // nullptr without a cgroup mount
   std::unique_ptr<NodeCollector> node_;
+  std::unique_ptr<RemoteWriteQueue> shipper_;
+  std::unique_ptr<Scraper> scraper_;                  // with --scrape-config
+  std::vector<std::unique_ptr<ShipSource>> sources_;  // containers, node, self
+  std::mutex collect_mu_;  // one pass at a time; Stop() waits for the one under way
   std::mutex mu_;
   std::shared_ptr<const std::vector<expo::Family>> view_;
   std::mutex timer_mu_;

@@ -42,6 +42,16 @@ struct AgentConfig {
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string scrape_config;
   milliseconds interval{15'000};
+  // "name=value" labels added to everything shipped by remote_write (node, cluster); a series
+  // that has the label already keeps its own, as Prometheus' external_labels.
+  std::vector<std::string> external_labels;
+  // The `instance` label of the agent's own series (empty: this host's name).
+  std::string instance;
+  // On-disk bound of the remote_write queue (<data_dir>/agent-queue); past it the oldest
+  // unsent samples are dropped and counted.
+  uint64_t queue_max_bytes = 512ULL << 20;
+  milliseconds remote_write_timeout{30'000};
+  milliseconds remote_write_max_backoff{5'000};
 };
 
 struct TsdbConfig {

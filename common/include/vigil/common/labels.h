@@ -104,6 +104,10 @@ class LabelsBuilder {
   // Sets `name` to `value`; an empty value removes the label, as in Prometheus.
   LabelsBuilder& Set(std::string_view name, std::string_view value);
   LabelsBuilder& Del(std::string_view name);
+  // The value of `name`, empty when absent.
+  std::string_view Get(std::string_view name) const;
+  // The current pairs, sorted by name (for relabeling, which walks them).
+  const std::vector<Label>& pairs() const { return pairs_; }
   Labels Build() const;
 
  private:

@@ -14,6 +14,7 @@
 
 #include "vigil/common/labels.h"
 #include "vigil/common/matcher.h"
+#include "vigil/common/stale.h"
 #include "vigil/common/status.h"
 
 namespace vigil::tsdb {
@@ -22,10 +23,9 @@ namespace vigil::tsdb {
 // across appenders; not across restarts). 0 means "unknown: look the labels up".
 using SeriesRef = uint64_t;
 
-// Prometheus' staleness marker: a NaN with this exact bit pattern ends a series.
-inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
-double StaleNaN();
-inline bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
+using vigil::IsStaleNaN;
+using vigil::kStaleNaNBits;
+using vigil::StaleNaN;
 
 // Error messages of rejected samples, as Prometheus words them.
 inline constexpr std::string_view kErrOutOfOrder = "out of order sample";
