@@ -284,7 +284,9 @@ void RemoteWriteQueue::RunSender(size_t index) {
                    {std::string(remote::kVersionHeader), std::string(remote::kVersion)}};
     req.body = std::move(body);
     std::chrono::milliseconds backoff = options_.min_backoff;
+    const uint64_t first = records->front().seq;
     bool delivered = false;
+    bool abandoned = false;
     while (true) {
       const auto start = std::chrono::steady_clock::now();
       auto res = s.client.Do(req);
@@ -326,6 +328,16 @@ void RemoteWriteQueue::RunSender(size_t index) {
       }
       if (!Backoff(std::min(wait, options_.max_backoff))) return;
       backoff = std::min(backoff * 2, options_.max_backoff);
+      if (queue_->cursor(index) > first) {
+        // The disk bound dropped (and counted) batches of this request while it waited: send
+        // what is left instead, so nothing counted as dropped arrives after all.
+        abandoned = true;
+        break;
+      }
+    }
+    if (abandoned) {
+      next = queue_->cursor(index);
+      continue;
     }
     if (delivered) {
       s.sent_samples->Increment(static_cast<double>(samples));

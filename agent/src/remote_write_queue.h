@@ -58,6 +58,7 @@ class RemoteWriteQueue {
   // The committed position of each URL's sender, and the queue's end (for tests and `top`).
   uint64_t delivered(size_t url) const { return queue_->cursor(url); }
   uint64_t enqueued() const { return queue_->next_seq(); }
+  uint64_t dropped(size_t url) const { return queue_->dropped(url); }  // batches, past the bound
 
  private:
   struct Sender;
