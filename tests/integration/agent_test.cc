@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include "testing.h"
 #include "vigil/common/exposition.h"
 #include "vigil/common/http_client.h"
+#include "vigil/common/http_server.h"
 #include "vigil/common/http_util.h"
 
 namespace vigil {
@@ -107,6 +110,162 @@ TEST(AgentTest, PrometheusScrapesIt) {
   EXPECT_EQ(cpu.size(), 1u);
   prom.Stop(SIGTERM);
   agent.proc().Stop(SIGTERM);
+}
+
+// A receiver the test can stop and start at the same address: a real Prometheus 2.42 with its
+// remote_write receiver, or `vigil tsdb`.
+class Receiver {
+ public:
+  Receiver(bool prometheus, const testing::TempDir& dir)
+      : prometheus_(prometheus),
+        dir_(dir),
+        addr_("127.0.0.1:" + std::to_string(testing::FreePort())) {
+    if (prometheus_) dir_.Write("prometheus.yml", "global:\n  scrape_interval: 1m\n");
+  }
+  bool Start() {
+    const std::string data = dir_.Join(prometheus_ ? "prom-data" : "tsdb-data");
+    if (prometheus_) {
+      proc_ = std::make_unique<testing::Subprocess>(
+          std::vector<std::string>{"prometheus", "--config.file=" + dir_.Join("prometheus.yml"),
+                                   "--storage.tsdb.path=" + data, "--web.listen-address=" + addr_,
+                                   "--web.enable-remote-write-receiver"},
+          dir_.path());
+    } else {
+      proc_ = std::make_unique<testing::Subprocess>(
+          std::vector<std::string>{VIGIL_BINARY, "tsdb", "--listen", addr_, "--data-dir", data},
+          dir_.path());
+    }
+    return testing::WaitForHttpOk("http://" + addr_ + "/-/ready");
+  }
+  void Stop() { proc_->Stop(SIGTERM); }
+  std::string write_url() const { return "http://" + addr_ + "/api/v1/write"; }
+  std::string name() const { return prometheus_ ? "Prometheus" : "vigil tsdb"; }
+  // The values of the instant query's matrix result, all series together.
+  std::vector<double> Values(const std::string& query) {
+    std::vector<double> out;
+    auto res = client_.Get("http://" + addr_ + "/api/v1/query?query=" + http::PercentEncode(query));
+    if (!res.ok() || res->status != 200) return out;
+    const json j = json::parse(res->body, nullptr, false);
+    if (!j.is_object() || !j.contains("data")) return out;
+    const json& result = j["data"]["result"];
+    if (j["data"]["resultType"] == "scalar" || !result.is_array()) {
+      ADD_FAILURE() << query << ": " << res->body;
+      return out;
+    }
+    for (const auto& series : result) {
+      if (series.contains("values")) {
+        for (const auto& v : series["values"]) out.push_back(std::stod(v[1].get<std::string>()));
+      }
+      if (series.contains("value")) out.push_back(std::stod(series["value"][1].get<std::string>()));
+    }
+    return out;
+  }
+  std::string Stderr() const { return proc_ ? proc_->Stderr() : ""; }
+
+ private:
+  bool prometheus_;
+  const testing::TempDir& dir_;
+  std::string addr_;
+  std::unique_ptr<testing::Subprocess> proc_;
+  http::HttpClient client_;
+};
+
+// The agent scrapes a counter the test serves (every value it hands out is a sample collected)
+// and ships it, with its own view, to a real Prometheus and to vigil tsdb. Both receivers are
+// stopped for a while, the agent is kill -9ed and restarted meanwhile, then they come back:
+// afterwards every value served is in both receivers, except at most the one whose scrape the
+// kill cut short.
+TEST(AgentTest, RemoteWriteSurvivesReceiverOutagesAndKill9) {
+  ASSERT_TRUE(testing::HaveProgram("prometheus")) << "prometheus is installed by scripts/setup.sh";
+  testing::TempDir dir;
+  std::atomic<int> served{0};
+  http::Router router;
+  router.Get("/metrics", [&](const http::Request&, http::Response& res) {
+    res.status = 200;
+    res.content_type = "text/plain; version=0.0.4";
+    res.body = "# TYPE test_scrapes counter\ntest_scrapes_total " + std::to_string(++served) + "\n";
+  });
+  http::ServerOptions so;
+  so.listen = "127.0.0.1:0";
+  auto counter = http::HttpServer::Start(so, std::move(router));
+  ASSERT_TRUE(counter.ok()) << counter.status().ToString();
+  dir.Write("scrape.yml",
+            "scrape_configs:\n  - job_name: counter\n    scrape_interval: 300ms\n"
+            "    static_configs: [{targets: ['127.0.0.1:" +
+                std::to_string((*counter)->port()) + "']}]\n");
+
+  std::vector<std::unique_ptr<Receiver>> receivers;
+  receivers.push_back(std::make_unique<Receiver>(true, dir));
+  receivers.push_back(std::make_unique<Receiver>(false, dir));
+  for (auto& r : receivers) ASSERT_TRUE(r->Start()) << r->name() << ": " << r->Stderr();
+  const std::vector<std::string> args = {"agent",
+                                         "--interval",
+                                         "1s",
+                                         "--data-dir",
+                                         dir.Join("agent"),
+                                         "--scrape-config",
+                                         dir.Join("scrape.yml"),
+                                         "--remote-write",
+                                         receivers[0]->write_url(),
+                                         "--remote-write",
+                                         receivers[1]->write_url(),
+                                         "--remote-write-max-backoff",
+                                         "300ms",
+                                         "--external-label",
+                                         "cluster=test"};
+  auto agent = std::make_unique<testing::VigilProcess>(VIGIL_BINARY, args, dir.path());
+  ASSERT_FALSE(agent->address().empty()) << agent->proc().Stderr();
+  const std::string all = "test_scrapes_total{job=\"counter\", cluster=\"test\"}[1h]";
+  for (auto& r : receivers) {
+    ASSERT_TRUE(testing::WaitFor([&] { return r->Values(all).size() >= 3; }))
+        << r->name() << ": " << agent->proc().Stderr();
+  }
+
+  // The receivers go away while the agent keeps collecting; during the outage the agent is
+  // killed without warning and started again on the same queue, so what it collected before the
+  // kill can only come from its disk.
+  for (auto& r : receivers) r->Stop();
+  const int before_outage = served;
+  ASSERT_TRUE(testing::WaitFor([&] { return served >= before_outage + 8; }));
+  agent->proc().Stop(SIGKILL);
+  const int at_kill = served;
+  EXPECT_NE(agent->proc().Stderr().find("retrying with backoff"), std::string::npos)
+      << "the outage was seen: " << agent->proc().Stderr();
+  agent = std::make_unique<testing::VigilProcess>(VIGIL_BINARY, args, dir.path());
+  ASSERT_FALSE(agent->address().empty()) << agent->proc().Stderr();
+  ASSERT_TRUE(testing::WaitFor([&] { return served >= at_kill + 4; }));
+  EXPECT_NE(agent->proc().Stderr().find("batches from before the restart to send"),
+            std::string::npos)
+      << agent->proc().Stderr();
+  for (auto& r : receivers) ASSERT_TRUE(r->Start()) << r->name() << ": " << r->Stderr();
+  ASSERT_TRUE(testing::WaitFor([&] { return served >= at_kill + 8; }));
+  const int last = served;
+
+  for (auto& r : receivers) {
+    SCOPED_TRACE(r->name());
+    std::set<int> got;
+    ASSERT_TRUE(testing::WaitFor([&] {
+      got.clear();
+      for (double v : r->Values(all)) got.insert(static_cast<int>(v));
+      for (int v = 1; v <= last; ++v) {
+        if (!got.contains(v) && v != at_kill) return false;
+      }
+      return true;
+    })) << "missing values; got "
+        << got.size() << " of " << last;
+    EXPECT_EQ(r->Values(all).size(), got.size()) << "no value stored twice";
+    // The agent's own view arrived too, under the jobs kube-prometheus selects.
+    EXPECT_FALSE(r->Values("node_load1{job=\"node-exporter\", cluster=\"test\"}").empty());
+    EXPECT_FALSE(r->Values("container_cpu_usage_seconds_total{job=\"kubelet\", id=\"/\"}").empty());
+    EXPECT_FALSE(r->Values("up{job=\"counter\"} == 1").empty());
+  }
+  auto metrics = http::HttpClient().Get(agent->Url("/metrics"));
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->body.find("vigil_agent_remote_write_sent_samples_total{url=\"" +
+                               receivers[1]->write_url() + "\"}"),
+            std::string::npos);
+  agent->proc().Stop(SIGTERM);
+  for (auto& r : receivers) r->Stop();
 }
 
 }  // namespace
