@@ -130,7 +130,10 @@ int main(int argc, char** argv) {
   }
   auto mounts =
       vigil::agent::ParseCgroupMounts("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", dir);
-  vigil::agent::ContainerCollector collector(vigil::RealFileSystem(), *mounts, dir + "/no-logs");
+  vigil::agent::ContainerCollector::Options options;
+  options.kubelet_log_dir = dir + "/no-logs";
+  options.proc_root = dir + "/no-proc";
+  vigil::agent::ContainerCollector collector(vigil::RealFileSystem(), *mounts, options);
   vigil::agent::NodeCollector node(vigil::RealFileSystem(), "/proc");
   size_t series = 0;
   double cpu_total = 0, wall_total = 0;

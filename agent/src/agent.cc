@@ -70,9 +70,12 @@ Agent::Agent(const Config& config, std::shared_ptr<FileSystem> fs, std::shared_p
       mountinfo.ok() ? ParseCgroupMounts(*mountinfo, a.cgroup_root) : mountinfo.status();
   if (mounts.ok()) {
     spdlog::info("agent: cgroup {} layout under {}", ModeName(mounts->mode), a.cgroup_root);
-    const std::string logs =
+    ContainerCollector::Options o;
+    o.kubelet_log_dir =
         KubeletLogDir(a.log_root.empty() ? "/var/log/pods/*/*/*.log" : a.log_root.front());
-    containers_ = std::make_unique<ContainerCollector>(fs_, *mounts, logs);
+    o.proc_root = a.proc_root;
+    o.runtime_dirs = a.runtime_dirs.empty() ? DefaultRuntimeDirs() : a.runtime_dirs;
+    containers_ = std::make_unique<ContainerCollector>(fs_, *mounts, std::move(o));
   } else {
     spdlog::warn("agent: no container statistics: {}", mounts.status().ToString());
   }

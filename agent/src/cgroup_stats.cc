@@ -44,13 +44,29 @@ std::optional<double> KeyedValue(std::string_view text, std::string_view key) {
   return std::nullopt;
 }
 
+std::optional<double> PressureTotal(std::string_view text, std::string_view kind) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (line.starts_with(kind) && line.size() > kind.size() && line[kind.size()] == ' ') {
+      const size_t t = line.find("total=");
+      if (t != std::string_view::npos) return ParseNumber(line.substr(t + 6));
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
 CgroupReader::CgroupReader(std::shared_ptr<FileSystem> fs, CgroupMounts mounts)
     : fs_(std::move(fs)), mounts_(std::move(mounts)) {
   const long ticks = ::sysconf(_SC_CLK_TCK);
   if (ticks > 0) clock_ticks_ = static_cast<double>(ticks);
 }
 
-bool CgroupReader::Load(const std::string& dir, const std::string& path, std::string_view file) {
+bool CgroupReader::Load(const std::string& dir, const std::string& path, std::string_view file,
+                        bool count_missing) {
   buf_.clear();
   if (dir.empty()) return false;
   path_buf_.assign(dir);
@@ -58,7 +74,7 @@ bool CgroupReader::Load(const std::string& dir, const std::string& path, std::st
   path_buf_ += '/';
   path_buf_ += file;
   if (!ReadSmallFile(*fs_, path_buf_, buf_, 1 << 20)) {
-    ++missing_files_;
+    if (count_missing) ++missing_files_;
     return false;
   }
   return true;
@@ -145,6 +161,104 @@ void CgroupReader::ReadV1(const std::string& path, CgroupStats& s) {
   }
   if (Load(memory, path, "memory.oom_control")) s.oom_events = KeyedValue(buf_, "oom_kill");
   s.pids = Number(mounts_.Controller("pids"), path, "pids.current");
+  ReadV1Blkio(path, s);
+}
+
+namespace {
+
+// "8:0" at the start of `line`: major and minor; false if it is not a device.
+bool ParseDevice(std::string_view& line, uint32_t& major, uint32_t& minor) {
+  const size_t colon = line.find(':');
+  const size_t space = line.find(' ');
+  if (colon == std::string_view::npos || space == std::string_view::npos || colon > space) {
+    return false;
+  }
+  auto a = std::from_chars(line.data(), line.data() + colon, major);
+  auto b = std::from_chars(line.data() + colon + 1, line.data() + space, minor);
+  if (a.ec != std::errc() || b.ec != std::errc()) return false;
+  line.remove_prefix(space + 1);
+  return true;
+}
+
+CgroupStats::Blkio& DeviceEntry(std::vector<CgroupStats::Blkio>& v, uint32_t major,
+                                uint32_t minor) {
+  for (auto& d : v) {
+    if (d.major == major && d.minor == minor) return d;
+  }
+  v.push_back({major, minor});
+  return v.back();
+}
+
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn fn) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    fn(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+}
+
+}  // namespace
+
+void CgroupReader::ReadV1Blkio(const std::string& path, CgroupStats& s) {
+  const std::string blkio = mounts_.Controller("blkio");
+  if (blkio.empty()) return;
+  // "8:0 Read 4096" lines; the _recursive files count a pod's containers, as cAdvisor reads.
+  auto read = [&](std::string_view file, double CgroupStats::Blkio::*rd,
+                  double CgroupStats::Blkio::*wr) {
+    if (!Load(blkio, path, file, false)) return;
+    ForEachLine(buf_, [&](std::string_view line) {
+      uint32_t major = 0, minor = 0;
+      if (!ParseDevice(line, major, minor)) return;
+      const size_t sp = line.find(' ');
+      if (sp == std::string_view::npos) return;
+      const std::string_view op = line.substr(0, sp);
+      auto v = ParseNumber(line.substr(sp + 1));
+      if (!v || (op != "Read" && op != "Write")) return;
+      auto& d = DeviceEntry(s.blkio, major, minor);
+      (op == "Read" ? d.*rd : d.*wr) = *v;
+    });
+  };
+  read("blkio.throttle.io_service_bytes_recursive", &CgroupStats::Blkio::read_bytes,
+       &CgroupStats::Blkio::write_bytes);
+  read("blkio.throttle.io_serviced_recursive", &CgroupStats::Blkio::reads,
+       &CgroupStats::Blkio::writes);
+}
+
+void CgroupReader::ReadV2Io(const std::string& path, CgroupStats& s) {
+  // "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0"
+  if (!Load(mounts_.unified, path, "io.stat", false)) return;
+  ForEachLine(buf_, [&](std::string_view line) {
+    uint32_t major = 0, minor = 0;
+    if (!ParseDevice(line, major, minor)) return;
+    auto& d = DeviceEntry(s.blkio, major, minor);
+    while (!line.empty()) {
+      const size_t sp = line.find(' ');
+      std::string_view kv = line.substr(0, sp);
+      line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+      const size_t eq = kv.find('=');
+      if (eq == std::string_view::npos) continue;
+      auto v = ParseNumber(kv.substr(eq + 1));
+      if (!v) continue;
+      const std::string_view k = kv.substr(0, eq);
+      if (k == "rbytes") d.read_bytes = *v;
+      if (k == "wbytes") d.write_bytes = *v;
+      if (k == "rios") d.reads = *v;
+      if (k == "wios") d.writes = *v;
+    }
+  });
+}
+
+std::optional<int> CgroupReader::FirstPid(const std::string& path) {
+  std::string root = V1() ? mounts_.Controller("cpuacct") : mounts_.unified;
+  if (root.empty() && V1()) root = mounts_.Controller("memory");
+  if (!Load(root, path, "cgroup.procs", false)) return std::nullopt;
+  int pid = 0;
+  auto [p, ec] = std::from_chars(buf_.data(), buf_.data() + buf_.size(), pid);
+  if (ec != std::errc() || pid <= 0) return std::nullopt;
+  return pid;
 }
 
 void CgroupReader::ReadV1Spec(const std::string& path, CgroupStats& s) {
@@ -202,6 +316,17 @@ void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
     s.oom_events = KeyedValue(buf_, "oom_kill");
   }
   s.pids = Number(dir, path, "pids.current");
+  ReadV2Io(path, s);
+  // PSI, where the kernel has it (CONFIG_PSI; not on the root cgroup).
+  auto pressure = [&](std::string_view file, std::optional<double>& some,
+                      std::optional<double>& full) {
+    if (path == "/" || !Load(dir, path, file, false)) return;
+    if (auto us = PressureTotal(buf_, "some")) some = *us / 1e6;
+    if (auto us = PressureTotal(buf_, "full")) full = *us / 1e6;
+  };
+  pressure("cpu.pressure", s.cpu_some, s.cpu_full);
+  pressure("memory.pressure", s.memory_some, s.memory_full);
+  pressure("io.pressure", s.io_some, s.io_full);
 }
 
 Status CgroupReader::Walk(const std::function<void(const std::string&)>& fn) {

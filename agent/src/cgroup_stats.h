@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "cgroup_mounts.h"
 #include "vigil/common/file_system.h"
@@ -34,6 +35,15 @@ struct CgroupStats {
   // Memory spec: 0 when unlimited, as cAdvisor reports it.
   std::optional<double> memory_limit, memory_swap_limit;
   std::optional<double> pids;
+  // Block IO by device (v1 blkio.throttle.io_service{d,_bytes}, v2 io.stat).
+  struct Blkio {
+    uint32_t major = 0, minor = 0;
+    double read_bytes = 0, write_bytes = 0, reads = 0, writes = 0;
+  };
+  std::vector<Blkio> blkio;
+  // Pressure stall totals in seconds (v2 cpu/memory/io.pressure): "some" is time some tasks
+  // waited, "full" time all were stalled. cAdvisor's waiting and stalled.
+  std::optional<double> cpu_some, cpu_full, memory_some, memory_full, io_some, io_full;
 };
 
 class CgroupReader {
@@ -48,17 +58,26 @@ class CgroupReader {
   // on v2, cpuacct's or memory's on v1), parents before children.
   Status Walk(const std::function<void(const std::string& path)>& fn);
 
+  // The first process of the cgroup (cgroup.procs in the walked hierarchy), for its network
+  // namespace; nullopt when it has none.
+  std::optional<int> FirstPid(const std::string& path);
+
   const CgroupMounts& mounts() const { return mounts_; }
   uint64_t missing_files() const { return missing_files_; }
 
  private:
   bool V1() const { return !mounts_.controllers.empty(); }
   // Reads a file into buf_; false (counted) when it is gone or unreadable.
-  bool Load(const std::string& dir, const std::string& path, std::string_view file);
+  // Optional files (io.stat, PSI: absent where the controller or the kernel option is off) are
+  // loaded with count_missing false.
+  bool Load(const std::string& dir, const std::string& path, std::string_view file,
+            bool count_missing = true);
   std::optional<double> Number(const std::string& dir, const std::string& path,
                                std::string_view file);
   void ReadV1(const std::string& path, CgroupStats& s);
   void ReadV2(const std::string& path, CgroupStats& s);
+  void ReadV1Blkio(const std::string& path, CgroupStats& s);
+  void ReadV2Io(const std::string& path, CgroupStats& s);
   void ReadV1Spec(const std::string& path, CgroupStats& s);
   void ReadV2Spec(const std::string& path, CgroupStats& s);
 
@@ -85,5 +104,9 @@ class CgroupReader {
 
 // "key value" lines (cpu.stat, memory.stat, memory.events): the value of `key`.
 std::optional<double> KeyedValue(std::string_view text, std::string_view key);
+
+// A PSI file ("some avg10=0.00 avg60=0.00 avg300=0.00 total=123\nfull ..."): the total of the
+// `kind` line ("some" or "full"), in microseconds.
+std::optional<double> PressureTotal(std::string_view text, std::string_view kind);
 
 }  // namespace vigil::agent

@@ -1,6 +1,12 @@
 #include "container_collector.h"
 
+#include <nlohmann/json.hpp>
+
+#include <unordered_set>
+
 #include "container_ref.h"
+#include "node_collector.h"
+#include "small_file.h"
 
 namespace vigil::agent {
 
@@ -11,14 +17,97 @@ std::string KubeletLogDir(const std::string& log_root_glob) {
   return slash == std::string::npos ? "." : log_root_glob.substr(0, slash);
 }
 
+std::vector<std::string> DefaultRuntimeDirs() {
+  return {"/run/containerd/io.containerd.runtime.v2.task/k8s.io",
+          "/run/containers/storage/overlay-containers", "/var/lib/docker/containers"};
+}
+
 ContainerCollector::ContainerCollector(std::shared_ptr<FileSystem> fs, CgroupMounts mounts,
-                                       std::string kubelet_log_dir)
-    : fs_(fs), reader_(std::move(fs), std::move(mounts)), log_dir_(std::move(kubelet_log_dir)) {}
+                                       Options options)
+    : fs_(fs), reader_(std::move(fs), std::move(mounts)), options_(std::move(options)) {}
+
+namespace {
+
+// The annotations (containerd, CRI-O) or labels and image (docker) of a runtime's record.
+bool ParseRuntimeRecord(std::string_view text, std::string& image, std::string& container,
+                        std::string& pod, std::string& ns) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return false;
+  auto str = [](const nlohmann::json& o, const char* key) {
+    auto it = o.find(key);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (auto a = j.find("annotations"); a != j.end() && a->is_object()) {
+    const std::string type =
+        str(*a, "io.kubernetes.cri.container-type") + str(*a, "io.kubernetes.cri-o.ContainerType");
+    image = str(*a, "io.kubernetes.cri.image-name");
+    if (image.empty()) image = str(*a, "io.kubernetes.cri-o.ImageName");
+    if (type != "sandbox") {
+      container = str(*a, "io.kubernetes.cri.container-name");
+      if (container.empty()) container = str(*a, "io.kubernetes.container.name");
+    }
+    pod = str(*a, "io.kubernetes.cri.sandbox-name");
+    if (pod.empty()) pod = str(*a, "io.kubernetes.pod.name");
+    ns = str(*a, "io.kubernetes.cri.sandbox-namespace");
+    if (ns.empty()) ns = str(*a, "io.kubernetes.pod.namespace");
+    return true;
+  }
+  if (auto c = j.find("Config"); c != j.end() && c->is_object()) {  // docker's config.v2.json
+    image = str(*c, "Image");
+    if (auto l = c->find("Labels"); l != c->end() && l->is_object()) {
+      container = str(*l, "io.kubernetes.container.name");
+      if (container == "POD") container.clear();
+      pod = str(*l, "io.kubernetes.pod.name");
+      ns = str(*l, "io.kubernetes.pod.namespace");
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+const ContainerCollector::RuntimeMeta& ContainerCollector::Meta(const std::string& id) {
+  RuntimeMeta& m = meta_[id];
+  const bool first = m.seen_pass == 0;
+  m.seen_pass = pass_;
+  // Found once is enough (a container's image does not change); not found is tried again every
+  // ten passes, for a record that appears after the cgroup does.
+  if (m.read_pass != 0 || (!first && pass_ % 10 != 0)) return m;
+  for (const auto& dir : options_.runtime_dirs) {
+    for (const char* file : {"/config.json", "/userdata/config.json", "/config.v2.json"}) {
+      if (!ReadSmallFile(*fs_, dir + "/" + id + file, buf_, 4 << 20)) continue;
+      if (ParseRuntimeRecord(buf_, m.image, m.container, m.pod, m.ns)) {
+        m.read_pass = pass_;
+        return m;
+      }
+    }
+  }
+  return m;
+}
+
+void ContainerCollector::LoadDevices() {
+  devices_.clear();
+  if (!ReadSmallFile(*fs_, options_.proc_root + "/diskstats", buf_, 1 << 20)) return;
+  size_t pos = 0;
+  while (pos < buf_.size()) {
+    size_t end = buf_.find('\n', pos);
+    if (end == std::string::npos) end = buf_.size();
+    unsigned major = 0, minor = 0;
+    char name[64] = {};
+    const std::string line = buf_.substr(pos, end - pos);
+    if (std::sscanf(line.c_str(), " %u %u %63s", &major, &minor, name) == 3) {
+      devices_[(uint64_t{major} << 32) | minor] = std::string("/dev/") + name;
+    }
+    pos = end + 1;
+  }
+}
 
 void ContainerCollector::LoadNames() {
   pods_.clear();
   containers_.clear();
-  if (auto dirs = fs_->ListDir(log_dir_ + "/pods"); dirs.ok()) {
+  const std::string& log_dir = options_.kubelet_log_dir;
+  if (auto dirs = fs_->ListDir(log_dir + "/pods"); dirs.ok()) {
     for (const std::string& d : *dirs) {
       // <namespace>_<pod>_<uid>: namespaces and pod names have no "_".
       const size_t a = d.find('_');
@@ -27,7 +116,7 @@ void ContainerCollector::LoadNames() {
       pods_[d.substr(b + 1)] = {d.substr(0, a), d.substr(a + 1, b - a - 1)};
     }
   }
-  if (auto files = fs_->ListDir(log_dir_ + "/containers"); files.ok()) {
+  if (auto files = fs_->ListDir(log_dir + "/containers"); files.ok()) {
     for (std::string f : *files) {
       // <pod>_<namespace>_<container>-<id>.log
       if (!f.ends_with(".log")) continue;
@@ -41,7 +130,9 @@ void ContainerCollector::LoadNames() {
 }
 
 Result<std::vector<expo::Family>> ContainerCollector::Collect() {
+  ++pass_;
   LoadNames();
+  LoadDevices();
   using expo::MetricType;
   struct Def {
     const char* name;
@@ -103,6 +194,80 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
   for (size_t i = 0; i < std::size(kDefs); ++i) {
     families[i + 1] = {kDefs[i].name, kDefs[i].type, kDefs[i].help, "", {}};
   }
+  // Block IO by device, PSI and network: families with a label of their own.
+  struct IoDef {
+    const char* name;
+    const char* help;
+    double CgroupStats::Blkio::*field;
+  };
+  static const IoDef kIo[] = {
+      {"container_fs_reads_bytes_total", "Cumulative count of bytes read",
+       &CgroupStats::Blkio::read_bytes},
+      {"container_fs_writes_bytes_total", "Cumulative count of bytes written",
+       &CgroupStats::Blkio::write_bytes},
+      {"container_fs_reads_total", "Cumulative count of reads completed",
+       &CgroupStats::Blkio::reads},
+      {"container_fs_writes_total", "Cumulative count of writes completed",
+       &CgroupStats::Blkio::writes},
+  };
+  struct PsiDef {
+    const char* name;
+    const char* help;
+    std::optional<double> CgroupStats::*field;
+  };
+  static const PsiDef kPsi[] = {
+      {"container_pressure_cpu_waiting_seconds_total",
+       "Total time duration tasks in the container have waited due to CPU congestion.",
+       &CgroupStats::cpu_some},
+      {"container_pressure_cpu_stalled_seconds_total",
+       "Total time duration no tasks in the container could make progress due to CPU "
+       "congestion.",
+       &CgroupStats::cpu_full},
+      {"container_pressure_memory_waiting_seconds_total",
+       "Total time duration tasks in the container have waited due to memory congestion.",
+       &CgroupStats::memory_some},
+      {"container_pressure_memory_stalled_seconds_total",
+       "Total time duration no tasks in the container could make progress due to memory "
+       "congestion.",
+       &CgroupStats::memory_full},
+      {"container_pressure_io_waiting_seconds_total",
+       "Total time duration tasks in the container have waited due to IO congestion.",
+       &CgroupStats::io_some},
+      {"container_pressure_io_stalled_seconds_total",
+       "Total time duration no tasks in the container could make progress due to IO "
+       "congestion.",
+       &CgroupStats::io_full},
+  };
+  // /proc/net/dev's columns cAdvisor exports: receive and transmit bytes, packets, errs, drop.
+  struct NetDef {
+    const char* name;
+    const char* help;
+    size_t column;
+  };
+  static const NetDef kNet[] = {
+      {"container_network_receive_bytes_total", "Cumulative count of bytes received", 0},
+      {"container_network_receive_packets_total", "Cumulative count of packets received", 1},
+      {"container_network_receive_errors_total",
+       "Cumulative count of errors encountered while receiving", 2},
+      {"container_network_receive_packets_dropped_total",
+       "Cumulative count of packets dropped while receiving", 3},
+      {"container_network_transmit_bytes_total", "Cumulative count of bytes transmitted", 8},
+      {"container_network_transmit_packets_total", "Cumulative count of packets transmitted", 9},
+      {"container_network_transmit_errors_total",
+       "Cumulative count of errors encountered while transmitting", 10},
+      {"container_network_transmit_packets_dropped_total",
+       "Cumulative count of packets dropped while transmitting", 11},
+  };
+  const size_t io_at = families.size();
+  for (const auto& d : kIo) families.push_back({d.name, MetricType::kCounter, d.help, "", {}});
+  const size_t psi_at = families.size();
+  for (const auto& d : kPsi) families.push_back({d.name, MetricType::kCounter, d.help, "", {}});
+  const size_t net_at = families.size();
+  for (const auto& d : kNet) families.push_back({d.name, MetricType::kCounter, d.help, "", {}});
+  // The host's network namespace, whose counters are the node's, not a container's.
+  uint64_t host_netns = 0;
+  if (auto st = fs_->Stat(options_.proc_root + "/1/ns/net"); st.ok()) host_netns = st->inode;
+  std::unordered_set<uint64_t> netns_seen;
   VIGIL_RETURN_IF_ERROR(reader_.Walk([&](const std::string& path) {
     std::optional<ContainerRef> ref;
     if (path != "/") {
@@ -110,21 +275,29 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
       if (!ref) return;
     }
     const CgroupStats s = reader_.Read(path);
-    std::string container, ns, pod;
+    std::string container, ns, pod, image;
     if (ref) {
       if (auto it = pods_.find(ref->pod_uid); it != pods_.end()) {
         ns = it->second.ns;
         pod = it->second.pod;
       }
       if (auto it = containers_.find(ref->id); it != containers_.end()) container = it->second;
+      if (!ref->id.empty() && !options_.runtime_dirs.empty()) {
+        const RuntimeMeta& meta = Meta(ref->id);
+        image = meta.image;
+        if (container.empty()) container = meta.container;
+        if (pod.empty()) pod = meta.pod;
+        if (ns.empty()) ns = meta.ns;
+      }
     }
     const std::string name = ref ? ref->id : "";
-    auto labels = [&](const char* metric, const char* cpu) {
+    auto labels = [&](const char* metric, const char* extra_name, std::string_view extra) {
       LabelsBuilder b;
       b.Set(kMetricNameLabel, metric);
       if (!container.empty()) b.Set("container", container);
-      if (cpu != nullptr) b.Set("cpu", cpu);
+      if (extra_name != nullptr) b.Set(extra_name, extra);
       b.Set("id", path);
+      if (!image.empty()) b.Set("image", image);
       if (!name.empty()) b.Set("name", name);
       if (!ns.empty()) b.Set("namespace", ns);
       if (!pod.empty()) b.Set("pod", pod);
@@ -132,13 +305,44 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
     };
     if (s.cpu_usage) {
       families[0].samples.push_back(
-          {labels("container_cpu_usage_seconds_total", "total"), *s.cpu_usage, {}});
+          {labels("container_cpu_usage_seconds_total", "cpu", "total"), *s.cpu_usage, {}});
     }
     for (size_t i = 0; i < std::size(kDefs); ++i) {
       const auto& v = s.*(kDefs[i].field);
-      if (v) families[i + 1].samples.push_back({labels(kDefs[i].name, nullptr), *v, {}});
+      if (v) families[i + 1].samples.push_back({labels(kDefs[i].name, nullptr, ""), *v, {}});
+    }
+    for (const auto& dev : s.blkio) {
+      auto it = devices_.find((uint64_t{dev.major} << 32) | dev.minor);
+      const std::string device = it != devices_.end()
+                                     ? it->second
+                                     : std::to_string(dev.major) + ":" + std::to_string(dev.minor);
+      for (size_t i = 0; i < std::size(kIo); ++i) {
+        families[io_at + i].samples.push_back(
+            {labels(kIo[i].name, "device", device), dev.*(kIo[i].field), {}});
+      }
+    }
+    for (size_t i = 0; i < std::size(kPsi); ++i) {
+      if (const auto& v = s.*(kPsi[i].field)) {
+        families[psi_at + i].samples.push_back({labels(kPsi[i].name, nullptr, ""), *v, {}});
+      }
+    }
+    if (path == "/") return;  // the root's network is the node's (node_network_*)
+    const auto pid = reader_.FirstPid(path);
+    if (!pid) return;
+    const std::string proc = options_.proc_root + "/" + std::to_string(*pid);
+    auto netns = fs_->Stat(proc + "/ns/net");
+    if (!netns.ok() || netns->inode == host_netns || !netns_seen.insert(netns->inode).second) {
+      return;
+    }
+    if (!ReadSmallFile(*fs_, proc + "/net/dev", buf_, 1 << 20)) return;
+    for (const NetDevice& dev : ParseNetDev(buf_)) {
+      for (size_t i = 0; i < std::size(kNet); ++i) {
+        families[net_at + i].samples.push_back(
+            {labels(kNet[i].name, "interface", dev.name), dev.values[kNet[i].column], {}});
+      }
     }
   }));
+  std::erase_if(meta_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   return families;
 }
 

@@ -7,8 +7,15 @@
 // Pod and container names come from the kubelet's log layout:
 //   <logs>/pods/<namespace>_<pod>_<uid>/<container>/   (pod uid → namespace, pod)
 //   <logs>/containers/<pod>_<namespace>_<container>-<id>.log   (container id → container)
-// where <logs> is what --log-root's glob starts with before "/pods/". A piece that cannot be
-// found leaves its label empty; it never fails the collection.
+// where <logs> is what --log-root's glob starts with before "/pods/"; the image (and the names,
+// where the logs do not say) from the runtime's record of the container, read once per
+// container: containerd's bundle <dir>/<id>/config.json, CRI-O's <dir>/<id>/userdata/config.json
+// (their annotations) or docker's <dir>/<id>/config.v2.json. A piece that cannot be found leaves
+// its label empty; it never fails the collection.
+//
+// Block IO comes by device (named from /proc/diskstats), PSI where the cgroup has it (v2), and
+// network counters from /proc/<pid>/net/dev of a process of the container: once per network
+// namespace (a pod's containers share one), never for the host's.
 //
 // Not thread-safe: one collector per collecting thread.
 
@@ -25,8 +32,12 @@ namespace vigil::agent {
 
 class ContainerCollector {
  public:
-  ContainerCollector(std::shared_ptr<FileSystem> fs, CgroupMounts mounts,
-                     std::string kubelet_log_dir);
+  struct Options {
+    std::string kubelet_log_dir = "/var/log";
+    std::string proc_root = "/proc";
+    std::vector<std::string> runtime_dirs;  // where the runtimes keep each container's record
+  };
+  ContainerCollector(std::shared_ptr<FileSystem> fs, CgroupMounts mounts, Options options);
 
   // One full pass: every family, with the samples of every cgroup that has them.
   Result<std::vector<expo::Family>> Collect();
@@ -37,16 +48,31 @@ class ContainerCollector {
   struct PodName {
     std::string ns, pod;
   };
+  // What the runtime recorded about a container.
+  struct RuntimeMeta {
+    std::string image, container, pod, ns;
+    uint64_t seen_pass = 0;
+    uint64_t read_pass = 0;  // 0: not found yet
+  };
   void LoadNames();
+  void LoadDevices();
+  const RuntimeMeta& Meta(const std::string& id);
 
   std::shared_ptr<FileSystem> fs_;
   CgroupReader reader_;
-  std::string log_dir_;
+  Options options_;
+  uint64_t pass_ = 0;
+  std::string buf_;
+  std::map<std::string, RuntimeMeta> meta_;        // container id → what its runtime says
+  std::map<uint64_t, std::string> devices_;        // major << 32 | minor → /dev/name
   std::map<std::string, PodName> pods_;            // uid → names
   std::map<std::string, std::string> containers_;  // container id → container name
 };
 
 // "/var/log/pods/*/*/*.log" → "/var/log": the kubelet's log directory a --log-root glob names.
 std::string KubeletLogDir(const std::string& log_root_glob);
+
+// The runtimes' default directories of container records (containerd, CRI-O, docker).
+std::vector<std::string> DefaultRuntimeDirs();
 
 }  // namespace vigil::agent

@@ -189,6 +189,24 @@ void NodeCollector::Filefd(std::vector<Family>& out) {
   }
 }
 
+std::vector<NetDevice> ParseNetDev(std::string_view text) {
+  std::vector<NetDevice> out;
+  ForEachLine(text, [&](std::string_view line) {
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return;  // the two header lines
+    std::string_view dev = line.substr(0, colon);
+    while (!dev.empty() && dev.front() == ' ') dev.remove_prefix(1);
+    if (dev == "lo") return;
+    const auto f = Fields(line.substr(colon + 1));
+    if (f.size() < 16) return;
+    NetDevice d;
+    d.name = std::string(dev);
+    for (size_t i = 0; i < 16; ++i) d.values[i] = Num(f[i]).value_or(0);
+    out.push_back(std::move(d));
+  });
+  return out;
+}
+
 void NodeCollector::NetDev(std::vector<Family>& out) {
   if (!Load("net/dev")) return;
   static constexpr std::string_view kRx[] = {"bytes", "packets", "errs",       "drop",
@@ -204,17 +222,9 @@ void NodeCollector::NetDev(std::vector<Family>& out) {
     fams.push_back(Fam("node_network_transmit_" + std::string(n) + "_total", MetricType::kCounter,
                        "Network device statistic transmit_" + std::string(n) + "."));
   }
-  ForEachLine(buf_, [&](std::string_view line) {
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return;  // the two header lines
-    std::string_view dev = line.substr(0, colon);
-    while (!dev.empty() && dev.front() == ' ') dev.remove_prefix(1);
-    if (dev == "lo") return;  // node_exporter leaves the loopback device out of netdev
-    const auto f = Fields(line.substr(colon + 1));
-    for (size_t i = 0; i < fams.size() && i < f.size(); ++i) {
-      if (auto v = Num(f[i])) Add(fams[i], *v, {{"device", dev}});
-    }
-  });
+  for (const NetDevice& dev : ParseNetDev(buf_)) {
+    for (size_t i = 0; i < fams.size(); ++i) Add(fams[i], dev.values[i], {{"device", dev.name}});
+  }
   for (Family& f : fams) {
     if (!f.samples.empty()) out.push_back(std::move(f));
   }

@@ -22,6 +22,14 @@
 
 namespace vigil::agent {
 
+// /proc/net/dev (or /proc/<pid>/net/dev): per interface, loopback left out as node_exporter
+// and cAdvisor do, the 16 counters in the file's order (8 receive, then 8 transmit).
+struct NetDevice {
+  std::string name;
+  double values[16] = {};
+};
+std::vector<NetDevice> ParseNetDev(std::string_view text);
+
 class NodeCollector {
  public:
   NodeCollector(std::shared_ptr<FileSystem> fs, std::string proc_root);

@@ -57,10 +57,17 @@ class ContainerCollectorTest : public ::testing::Test {
     auto mounts =
         ParseCgroupMounts("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", cgroup_root);
     EXPECT_TRUE(mounts.ok());
-    ContainerCollector c(RealFileSystem(), *mounts, dir_.Join("log"));
+    ContainerCollector c(RealFileSystem(), *mounts, Options());
     auto families = c.Collect();
     EXPECT_TRUE(families.ok()) << families.status().ToString();
     return families.ok() ? *families : std::vector<expo::Family>{};
+  }
+  ContainerCollector::Options Options() {
+    ContainerCollector::Options o;
+    o.kubelet_log_dir = dir_.Join("log");
+    o.proc_root = dir_.Join("proc");
+    o.runtime_dirs = {dir_.Join("containerd"), dir_.Join("crio")};
+    return o;
   }
   testing::TempDir dir_;
   const std::string id_ = std::string(64, 'c');
@@ -145,7 +152,7 @@ TEST_F(ContainerCollectorTest, VanishedFilesLeaveGapsNotErrors) {
   fs::create_directories(c);
   Write(c + "/cpu.stat", "usage_usec 2000000\n");  // everything else is gone
   auto mounts = ParseCgroupMounts("1 0 0:1 / /x rw - cgroup2 cgroup2 rw\n", root);
-  ContainerCollector collector(RealFileSystem(), *mounts, dir_.Join("log"));
+  ContainerCollector collector(RealFileSystem(), *mounts, Options());
   auto families = collector.Collect();
   ASSERT_TRUE(families.ok());
   auto got = Flatten(*families);
@@ -168,7 +175,7 @@ TEST_F(ContainerCollectorTest, SpecIsReadAgainEveryTenPasses) {
   V2Cgroup(root, 1e6, 1e9, 0, "max 100000", "max");
   V2Cgroup(c, 1e6, 1e8, 0, "max 100000", "536870912");
   auto mounts = ParseCgroupMounts("1 0 0:1 / /x rw - cgroup2 cgroup2 rw\n", root);
-  ContainerCollector collector(RealFileSystem(), *mounts, dir_.Join("log"));
+  ContainerCollector collector(RealFileSystem(), *mounts, Options());
   const std::string key =
       "container_spec_memory_limit_bytes{id=\"/docker/" + id_ + "\", name=\"" + id_ + "\"}";
   const std::string usage =
@@ -182,6 +189,108 @@ TEST_F(ContainerCollectorTest, SpecIsReadAgainEveryTenPasses) {
     EXPECT_EQ(got[usage], 2e8) << "usage is read at every pass";
   }
   EXPECT_EQ(Flatten(*collector.Collect())[key], 1073741824);
+}
+
+}  // namespace
+}  // namespace vigil::agent
+
+namespace vigil::agent {
+namespace {
+
+// The rest of cAdvisor's families on a v2 tree: block IO by device (named from diskstats), PSI,
+// network from the netns of a process of the container (once per pod, never the host's), and
+// the image and names from containerd's bundle annotations when the kubelet's logs are absent.
+TEST_F(ContainerCollectorTest, IoPressureNetworkAndImage) {
+  const std::string root = dir_.Join("cg");
+  const std::string pod = root + "/kubepods/burstable/pod9999aaaa-bbbb-cccc-dddd-eeeeffff0000";
+  const std::string app = pod + "/" + id_;
+  const std::string sidecar_id = std::string(64, 'd');
+  const std::string sidecar = pod + "/" + sidecar_id;
+  V2Cgroup(root, 1e6, 1e9, 0, "max 100000", "max");
+  V2Cgroup(pod, 1e6, 1e8, 0, "max 100000", "max");
+  V2Cgroup(app, 1e6, 1e8, 0, "max 100000", "max");
+  V2Cgroup(sidecar, 1e6, 1e8, 0, "max 100000", "max");
+  Write(app + "/io.stat",
+        "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
+        "253:7 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0\n");
+  Write(app + "/cpu.pressure",
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n"
+        "full avg10=0.00 avg60=0.00 avg300=0.00 total=500000\n");
+  Write(app + "/memory.pressure",
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=42\n"
+        "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  Write(app + "/cgroup.procs", "4242\n4243\n");
+  Write(sidecar + "/cgroup.procs", "4300\n");
+  Write(dir_.Join("proc/diskstats"), "   8       0 sda 1 2 3 4 5 6 7 8 9 10 11\n");
+  // Network namespaces are told apart by inode: the host's (pid 1), the pod's (both
+  // containers' processes link to it; here the sidecar's file is a hard link of the app's).
+  Write(dir_.Join("proc/1/ns/net"), "host");
+  Write(dir_.Join("proc/4242/ns/net"), "pod");
+  fs::create_directories(dir_.Join("proc/4300/ns"));
+  fs::create_hard_link(dir_.Join("proc/4242/ns/net"), dir_.Join("proc/4300/ns/net"));
+  const std::string netdev =
+      "Inter-|   Receive                                                |  Transmit\n"
+      " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs "
+      "drop fifo colls carrier compressed\n"
+      "    lo:     100       1    0    0    0     0          0         0      100       1    0 "
+      "   0    0     0       0          0\n"
+      "  eth0:    5000      50    1    2    0     0          0         0     7000      70    3 "
+      "   4    0     0       0          0\n";
+  Write(dir_.Join("proc/4242/net/dev"), netdev);
+  Write(dir_.Join("proc/4300/net/dev"), netdev);
+  Write(dir_.Join("containerd/" + id_ + "/config.json"),
+        R"({"ociVersion": "1.0.2", "annotations": {
+             "io.kubernetes.cri.container-type": "container",
+             "io.kubernetes.cri.container-name": "app",
+             "io.kubernetes.cri.image-name": "docker.io/library/nginx:1.25",
+             "io.kubernetes.cri.sandbox-name": "web-0",
+             "io.kubernetes.cri.sandbox-namespace": "shop"}})");
+  Write(dir_.Join("crio/" + sidecar_id + "/userdata/config.json"),
+        R"({"annotations": {"io.kubernetes.cri-o.ContainerType": "container",
+             "io.kubernetes.container.name": "proxy",
+             "io.kubernetes.cri-o.ImageName": "quay.io/envoy:v1",
+             "io.kubernetes.pod.name": "web-0", "io.kubernetes.pod.namespace": "shop"}})");
+
+  auto got = Flatten(Collect(root));
+  const Labels base{{"container", "app"},
+                    {"id", "/kubepods/burstable/pod9999aaaa-bbbb-cccc-dddd-eeeeffff0000/" + id_},
+                    {"image", "docker.io/library/nginx:1.25"},
+                    {"name", id_},
+                    {"namespace", "shop"},
+                    {"pod", "web-0"}};
+  auto key = [&](const std::string& metric, const std::string& extra) {
+    LabelsBuilder b(base);
+    if (!extra.empty()) {
+      const size_t eq = extra.find('=');
+      b.Set(extra.substr(0, eq), extra.substr(eq + 2, extra.size() - eq - 3));
+    }
+    const std::string k = metric + b.Build().ToString();
+    EXPECT_EQ(got.count(k), 1u) << k;
+    return k;
+  };
+  EXPECT_EQ(got[key("container_fs_reads_bytes_total", "device=\"/dev/sda\"")], 4096);
+  EXPECT_EQ(got[key("container_fs_writes_bytes_total", "device=\"/dev/sda\"")], 8192);
+  EXPECT_EQ(got[key("container_fs_writes_total", "device=\"253:7\"")], 4)
+      << "a device diskstats does not name keeps its numbers";
+  EXPECT_EQ(got[key("container_pressure_cpu_waiting_seconds_total", "")], 1.5);
+  EXPECT_EQ(got[key("container_pressure_cpu_stalled_seconds_total", "")], 0.5);
+  EXPECT_EQ(got[key("container_pressure_memory_waiting_seconds_total", "")], 42e-6);
+  EXPECT_EQ(got[key("container_network_receive_bytes_total", "interface=\"eth0\"")], 5000);
+  EXPECT_EQ(got[key("container_network_receive_errors_total", "interface=\"eth0\"")], 1);
+  EXPECT_EQ(got[key("container_network_receive_packets_dropped_total", "interface=\"eth0\"")], 2);
+  EXPECT_EQ(got[key("container_network_transmit_bytes_total", "interface=\"eth0\"")], 7000);
+  EXPECT_EQ(got[key("container_network_transmit_packets_dropped_total", "interface=\"eth0\"")], 4);
+  size_t network_series = 0, proxy_series = 0;
+  for (const auto& [k, v] : got) {
+    if (k.starts_with("container_network_receive_bytes_total")) ++network_series;
+    if (k.find("container=\"proxy\"") != std::string::npos &&
+        k.find("image=\"quay.io/envoy:v1\"") != std::string::npos) {
+      ++proxy_series;
+    }
+    EXPECT_EQ(k.find("interface=\"lo\""), std::string::npos) << k;
+  }
+  EXPECT_EQ(network_series, 1u) << "one pod network namespace: counted once";
+  EXPECT_GT(proxy_series, 10u) << "CRI-O's record names the sidecar";
 }
 
 }  // namespace

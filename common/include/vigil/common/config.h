@@ -42,6 +42,9 @@ struct AgentConfig {
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string scrape_config;
   milliseconds interval{15'000};
+  // Where the container runtimes keep each container's record (containerd's bundles, CRI-O's
+  // and docker's container directories), for the image label; empty: the runtimes' defaults.
+  std::vector<std::string> runtime_dirs;
   // "name=value" labels added to everything shipped by remote_write (node, cluster); a series
   // that has the label already keeps its own, as Prometheus' external_labels.
   std::vector<std::string> external_labels;
