@@ -79,7 +79,8 @@ Agent::Agent(const Config& config, std::shared_ptr<FileSystem> fs, std::shared_p
   } else {
     spdlog::warn("agent: no container statistics: {}", mounts.status().ToString());
   }
-  node_ = std::make_unique<NodeCollector>(fs_, a.proc_root);
+  node_ = std::make_unique<NodeCollector>(
+      fs_, NodeCollector::Options{a.proc_root, a.sys_root, a.rootfs, clock_});
   AgentMetrics::Get();
 }
 

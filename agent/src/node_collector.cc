@@ -3,6 +3,9 @@
 #include <re2/re2.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <set>
+
 #include <charconv>
 #include <map>
 
@@ -58,8 +61,13 @@ void Add(Family& f, double v,
 
 }  // namespace
 
-NodeCollector::NodeCollector(std::shared_ptr<FileSystem> fs, std::string proc_root)
-    : fs_(std::move(fs)), proc_root_(std::move(proc_root)) {
+NodeCollector::NodeCollector(std::shared_ptr<FileSystem> fs, Options options)
+    : fs_(std::move(fs)),
+      proc_root_(std::move(options.proc_root)),
+      sys_root_(std::move(options.sys_root)),
+      rootfs_(std::move(options.rootfs)),
+      clock_(std::move(options.clock)) {
+  while (rootfs_.size() > 1 && rootfs_.back() == '/') rootfs_.pop_back();
   const long ticks = ::sysconf(_SC_CLK_TCK);
   if (ticks > 0) clock_ticks_ = static_cast<double>(ticks);
 }
@@ -81,7 +89,147 @@ std::vector<Family> NodeCollector::Collect() {
   NetDev(out);
   DiskStats(out);
   Pressure(out);
+  Filesystems(out);
+  Time(out);
   return out;
+}
+
+namespace {
+
+// /proc/mounts escapes space, tab, newline and backslash as \ooo.
+std::string UnescapeMount(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto octal = [&](size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '7'; };
+    if (s[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void NodeCollector::Filesystems(std::vector<Family>& out) {
+  // node_exporter 1.5's defaults.
+  static const re2::RE2 kMountExclude(
+      "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)");
+  static const re2::RE2 kTypeExclude(
+      "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
+      "iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|"
+      "sysfs|tracefs)$");
+  if (!ReadSmallFile(*fs_, proc_root_ + "/1/mounts", buf_, 8 << 20) && !Load("mounts")) return;
+  struct Def {
+    const char* name;
+    const char* help;
+  };
+  static const Def kDefs[] = {
+      {"node_filesystem_size_bytes", "Filesystem size in bytes."},
+      {"node_filesystem_free_bytes", "Filesystem free space in bytes."},
+      {"node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes."},
+      {"node_filesystem_files", "Filesystem total file nodes."},
+      {"node_filesystem_files_free", "Filesystem total free file nodes."},
+      {"node_filesystem_readonly", "Filesystem read-only status."},
+      {"node_filesystem_device_error",
+       "Whether an error occurred while getting statistics for "
+       "the given device."},
+  };
+  std::vector<Family> fams;
+  for (const auto& d : kDefs) fams.push_back(Fam(d.name, MetricType::kGauge, d.help));
+  std::set<std::string> seen;
+  ForEachLine(buf_, [&](std::string_view line) {
+    const auto f = Fields(line);
+    if (f.size() < 4) return;
+    const std::string device = UnescapeMount(f[0]);
+    const std::string mountpoint = UnescapeMount(f[1]);
+    const std::string fstype(f[2]);
+    if (re2::RE2::PartialMatch(mountpoint, kMountExclude) ||
+        re2::RE2::FullMatch(fstype, kTypeExclude)) {
+      return;
+    }
+    // The same mount point twice (mounted over): one set of series, as node_exporter keeps.
+    if (!seen.insert(device + '\0' + mountpoint + '\0' + fstype).second) return;
+    bool readonly = false;
+    std::string_view opts = f[3];
+    while (!opts.empty()) {
+      const size_t comma = opts.find(',');
+      if (opts.substr(0, comma) == "ro") readonly = true;
+      if (comma == std::string_view::npos) break;
+      opts.remove_prefix(comma + 1);
+    }
+    const Labels labels{{"device", device}, {"fstype", fstype}, {"mountpoint", mountpoint}};
+    auto add = [&](size_t i, double v) {
+      fams[i].samples.push_back(
+          {LabelsBuilder(labels).Set(kMetricNameLabel, kDefs[i].name).Build(), v, {}});
+    };
+    auto usage = fs_->StatFs(rootfs_ == "/" ? mountpoint : rootfs_ + mountpoint);
+    if (!usage.ok()) {
+      add(6, 1);
+      return;
+    }
+    const double bs = static_cast<double>(usage->block_size);
+    add(0, static_cast<double>(usage->blocks) * bs);
+    add(1, static_cast<double>(usage->blocks_free) * bs);
+    add(2, static_cast<double>(usage->blocks_available) * bs);
+    add(3, static_cast<double>(usage->files));
+    add(4, static_cast<double>(usage->files_free));
+    add(5, readonly ? 1 : 0);
+    add(6, 0);
+  });
+  for (Family& fam : fams) {
+    if (!fam.samples.empty()) out.push_back(std::move(fam));
+  }
+}
+
+void NodeCollector::Time(std::vector<Family>& out) {
+  const auto now = clock_->Now();
+  Family fam =
+      Fam("node_time_seconds", MetricType::kGauge, "System time in seconds since epoch (1970).");
+  Add(fam, std::chrono::duration<double>(now.time_since_epoch()).count());
+  out.push_back(std::move(fam));
+  // The local zone's name and offset, as node_exporter's time collector reports them.
+  const time_t t = std::chrono::system_clock::to_time_t(now);
+  struct tm local;
+  if (::localtime_r(&t, &local) != nullptr) {
+    Family zone = Fam("node_time_zone_offset_seconds", MetricType::kGauge,
+                      "System time zone offset in seconds.");
+    Add(zone, static_cast<double>(local.tm_gmtoff),
+        {{"time_zone", local.tm_zone != nullptr ? local.tm_zone : ""}});
+    out.push_back(std::move(zone));
+  }
+  // Clock sources: /sys/devices/system/clocksource/clocksource<N>/{available,current}_clocksource.
+  auto dirs = fs_->ListDir(sys_root_ + "/devices/system/clocksource");
+  if (!dirs.ok()) return;
+  Family available = Fam("node_time_clocksource_available_info", MetricType::kGauge,
+                         "Available clocksources read from "
+                         "'/sys/devices/system/clocksource'.");
+  Family current = Fam("node_time_clocksource_current_info", MetricType::kGauge,
+                       "Current clocksource read from '/sys/devices/system/clocksource'.");
+  for (const std::string& d : *dirs) {
+    if (!d.starts_with("clocksource")) continue;
+    const std::string device = d.substr(11);
+    const std::string base = sys_root_ + "/devices/system/clocksource/" + d;
+    auto line = [&] {
+      std::string_view v(buf_);
+      while (!v.empty() && v.back() == '\n') v.remove_suffix(1);
+      return v;
+    };
+    if (ReadSmallFile(*fs_, base + "/available_clocksource", buf_, 4096)) {
+      for (auto name : Fields(line())) {
+        Add(available, 1, {{"clocksource", name}, {"device", device}});
+      }
+    }
+    if (ReadSmallFile(*fs_, base + "/current_clocksource", buf_, 4096)) {
+      for (auto name : Fields(line())) {
+        Add(current, 1, {{"clocksource", name}, {"device", device}});
+      }
+    }
+  }
+  if (!available.samples.empty()) out.push_back(std::move(available));
+  if (!current.samples.empty()) out.push_back(std::move(current));
 }
 
 void NodeCollector::Stat(std::vector<Family>& out) {

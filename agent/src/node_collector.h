@@ -4,8 +4,11 @@
 // --proc-root: CPU (node_cpu_seconds_total by cpu and mode, node_cpu_guest_seconds_total),
 // memory (node_memory_*: every /proc/meminfo field), load, boot time, context switches,
 // interrupts, forks, processes, file descriptors, network devices (/proc/net/dev), block devices
-// (/proc/diskstats, without partitions, as node_exporter's default) and PSI (node_pressure_*,
-// where the kernel has /proc/pressure).
+// (/proc/diskstats, without partitions, as node_exporter's default), PSI (node_pressure_*,
+// where the kernel has /proc/pressure), filesystems (node_filesystem_*: statfs of the mounts in
+// /proc/1/mounts under --rootfs, without pseudo and container filesystems, node_exporter 1.5's
+// default excludes) and time (node_time_seconds, the time zone offset, the clock sources of
+// --sys-root).
 //
 // Each file is read once per pass into one reused buffer, through the FileSystem seam. A file
 // that cannot be read leaves its families out and is counted, never failing the pass.
@@ -32,7 +35,13 @@ std::vector<NetDevice> ParseNetDev(std::string_view text);
 
 class NodeCollector {
  public:
-  NodeCollector(std::shared_ptr<FileSystem> fs, std::string proc_root);
+  struct Options {
+    std::string proc_root = "/proc";
+    std::string sys_root = "/sys";
+    std::string rootfs = "/";
+    std::shared_ptr<Clock> clock = RealClock();
+  };
+  NodeCollector(std::shared_ptr<FileSystem> fs, Options options);
 
   std::vector<expo::Family> Collect();
   uint64_t missing_files() const { return missing_files_; }
@@ -46,9 +55,14 @@ class NodeCollector {
   void NetDev(std::vector<expo::Family>& out);
   void DiskStats(std::vector<expo::Family>& out);
   void Pressure(std::vector<expo::Family>& out);
+  void Filesystems(std::vector<expo::Family>& out);
+  void Time(std::vector<expo::Family>& out);
 
   std::shared_ptr<FileSystem> fs_;
   std::string proc_root_;
+  std::string sys_root_;
+  std::string rootfs_;
+  std::shared_ptr<Clock> clock_;
   std::string buf_;
   double clock_ticks_ = 100;
   uint64_t missing_files_ = 0;

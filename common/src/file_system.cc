@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 #include <glob.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -28,6 +29,10 @@ Result<std::string> FileSystem::ReadFile(const std::string& path, size_t max_byt
     out.append(buf, n);
   }
   return out;
+}
+
+Result<FsUsage> FileSystem::StatFs(const std::string& path) {
+  return Status(StatusCode::kUnimplemented, "statfs " + path + ": not on this filesystem");
 }
 
 Result<std::vector<std::string>> FileSystem::ListSubdirs(const std::string& path) {
@@ -145,6 +150,19 @@ class PosixFileSystem final : public FileSystem {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat " + path, errno);
     return FromStat(st);
+  }
+
+  Result<FsUsage> StatFs(const std::string& path) override {
+    struct statfs st;
+    if (::statfs(path.c_str(), &st) != 0) return ErrnoStatus("statfs " + path, errno);
+    FsUsage u;
+    u.block_size = static_cast<uint64_t>(st.f_bsize);
+    u.blocks = st.f_blocks;
+    u.blocks_free = st.f_bfree;
+    u.blocks_available = st.f_bavail;
+    u.files = st.f_files;
+    u.files_free = st.f_ffree;
+    return u;
   }
 
   Status Rename(const std::string& from, const std::string& to) override {

@@ -40,6 +40,7 @@ struct AgentConfig {
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
   std::string cgroup_root = "/sys/fs/cgroup";
+  std::string rootfs = "/";  // where the host's root filesystem is (node_filesystem_*)
   std::string scrape_config;
   milliseconds interval{15'000};
   // Where the container runtimes keep each container's record (containerd's bundles, CRI-O's

@@ -30,6 +30,13 @@ struct FileInfo {
   bool is_dir = false;
 };
 
+// A filesystem's capacity (statfs(2)): sizes in blocks of block_size bytes.
+struct FsUsage {
+  uint64_t block_size = 0;
+  uint64_t blocks = 0, blocks_free = 0, blocks_available = 0;  // available: to unprivileged users
+  uint64_t files = 0, files_free = 0;
+};
+
 class ReadableFile {
  public:
   virtual ~ReadableFile() = default;
@@ -72,6 +79,8 @@ class FileSystem {
   virtual Result<std::vector<std::string>> ListSubdirs(const std::string& path);
   // Paths matching a shell glob (`*`, `?`, `[...]`; `*` does not cross `/`), sorted.
   virtual Result<std::vector<std::string>> Glob(const std::string& pattern) = 0;
+  // The capacity of the filesystem holding `path`. The default: Unimplemented (MemFileSystem).
+  virtual Result<FsUsage> StatFs(const std::string& path);
 
   // Helpers built on the methods above.
   Result<std::string> ReadFile(const std::string& path, size_t max_bytes = 64 << 20);
