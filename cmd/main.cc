@@ -10,9 +10,11 @@
 #include <CLI/CLI.hpp>
 
 #include "vigil/agent/agent.h"
+#include "vigil/agent/top.h"
 #include "vigil/alertd/alertd.h"
 #include "vigil/common/config.h"
 #include "vigil/common/daemon.h"
+#include "vigil/common/duration.h"
 #include "vigil/common/logging.h"
 #include "vigil/common/version.h"
 #include "vigil/logship/logship.h"
@@ -145,6 +147,23 @@ int main(int argc, char** argv) {
   rules_test->add_option("files", files, "test files")->required();
 
   auto* top = app.add_subcommand("top", "live terminal view of containers by CPU and memory");
+  vigil::agent::TopOptions top_options;
+  std::string top_interval = "2s";
+  top->add_option("--server", top_options.server,
+                  "read a running agent's /metrics (default: collect this machine)");
+  top->add_option("--interval", top_interval, "time between samples (default 2s)");
+  top->add_flag("--once", top_options.once, "print one table and exit");
+  top->add_option("--config", fv.config_file, "YAML file (its agent section's host paths)")
+      ->check(CLI::ExistingFile);
+  {
+    std::vector<vigil::FlagSpec> host_paths;
+    for (const auto& spec : vigil::Flags("agent")) {
+      for (std::string_view f : {"--proc-root", "--cgroup-root", "--log-root", "--runtime-dir"}) {
+        if (spec.flag == f) host_paths.push_back(spec);
+      }
+    }
+    AddFlags(top, host_paths, fv);
+  }
   auto* version = app.add_subcommand("version", "print the version");
 
   try {
@@ -165,6 +184,16 @@ int main(int argc, char** argv) {
   if (query->parsed()) return ExitFor(vigil::tsdb::RunQueryCommand(qc, std::cout));
   if (rules_check->parsed()) return ExitFor(NotBuilt("vigil rules check", 7));
   if (rules_test->parsed()) return ExitFor(NotBuilt("vigil rules test", 7));
-  if (top->parsed()) return ExitFor(NotBuilt("vigil top", 5));
+  if (top->parsed()) {
+    auto config = BuildConfig(fv, "agent");
+    if (!config.ok()) return ExitFor(config.status());
+    auto interval = vigil::ParseDuration(top_interval);
+    if (!interval.ok() || interval->count() <= 0) {
+      std::cerr << "vigil top: --interval: " << interval.status().ToString() << "\n";
+      return kExitUsage;
+    }
+    top_options.interval = *interval;
+    return ExitFor(vigil::agent::RunTop(*config, top_options, std::cout));
+  }
   return kExitUsage;
 }

@@ -11,7 +11,7 @@ packages=(
   libre2-dev libcli11-dev libprotobuf-dev protobuf-compiler libsnappy-dev prometheus-cpp-dev libxxhash-dev openssl
   librocksdb-dev librdkafka-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test peers and tools
-  prometheus prometheus-alertmanager prometheus-node-exporter kcat curl ca-certificates python3
+  prometheus prometheus-alertmanager prometheus-node-exporter kcat curl ca-certificates python3 tmux
 )
 
 missing=()

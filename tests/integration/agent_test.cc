@@ -2,11 +2,15 @@
 // 2.42 scraping it.
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -266,6 +270,103 @@ TEST(AgentTest, RemoteWriteSurvivesReceiverOutagesAndKill9) {
             std::string::npos);
   agent->proc().Stop(SIGTERM);
   for (auto& r : receivers) r->Stop();
+}
+
+// `vigil top` under tmux: a container (a real cgroup under v1's cpu, cpuacct and memory, named
+// as docker names them, with a CPU burner capped at half a CPU) shows up with its CPU and
+// throttling; the keys sort, filter and quit.
+class TopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0 || !testing::HaveProgram("tmux")) {
+      GTEST_SKIP() << "needs root (cgroups) and tmux (installed by scripts/setup.sh)";
+    }
+    char id[65];
+    std::snprintf(id, sizeof(id), "%064x", static_cast<unsigned>(::getpid()));
+    id_ = id;
+    id_[0] = 'f';
+    for (const char* c : {"cpu", "cpuacct", "memory"}) {
+      const std::string dir = std::string("/sys/fs/cgroup/") + c + "/docker/" + id_;
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) GTEST_SKIP() << "no v1 " << c << " controller here: " << ec.message();
+      made_.push_back(dir);
+    }
+    std::ofstream(made_[0] + "/cpu.cfs_period_us") << "100000";
+    std::ofstream(made_[0] + "/cpu.cfs_quota_us") << "50000";
+    child_ = ::fork();
+    if (child_ == 0) {
+      for (const auto& d : made_) std::ofstream(d + "/cgroup.procs") << ::getpid();
+      volatile double x = 0;
+      for (;;) x = x + 1;
+    }
+    socket_ = "vigil-top-test-" + std::to_string(::getpid());
+  }
+  void TearDown() override {
+    if (!socket_.empty()) testing::Run({"tmux", "-L", socket_, "kill-server"});
+    if (child_ > 0) {
+      ::kill(child_, SIGKILL);
+      ::waitpid(child_, nullptr, 0);
+    }
+    for (const auto& d : made_) ::rmdir(d.c_str());
+  }
+  std::string Pane() {
+    return testing::Run({"tmux", "-L", socket_, "capture-pane", "-p", "-t", "top"}).out;
+  }
+  void Keys(std::vector<std::string> keys) {
+    std::vector<std::string> argv = {"tmux", "-L", socket_, "send-keys", "-t", "top"};
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    testing::Run(argv);
+  }
+  // The container's CPU% and THROTTLE% columns, or -1 when its line is not shown.
+  std::pair<double, double> Columns(const std::string& pane) {
+    std::istringstream lines(pane);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.starts_with(id_.substr(0, 12))) continue;
+      std::istringstream fields(line);
+      std::string name, cpu, mem, mem_pct, throttle;
+      fields >> name >> cpu >> mem >> mem_pct >> throttle;
+      return {std::stod(cpu), std::stod(throttle)};
+    }
+    return {-1, -1};
+  }
+  std::string id_;
+  std::vector<std::string> made_;
+  pid_t child_ = 0;
+  std::string socket_;
+};
+
+TEST_F(TopTest, ShowsTheBusyContainerAndFollowsKeys) {
+  auto started = testing::Run({"tmux", "-L", socket_, "new-session", "-d", "-s", "top", "-x", "160",
+                               "-y", "40", std::string(VIGIL_BINARY) + " top --interval 500ms"});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  std::string pane;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    pane = Pane();
+    auto [cpu, throttle] = Columns(pane);
+    return cpu > 30 && cpu < 70 && throttle > 20;
+  })) << "a burner capped at half a CPU: about 50% CPU, mostly throttled\n"
+      << pane;
+  EXPECT_NE(pane.find("sorted by CPU"), std::string::npos) << pane;
+  Keys({"m"});
+  ASSERT_TRUE(testing::WaitFor([&] { return Pane().find("sorted by MEM\n") != std::string::npos; }))
+      << Pane();
+  Keys({"m"});
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Pane().find("sorted by MEM (reversed)") != std::string::npos;
+  })) << Pane();
+  Keys({"/", "nomatch", "Enter"});
+  ASSERT_TRUE(testing::WaitFor([&] {
+    pane = Pane();
+    return pane.find("0 containers") != std::string::npos &&
+           pane.find("filter: nomatch") != std::string::npos && Columns(pane).first < 0;
+  })) << pane;
+  Keys({"/", id_.substr(0, 8), "Enter"});
+  ASSERT_TRUE(testing::WaitFor([&] { return Columns(Pane()).first >= 0; })) << Pane();
+  Keys({"q"});
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return testing::Run({"tmux", "-L", socket_, "has-session", "-t", "top"}).exit_code != 0;
+  })) << "q quits";
 }
 
 }  // namespace
