@@ -42,8 +42,8 @@ class Parser {
  public:
   explicit Parser(std::string_view file) : file_(file) {}
 
-  Status Error(const YAML::Node& n, const std::string& what) const {
-    const YAML::Mark m = n.Mark();
+  Status Error(const YAML::Node& n, const std::string& what) const { return Error(n.Mark(), what); }
+  Status Error(const YAML::Mark& m, const std::string& what) const {
     return Status(StatusCode::kInvalidArgument, std::string(file_) + ":" +
                                                     std::to_string(m.line + 1) + ":" +
                                                     std::to_string(m.column + 1) + ": " + what);
@@ -155,7 +155,8 @@ class Parser {
     for (const auto& r : n) {
       RelabelRule rule;
       bool has_target = false;
-      YAML::Node regex_node = r;
+      // A mark, not a Node: assigning to a yaml-cpp Node would overwrite the node it refers to.
+      YAML::Mark regex_mark = r.Mark();
       VIGIL_RETURN_IF_ERROR(Keys(
           r, key,
           {"source_labels", "separator", "regex", "target_label", "replacement", "action",
@@ -171,7 +172,7 @@ class Parser {
               VIGIL_ASSIGN_OR_RETURN(rule.separator, Str(v, k));
             } else if (k == "regex") {
               VIGIL_ASSIGN_OR_RETURN(rule.regex_text, Str(v, k));
-              regex_node = v;
+              regex_mark = v.Mark();
             } else if (k == "target_label") {
               VIGIL_ASSIGN_OR_RETURN(rule.target_label, Str(v, k));
               has_target = true;
@@ -201,7 +202,7 @@ class Parser {
             return Status::Ok();
           }));
       auto re = CompileRelabelRegex(rule.regex_text);
-      if (!re.ok()) return Error(regex_node, "regex: " + re.status().message());
+      if (!re.ok()) return Error(regex_mark, "regex: " + re.status().message());
       rule.regex = *re;
       const bool needs_target = rule.action == RelabelAction::kReplace ||
                                 rule.action == RelabelAction::kLowercase ||
