@@ -1,6 +1,8 @@
 // One collection pass of the agent over a cgroup v2 fixture tree with N containers (systemd +
 // containerd layout, written under --dir, put it on tmpfs), plus the node collector on this
-// machine's /proc: CPU and wall time per pass, and the process' RSS after the passes.
+// machine's /proc: CPU and wall time per pass, and the process' RSS after the passes. Each
+// container has what the collector reads on a real v2 node: cpu, memory, io and PSI files, a
+// process whose network namespace (shared by the pod's containers) has an eth0.
 //
 //   build/bench/agent_collect --dir /dev/shm/vigil-cg --containers 1000 --passes 20
 
@@ -78,12 +80,36 @@ void Cgroup(const fs::path& dir, int i) {
   Write(dir / "memory.stat", stat);
   Write(dir / "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
   Write(dir / "pids.current", "3\n");
+  Write(dir / "io.stat",
+        "8:0 rbytes=" + std::to_string(4096 * i) + " wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n");
+  for (const char* f : {"cpu.pressure", "io.pressure", "memory.pressure"}) {
+    Write(dir / f, "some avg10=0.00 avg60=0.00 avg300=0.00 total=" + std::to_string(1000 + i) +
+                       "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=" + std::to_string(i) +
+                       "\n");
+  }
   // Files the collector does not read, as a real cgroup has them.
-  for (const char* f : {"cgroup.procs", "cgroup.threads", "cgroup.type", "cgroup.events",
-                        "cpu.pressure", "io.pressure", "memory.pressure", "io.stat", "memory.low",
+  for (const char* f : {"cgroup.threads", "cgroup.type", "cgroup.events", "memory.low",
                         "memory.high", "memory.min", "pids.max"}) {
     Write(dir / f, "\n");
   }
+}
+
+// A process of a pod in --proc-root: its network namespace (a file whose inode stands for it)
+// and /proc/<pid>/net/dev with eth0.
+void PodProcess(const fs::path& proc, int pid) {
+  fs::create_directories(proc / std::to_string(pid) / "ns");
+  fs::create_directories(proc / std::to_string(pid) / "net");
+  Write(proc / std::to_string(pid) / "ns" / "net", "netns");
+  Write(proc / std::to_string(pid) / "net" / "dev",
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs "
+        "drop fifo colls carrier compressed\n"
+        "    lo:     100       1    0    0    0     0          0         0      100       1    0 "
+        "   0    0     0       0          0\n"
+        "  eth0: " +
+            std::to_string(5000 + pid) +
+            "      50    1    2    0     0          0         0     7000      70    3 "
+            "   4    0     0       0          0\n");
 }
 
 double CpuSeconds() {
@@ -125,16 +151,31 @@ int main(int argc, char** argv) {
     for (int c = 0; c < 2; ++c) {
       char id[65];
       std::snprintf(id, sizeof(id), "%064d", p * 2 + c);
-      Cgroup(pod / ("cri-containerd-" + std::string(id) + ".scope"), p * 2 + c);
+      const fs::path container = pod / ("cri-containerd-" + std::string(id) + ".scope");
+      Cgroup(container, p * 2 + c);
+      // Both containers of a pod share its network namespace: the second one's process links
+      // to the first one's.
+      const int pid = 1000 + p * 2 + c;
+      Write(container / "cgroup.procs", std::to_string(pid) + "\n");
+      if (c == 0) {
+        PodProcess(fs::path(dir) / "proc", pid);
+      } else {
+        fs::create_directories(fs::path(dir) / "proc" / std::to_string(pid) / "net");
+        fs::create_directories(fs::path(dir) / "proc" / std::to_string(pid) / "ns");
+        fs::create_hard_link(fs::path(dir) / "proc" / std::to_string(pid - 1) / "ns" / "net",
+                             fs::path(dir) / "proc" / std::to_string(pid) / "ns" / "net");
+      }
     }
   }
+  fs::create_directories(fs::path(dir) / "proc" / "1" / "ns");
+  Write(fs::path(dir) / "proc" / "1" / "ns" / "net", "host");
   auto mounts =
       vigil::agent::ParseCgroupMounts("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", dir);
   vigil::agent::ContainerCollector::Options options;
   options.kubelet_log_dir = dir + "/no-logs";
-  options.proc_root = dir + "/no-proc";
+  options.proc_root = dir + "/proc";
   vigil::agent::ContainerCollector collector(vigil::RealFileSystem(), *mounts, options);
-  vigil::agent::NodeCollector node(vigil::RealFileSystem(), "/proc");
+  vigil::agent::NodeCollector node(vigil::RealFileSystem(), {});
   size_t series = 0;
   double cpu_total = 0, wall_total = 0;
   for (int i = 0; i < passes; ++i) {

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -65,22 +66,34 @@ struct ShipSource {
 Agent::Agent(const Config& config, std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> clock)
     : config_(config), fs_(std::move(fs)), clock_(std::move(clock)) {
   const auto& a = config_.agent;
-  auto mountinfo = fs_->ReadFile(a.proc_root + "/self/mountinfo");
-  Result<CgroupMounts> mounts =
-      mountinfo.ok() ? ParseCgroupMounts(*mountinfo, a.cgroup_root) : mountinfo.status();
-  if (mounts.ok()) {
-    spdlog::info("agent: cgroup {} layout under {}", ModeName(mounts->mode), a.cgroup_root);
-    ContainerCollector::Options o;
-    o.kubelet_log_dir =
-        KubeletLogDir(a.log_root.empty() ? "/var/log/pods/*/*/*.log" : a.log_root.front());
-    o.proc_root = a.proc_root;
-    o.runtime_dirs = a.runtime_dirs.empty() ? DefaultRuntimeDirs() : a.runtime_dirs;
-    containers_ = std::make_unique<ContainerCollector>(fs_, *mounts, std::move(o));
-  } else {
-    spdlog::warn("agent: no container statistics: {}", mounts.status().ToString());
+  auto enabled = [&](std::string_view name) {
+    return std::find(a.collectors.begin(), a.collectors.end(), name) != a.collectors.end();
+  };
+  for (const auto& c : a.collectors) {
+    if (c != "containers" && c != "node") {
+      spdlog::warn("agent: unknown collector \"{}\" (known: containers, node)", c);
+    }
   }
-  node_ = std::make_unique<NodeCollector>(
-      fs_, NodeCollector::Options{a.proc_root, a.sys_root, a.rootfs, clock_});
+  if (enabled("containers")) {
+    auto mountinfo = fs_->ReadFile(a.proc_root + "/self/mountinfo");
+    Result<CgroupMounts> mounts =
+        mountinfo.ok() ? ParseCgroupMounts(*mountinfo, a.cgroup_root) : mountinfo.status();
+    if (mounts.ok()) {
+      spdlog::info("agent: cgroup {} layout under {}", ModeName(mounts->mode), a.cgroup_root);
+      ContainerCollector::Options o;
+      o.kubelet_log_dir =
+          KubeletLogDir(a.log_root.empty() ? "/var/log/pods/*/*/*.log" : a.log_root.front());
+      o.proc_root = a.proc_root;
+      o.runtime_dirs = a.runtime_dirs.empty() ? DefaultRuntimeDirs() : a.runtime_dirs;
+      containers_ = std::make_unique<ContainerCollector>(fs_, *mounts, std::move(o));
+    } else {
+      spdlog::warn("agent: no container statistics: {}", mounts.status().ToString());
+    }
+  }
+  if (enabled("node")) {
+    node_ = std::make_unique<NodeCollector>(
+        fs_, NodeCollector::Options{a.proc_root, a.sys_root, a.rootfs, clock_});
+  }
   AgentMetrics::Get();
 }
 
@@ -105,10 +118,12 @@ void Agent::Collect() {
     }
     missing_after += containers_->missing_files();
   }
-  missing_before += node_->missing_files();
   const size_t node_begin = view->size();
-  for (auto& f : node_->Collect()) view->push_back(std::move(f));
-  missing_after += node_->missing_files();
+  if (node_) {
+    missing_before += node_->missing_files();
+    for (auto& f : node_->Collect()) view->push_back(std::move(f));
+    missing_after += node_->missing_files();
+  }
   size_t series = 0;
   for (const auto& f : *view) series += f.samples.size();
   m.series->Set(static_cast<double>(series));

@@ -28,6 +28,45 @@ std::optional<double> ParseNumber(std::string_view s) {
 
 double SpecLimit(double v) { return v > kUnlimited ? 0 : v; }
 
+// The files a cgroup is read from, each with its slot in the cgroup's open files.
+constexpr std::string_view kFiles[] = {"cpuacct.usage",
+                                       "cpuacct.stat",
+                                       "cpu.stat",
+                                       "memory.usage_in_bytes",
+                                       "memory.max_usage_in_bytes",
+                                       "memory.failcnt",
+                                       "memory.memsw.usage_in_bytes",
+                                       "memory.stat",
+                                       "memory.oom_control",
+                                       "pids.current",
+                                       "blkio.throttle.io_service_bytes_recursive",
+                                       "blkio.throttle.io_serviced_recursive",
+                                       "io.stat",
+                                       "cgroup.procs",
+                                       "cpu.cfs_quota_us",
+                                       "cpu.cfs_period_us",
+                                       "cpu.shares",
+                                       "memory.limit_in_bytes",
+                                       "memory.memsw.limit_in_bytes",
+                                       "cpu.max",
+                                       "cpu.weight",
+                                       "memory.max",
+                                       "memory.swap.max",
+                                       "memory.current",
+                                       "memory.peak",
+                                       "memory.swap.current",
+                                       "memory.events",
+                                       "cpu.pressure",
+                                       "memory.pressure",
+                                       "io.pressure"};
+
+size_t Slot(std::string_view file) {
+  for (size_t i = 0; i < std::size(kFiles); ++i) {
+    if (kFiles[i] == file) return i;
+  }
+  return std::size(kFiles);  // not kept open
+}
+
 }  // namespace
 
 std::optional<double> KeyedValue(std::string_view text, std::string_view key) {
@@ -60,7 +99,7 @@ std::optional<double> PressureTotal(std::string_view text, std::string_view kind
 }
 
 CgroupReader::CgroupReader(std::shared_ptr<FileSystem> fs, CgroupMounts mounts)
-    : fs_(std::move(fs)), mounts_(std::move(mounts)) {
+    : fs_(fs), mounts_(std::move(mounts)), files_(std::move(fs), FileCache::Budget()) {
   const long ticks = ::sysconf(_SC_CLK_TCK);
   if (ticks > 0) clock_ticks_ = static_cast<double>(ticks);
 }
@@ -73,7 +112,11 @@ bool CgroupReader::Load(const std::string& dir, const std::string& path, std::st
   if (path != "/") path_buf_ += path;
   path_buf_ += '/';
   path_buf_ += file;
-  if (!ReadSmallFile(*fs_, path_buf_, buf_, 1 << 20)) {
+  const size_t slot = Slot(file);
+  const bool read = group_ != nullptr && slot < std::size(kFiles)
+                        ? files_.Read(*group_, slot, path_buf_, buf_, 1 << 20)
+                        : ReadSmallFile(*fs_, path_buf_, buf_, 1 << 20);
+  if (!read) {
     if (count_missing) ++missing_files_;
     return false;
   }
@@ -88,6 +131,7 @@ std::optional<double> CgroupReader::Number(const std::string& dir, const std::st
 
 CgroupStats CgroupReader::Read(const std::string& path) {
   CgroupStats s;
+  group_ = &files_.GroupFor(path);
   // Within walks, the spec files are read when a cgroup is first seen and then every
   // kSpecEveryPasses passes, as cAdvisor reads a container's spec once: limits change seldom,
   // and they are a third of the files.
@@ -252,6 +296,7 @@ void CgroupReader::ReadV2Io(const std::string& path, CgroupStats& s) {
 }
 
 std::optional<int> CgroupReader::FirstPid(const std::string& path) {
+  group_ = &files_.GroupFor(path);
   std::string root = V1() ? mounts_.Controller("cpuacct") : mounts_.unified;
   if (root.empty() && V1()) root = mounts_.Controller("memory");
   if (!Load(root, path, "cgroup.procs", false)) return std::nullopt;
@@ -329,27 +374,28 @@ void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
   pressure("io.pressure", s.io_some, s.io_full);
 }
 
-Status CgroupReader::Walk(const std::function<void(const std::string&)>& fn) {
+Status CgroupReader::Walk(const std::function<bool(const std::string&)>& fn) {
   std::string root = V1() ? mounts_.Controller("cpuacct") : mounts_.unified;
   if (root.empty() && V1()) root = mounts_.Controller("memory");
   if (root.empty()) return NotFound("no cgroup hierarchy with CPU or memory statistics");
   ++pass_;
-  fn("/");
-  Status st = WalkDir(root, "", fn, 0);
+  Status st = fn("/") ? WalkDir(root, "", fn, 0) : Status::Ok();
+  files_.EndPass();
   // Forget the cgroups that are gone.
   std::erase_if(specs_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   return st;
 }
 
 Status CgroupReader::WalkDir(const std::string& root, const std::string& path,
-                             const std::function<void(const std::string&)>& fn, int depth) {
+                             const std::function<bool(const std::string&)>& fn, int depth) {
   if (depth > 32) return Status::Ok();  // deeper than any real layout; a loop guard
+  // Listed at every walk: a cgroup directory's mtime does not move when a child is made
+  // (kernfs), so there is no cheaper test for new containers.
   auto dirs = fs_->ListSubdirs(root + path);
   if (!dirs.ok()) return Status::Ok();  // vanished while walking
   for (const std::string& name : *dirs) {
     const std::string child = path + "/" + name;
-    fn(child);
-    VIGIL_RETURN_IF_ERROR(WalkDir(root, child, fn, depth + 1));
+    if (fn(child)) VIGIL_RETURN_IF_ERROR(WalkDir(root, child, fn, depth + 1));
   }
   return Status::Ok();
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cgroup_mounts.h"
+#include "small_file.h"
 #include "vigil/common/file_system.h"
 
 namespace vigil::agent {
@@ -55,14 +56,18 @@ class CgroupReader {
   // walks' reads and is read again every kSpecEveryPasses walks; otherwise it is read now.
   CgroupStats Read(const std::string& path);
   // Calls fn(path) for every cgroup of the hierarchy the statistics come from (the unified one
-  // on v2, cpuacct's or memory's on v1), parents before children.
-  Status Walk(const std::function<void(const std::string& path)>& fn);
+  // on v2, cpuacct's or memory's on v1), parents before children; fn returns whether to walk
+  // into the cgroup's children (a container's own cgroup has none worth listing).
+  Status Walk(const std::function<bool(const std::string& path)>& fn);
 
   // The first process of the cgroup (cgroup.procs in the walked hierarchy), for its network
   // namespace; nullopt when it has none.
   std::optional<int> FirstPid(const std::string& path);
 
   const CgroupMounts& mounts() const { return mounts_; }
+  // The files the reader keeps open between walks; the collector reads its /proc files through
+  // it too, so a walk's end closes what went away.
+  FileCache& files() { return files_; }
   uint64_t missing_files() const { return missing_files_; }
 
  private:
@@ -89,10 +94,12 @@ class CgroupReader {
   };
   static constexpr uint64_t kSpecEveryPasses = 10;
   Status WalkDir(const std::string& root, const std::string& path,
-                 const std::function<void(const std::string&)>& fn, int depth);
+                 const std::function<bool(const std::string&)>& fn, int depth);
 
   std::shared_ptr<FileSystem> fs_;
   CgroupMounts mounts_;
+  FileCache files_;
+  FileCache::Group* group_ = nullptr;  // the open files of the cgroup being read
   std::string buf_;
   std::string path_buf_;
   uint64_t missing_files_ = 0;

@@ -9,6 +9,10 @@
 #include "small_file.h"
 
 namespace vigil::agent {
+namespace {
+// The slot of /proc/<pid>/net/dev among a cgroup's open files (past the reader's own).
+constexpr size_t kNetDevSlot = 64;
+}  // namespace
 
 std::string KubeletLogDir(const std::string& log_root_glob) {
   const size_t pods = log_root_glob.find("/pods/");
@@ -272,7 +276,7 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
     std::optional<ContainerRef> ref;
     if (path != "/") {
       ref = ParseCgroupPath(path);
-      if (!ref) return;
+      if (!ref) return true;  // a slice or a QoS level: the containers are below
     }
     const CgroupStats s = reader_.Read(path);
     std::string container, ns, pod, image;
@@ -290,26 +294,48 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
         if (ns.empty()) ns = meta.ns;
       }
     }
-    const std::string name = ref ? ref->id : "";
-    auto labels = [&](const char* metric, const char* extra_name, std::string_view extra) {
-      LabelsBuilder b;
-      b.Set(kMetricNameLabel, metric);
-      if (!container.empty()) b.Set("container", container);
-      if (extra_name != nullptr) b.Set(extra_name, extra);
-      b.Set("id", path);
-      if (!image.empty()) b.Set("image", image);
-      if (!name.empty()) b.Set("name", name);
-      if (!ns.empty()) b.Set("namespace", ns);
-      if (!pod.empty()) b.Set("pod", pod);
-      return b.Build();
-    };
-    if (s.cpu_usage) {
-      families[0].samples.push_back(
-          {labels("container_cpu_usage_seconds_total", "cpu", "total"), *s.cpu_usage, {}});
+    // A cgroup's label sets are built once and kept while its names stay the same: a pass then
+    // only copies handles.
+    CgroupCache& cache = cache_[path];
+    cache.seen_pass = pass_;
+    std::string fingerprint = container + '\0' + ns + '\0' + pod + '\0' + image;
+    if (cache.fingerprint != fingerprint) {
+      cache.fingerprint = std::move(fingerprint);
+      cache.labels.assign(families.size(), Labels());
+      cache.extra_labels.clear();
     }
+    const std::string name = ref ? ref->id : "";
+    auto labels = [&](size_t family, const char* extra_name, std::string_view extra) -> Labels {
+      Labels* slot = nullptr;
+      if (extra_name == nullptr || family == 0) {
+        slot = &cache.labels[family];
+      } else {
+        for (auto& [key, l] : cache.extra_labels) {
+          if (key.first == family && key.second == extra) slot = &l;
+        }
+        if (slot == nullptr) {
+          cache.extra_labels.push_back({{family, std::string(extra)}, Labels()});
+          slot = &cache.extra_labels.back().second;
+        }
+      }
+      if (slot->empty()) {
+        LabelsBuilder b;
+        b.Set(kMetricNameLabel, families[family].name);
+        if (!container.empty()) b.Set("container", container);
+        if (extra_name != nullptr) b.Set(extra_name, extra);
+        b.Set("id", path);
+        if (!image.empty()) b.Set("image", image);
+        if (!name.empty()) b.Set("name", name);
+        if (!ns.empty()) b.Set("namespace", ns);
+        if (!pod.empty()) b.Set("pod", pod);
+        *slot = b.Build();
+      }
+      return *slot;
+    };
+    if (s.cpu_usage) families[0].samples.push_back({labels(0, "cpu", "total"), *s.cpu_usage, {}});
     for (size_t i = 0; i < std::size(kDefs); ++i) {
       const auto& v = s.*(kDefs[i].field);
-      if (v) families[i + 1].samples.push_back({labels(kDefs[i].name, nullptr, ""), *v, {}});
+      if (v) families[i + 1].samples.push_back({labels(i + 1, nullptr, ""), *v, {}});
     }
     for (const auto& dev : s.blkio) {
       auto it = devices_.find((uint64_t{dev.major} << 32) | dev.minor);
@@ -318,30 +344,51 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
                                      : std::to_string(dev.major) + ":" + std::to_string(dev.minor);
       for (size_t i = 0; i < std::size(kIo); ++i) {
         families[io_at + i].samples.push_back(
-            {labels(kIo[i].name, "device", device), dev.*(kIo[i].field), {}});
+            {labels(io_at + i, "device", device), dev.*(kIo[i].field), {}});
       }
     }
     for (size_t i = 0; i < std::size(kPsi); ++i) {
       if (const auto& v = s.*(kPsi[i].field)) {
-        families[psi_at + i].samples.push_back({labels(kPsi[i].name, nullptr, ""), *v, {}});
+        families[psi_at + i].samples.push_back({labels(psi_at + i, nullptr, ""), *v, {}});
       }
     }
-    if (path == "/") return;  // the root's network is the node's (node_network_*)
-    const auto pid = reader_.FirstPid(path);
-    if (!pid) return;
-    const std::string proc = options_.proc_root + "/" + std::to_string(*pid);
-    auto netns = fs_->Stat(proc + "/ns/net");
-    if (!netns.ok() || netns->inode == host_netns || !netns_seen.insert(netns->inode).second) {
-      return;
+    const bool descend = !ref || ref->id.empty();  // a container's cgroup has no more below
+    // The root's network is the node's (node_network_*); a pod's cgroup has no process of its
+    // own (its sandbox container reports the pod's network namespace).
+    if (descend) return descend;
+    // The network namespace of a process of the cgroup: found once, checked by reading.
+    auto net_dev = [&]() -> bool {
+      if (cache.pid <= 0) return false;
+      const std::string proc = options_.proc_root + "/" + std::to_string(cache.pid);
+      if (cache.netns == 0) {
+        auto netns = fs_->Stat(proc + "/ns/net");
+        if (!netns.ok()) return false;
+        cache.netns = netns->inode;
+      }
+      if (cache.netns == host_netns || netns_seen.contains(cache.netns)) {
+        buf_.clear();
+        return true;
+      }
+      return reader_.files().Read(reader_.files().GroupFor(path), kNetDevSlot, proc + "/net/dev",
+                                  buf_, 1 << 20);
+    };
+    if (!net_dev()) {
+      // The process went away (or was never looked for): ask the cgroup again.
+      reader_.files().Forget(reader_.files().GroupFor(path), kNetDevSlot);
+      cache.pid = reader_.FirstPid(path).value_or(0);
+      cache.netns = 0;
+      if (!net_dev()) return descend;
     }
-    if (!ReadSmallFile(*fs_, proc + "/net/dev", buf_, 1 << 20)) return;
+    if (buf_.empty() || !netns_seen.insert(cache.netns).second) return descend;
     for (const NetDevice& dev : ParseNetDev(buf_)) {
       for (size_t i = 0; i < std::size(kNet); ++i) {
         families[net_at + i].samples.push_back(
-            {labels(kNet[i].name, "interface", dev.name), dev.values[kNet[i].column], {}});
+            {labels(net_at + i, "interface", dev.name), dev.values[kNet[i].column], {}});
       }
     }
+    return descend;
   }));
+  std::erase_if(cache_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   std::erase_if(meta_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   return families;
 }

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cgroup_stats.h"
@@ -63,10 +64,21 @@ class ContainerCollector {
   Options options_;
   uint64_t pass_ = 0;
   std::string buf_;
-  std::map<std::string, RuntimeMeta> meta_;        // container id → what its runtime says
-  std::map<uint64_t, std::string> devices_;        // major << 32 | minor → /dev/name
-  std::map<std::string, PodName> pods_;            // uid → names
-  std::map<std::string, std::string> containers_;  // container id → container name
+  std::map<std::string, RuntimeMeta> meta_;  // container id → what its runtime says
+  // What a cgroup keeps between passes: its label sets, and the process whose network
+  // namespace it reports.
+  struct CgroupCache {
+    std::string fingerprint;     // the names the labels were built with
+    std::vector<Labels> labels;  // by family
+    std::vector<std::pair<std::pair<size_t, std::string>, Labels>> extra_labels;  // device, ...
+    int pid = 0;
+    uint64_t netns = 0;
+    uint64_t seen_pass = 0;
+  };
+  std::unordered_map<std::string, CgroupCache> cache_;  // by cgroup path
+  std::map<uint64_t, std::string> devices_;             // major << 32 | minor → /dev/name
+  std::map<std::string, PodName> pods_;                 // uid → names
+  std::map<std::string, std::string> containers_;       // container id → container name
 };
 
 // "/var/log/pods/*/*/*.log" → "/var/log": the kubelet's log directory a --log-root glob names.

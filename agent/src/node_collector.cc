@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -62,7 +63,8 @@ void Add(Family& f, double v,
 }  // namespace
 
 NodeCollector::NodeCollector(std::shared_ptr<FileSystem> fs, Options options)
-    : fs_(std::move(fs)),
+    : fs_(fs),
+      files_(std::move(fs), 256),
       proc_root_(std::move(options.proc_root)),
       sys_root_(std::move(options.sys_root)),
       rootfs_(std::move(options.rootfs)),
@@ -72,8 +74,16 @@ NodeCollector::NodeCollector(std::shared_ptr<FileSystem> fs, Options options)
   if (ticks > 0) clock_ticks_ = static_cast<double>(ticks);
 }
 
+bool NodeCollector::ReadNodeFile(const std::string& path, size_t max_bytes) {
+  // The node's handful of files, each in a slot of its own, kept open between passes.
+  auto it = std::find(slots_.begin(), slots_.end(), path);
+  if (it == slots_.end()) it = slots_.insert(slots_.end(), path);
+  return files_.Read(files_.GroupFor("node"), static_cast<size_t>(it - slots_.begin()), path, buf_,
+                     max_bytes);
+}
+
 bool NodeCollector::Load(std::string_view file) {
-  if (!ReadSmallFile(*fs_, proc_root_ + "/" + std::string(file), buf_, 8 << 20)) {
+  if (!ReadNodeFile(proc_root_ + "/" + std::string(file), 8 << 20)) {
     ++missing_files_;
     return false;
   }
@@ -91,6 +101,7 @@ std::vector<Family> NodeCollector::Collect() {
   Pressure(out);
   Filesystems(out);
   Time(out);
+  files_.EndPass();
   return out;
 }
 
@@ -121,7 +132,7 @@ void NodeCollector::Filesystems(std::vector<Family>& out) {
       "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
       "iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|"
       "sysfs|tracefs)$");
-  if (!ReadSmallFile(*fs_, proc_root_ + "/1/mounts", buf_, 8 << 20) && !Load("mounts")) return;
+  if (!ReadNodeFile(proc_root_ + "/1/mounts", 8 << 20) && !Load("mounts")) return;
   struct Def {
     const char* name;
     const char* help;
@@ -471,7 +482,7 @@ void NodeCollector::Pressure(std::vector<Family>& out) {
   };
   for (const Resource& r : kResources) {
     // Not counted as missing: kernels without PSI have no such file.
-    if (!ReadSmallFile(*fs_, proc_root_ + "/" + r.file, buf_, 1 << 20)) continue;
+    if (!ReadNodeFile(proc_root_ + "/" + r.file, 1 << 20)) continue;
     ForEachLine(buf_, [&](std::string_view line) {
       const auto f = Fields(line);
       if (f.empty()) return;

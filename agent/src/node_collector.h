@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "small_file.h"
 #include "vigil/common/exposition.h"
 #include "vigil/common/file_system.h"
 
@@ -48,6 +49,7 @@ class NodeCollector {
 
  private:
   bool Load(std::string_view file);
+  bool ReadNodeFile(const std::string& path, size_t max_bytes);
   void Stat(std::vector<expo::Family>& out);
   void Meminfo(std::vector<expo::Family>& out);
   void Loadavg(std::vector<expo::Family>& out);
@@ -59,6 +61,8 @@ class NodeCollector {
   void Time(std::vector<expo::Family>& out);
 
   std::shared_ptr<FileSystem> fs_;
+  FileCache files_;
+  std::vector<std::string> slots_;  // the path of each of files_' slots
   std::string proc_root_;
   std::string sys_root_;
   std::string rootfs_;

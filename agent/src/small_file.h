@@ -1,32 +1,64 @@
 #pragma once
 
-// Reads a small file (cgroup, /proc) into a buffer the caller reuses across a collection pass.
-// A short read is taken as the end: these files hand out everything they have at once, and it
-// saves a read per file when a pass reads thousands of them.
+// Reading the small files a collection pass is made of (cgroup, /proc), through the FileSystem
+// seam into a buffer the caller reuses.
+//
+// ReadSmallFile opens, reads and closes. FileCache keeps the files open between passes and reads
+// them again from offset 0: the kernel generates cgroup and /proc files (seq_file) anew at each
+// read from 0, so a pass costs one pread a file instead of open, pread and close; path lookups
+// of deep kubepods paths go too. A file of a cgroup or process that went away fails to read
+// (ENODEV, ESRCH) or reads empty; it is then opened again once by path, which tells.
 
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "vigil/common/file_system.h"
 
 namespace vigil::agent {
 
 // False when the file cannot be opened or read (it may have vanished): `buf` is then empty.
-// At most `max_bytes` are read.
-inline bool ReadSmallFile(FileSystem& fs, const std::string& path, std::string& buf,
-                          size_t max_bytes) {
-  buf.clear();
-  auto f = fs.OpenForRead(path);
-  if (!f.ok()) return false;
-  char chunk[16384];
-  for (;;) {
-    auto n = (*f)->ReadAt(buf.size(), chunk, sizeof(chunk));
-    if (!n.ok()) {
-      buf.clear();
-      return false;
-    }
-    buf.append(chunk, *n);
-    if (*n < sizeof(chunk) || buf.size() >= max_bytes) return true;
-  }
-}
+// At most `max_bytes` are read. A short read is taken as the end: these files hand out
+// everything they have at once.
+bool ReadSmallFile(FileSystem& fs, const std::string& path, std::string& buf, size_t max_bytes);
+
+// Files are kept in groups (a cgroup's, the node's), each looked up once per pass, and in slots
+// the caller numbers within a group. Not thread-safe: one per collecting thread.
+class FileCache {
+ public:
+  class Group {
+   private:
+    friend class FileCache;
+    std::vector<std::unique_ptr<ReadableFile>> files;  // by slot
+    uint64_t pass = 0;
+  };
+
+  // Keeps at most `max_open` files open (beyond that, files are read by path each time).
+  FileCache(std::shared_ptr<FileSystem> fs, size_t max_open);
+
+  // The group of `key` (created empty), marked as used in this pass.
+  Group& GroupFor(const std::string& key);
+  // As ReadSmallFile, from the group's open file in `slot` when there is one. A slot stands for
+  // one path: a caller that points it elsewhere calls Forget first.
+  bool Read(Group& group, size_t slot, const std::string& path, std::string& buf, size_t max_bytes);
+  void Forget(Group& group, size_t slot);
+  // Closes the groups not used since the last EndPass (their cgroups are gone).
+  void EndPass();
+
+  size_t open_files() const { return open_; }
+
+  // The open-file budget this process can afford: the soft RLIMIT_NOFILE raised to the hard
+  // limit, less a reserve for sockets and the rest.
+  static size_t Budget();
+
+ private:
+  std::shared_ptr<FileSystem> fs_;
+  size_t max_open_;
+  size_t open_ = 0;
+  uint64_t pass_ = 1;
+  std::unordered_map<std::string, Group> groups_;
+};
 
 }  // namespace vigil::agent

@@ -168,7 +168,12 @@ TEST_F(RealCgroupTest, CpuMemoryAndThrottlingFollowTheKernel) {
 TEST_F(RealCgroupTest, WalkFindsCreatedCgroups) {
   CgroupReader reader(RealFileSystem(), mounts_);
   bool found = false;
-  ASSERT_TRUE(reader.Walk([&](const std::string& p) { found = found || p == name_; }).ok());
+  ASSERT_TRUE(reader
+                  .Walk([&](const std::string& p) {
+                    found = found || p == name_;
+                    return true;
+                  })
+                  .ok());
   EXPECT_TRUE(found);
 }
 

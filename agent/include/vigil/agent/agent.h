@@ -52,8 +52,8 @@ class Agent {
   Config config_;
   std::shared_ptr<FileSystem> fs_;
   std::shared_ptr<Clock> clock_;
-  std::unique_ptr<ContainerCollector> containers_;  // nullptr without a cgroup mount
-  std::unique_ptr<NodeCollector> node_;
+  std::unique_ptr<ContainerCollector> containers_;  // nullptr without a cgroup mount or when off
+  std::unique_ptr<NodeCollector> node_;             // nullptr when off
   std::unique_ptr<RemoteWriteQueue> shipper_;
   std::unique_ptr<Scraper> scraper_;                  // with --scrape-config
   std::vector<std::unique_ptr<ShipSource>> sources_;  // containers, node, self

@@ -41,6 +41,8 @@ struct AgentConfig {
   std::string sys_root = "/sys";
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string rootfs = "/";  // where the host's root filesystem is (node_filesystem_*)
+  // Which collectors run: "containers" (cgroups, cAdvisor's names), "node" (node_exporter's).
+  std::vector<std::string> collectors = {"containers", "node"};
   std::string scrape_config;
   milliseconds interval{15'000};
   // Where the container runtimes keep each container's record (containerd's bundles, CRI-O's

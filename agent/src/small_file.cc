@@ -1,0 +1,93 @@
+#include "small_file.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+
+namespace vigil::agent {
+namespace {
+
+bool ReadAll(ReadableFile& file, std::string& buf, size_t max_bytes) {
+  buf.clear();
+  char chunk[16384];
+  for (;;) {
+    auto n = file.ReadAt(buf.size(), chunk, sizeof(chunk));
+    if (!n.ok()) {
+      buf.clear();
+      return false;
+    }
+    buf.append(chunk, *n);
+    if (*n < sizeof(chunk) || buf.size() >= max_bytes) return true;
+  }
+}
+
+}  // namespace
+
+bool ReadSmallFile(FileSystem& fs, const std::string& path, std::string& buf, size_t max_bytes) {
+  buf.clear();
+  auto f = fs.OpenForRead(path);
+  if (!f.ok()) return false;
+  return ReadAll(**f, buf, max_bytes);
+}
+
+FileCache::FileCache(std::shared_ptr<FileSystem> fs, size_t max_open)
+    : fs_(std::move(fs)), max_open_(max_open) {}
+
+size_t FileCache::Budget() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  const uint64_t soft = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur;
+  return soft > 512 ? static_cast<size_t>(std::min<uint64_t>(soft - 512, 1u << 20)) : 0;
+}
+
+FileCache::Group& FileCache::GroupFor(const std::string& key) {
+  Group& g = groups_[key];
+  g.pass = pass_;
+  return g;
+}
+
+void FileCache::Forget(Group& group, size_t slot) {
+  if (slot < group.files.size() && group.files[slot]) {
+    group.files[slot].reset();
+    --open_;
+  }
+}
+
+bool FileCache::Read(Group& group, size_t slot, const std::string& path, std::string& buf,
+                     size_t max_bytes) {
+  if (slot >= group.files.size()) group.files.resize(slot + 1);
+  if (auto& f = group.files[slot]) {
+    if (ReadAll(*f, buf, max_bytes) && !buf.empty()) return true;
+    Forget(group, slot);  // gone, or empty: ask the path again
+  }
+  auto f = fs_->OpenForRead(path);
+  if (!f.ok()) {
+    buf.clear();
+    return false;
+  }
+  if (!ReadAll(**f, buf, max_bytes)) return false;
+  if (open_ < max_open_) {
+    group.files[slot] = std::move(*f);
+    ++open_;
+  }
+  return true;
+}
+
+void FileCache::EndPass() {
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    if (it->second.pass == pass_) {
+      ++it;
+      continue;
+    }
+    for (const auto& f : it->second.files) open_ -= f ? 1 : 0;
+    it = groups_.erase(it);
+  }
+  ++pass_;
+}
+
+}  // namespace vigil::agent
