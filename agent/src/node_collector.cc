@@ -52,15 +52,32 @@ Family Fam(std::string name, MetricType type, std::string help) {
   return Family{std::move(name), type, std::move(help), "", {}};
 }
 
-void Add(Family& f, double v,
-         std::initializer_list<std::pair<std::string_view, std::string_view>> labels = {}) {
-  LabelsBuilder b;
-  b.Set(kMetricNameLabel, f.name);
-  for (auto [n, val] : labels) b.Set(n, val);
-  f.samples.push_back({b.Build(), v, {}});
-}
-
 }  // namespace
+
+void NodeCollector::Add(
+    Family& f, double v,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
+  // The label sets are the same pass after pass: built once, found by a hash of the parts.
+  uint64_t h = std::hash<std::string_view>{}(f.name);
+  for (auto [n, val] : labels) {
+    h = h * 1099511628211ULL ^ std::hash<std::string_view>{}(n);
+    h = h * 1099511628211ULL ^ std::hash<std::string_view>{}(val);
+  }
+  CachedLabels& c = labels_[h];
+  bool same =
+      !c.labels.empty() && c.labels.size() == labels.size() + 1 && c.labels.MetricName() == f.name;
+  for (auto it = labels.begin(); same && it != labels.end(); ++it) {
+    same = c.labels.Get(it->first) == it->second;
+  }
+  if (!same) {
+    LabelsBuilder b;
+    b.Set(kMetricNameLabel, f.name);
+    for (auto [n, val] : labels) b.Set(n, val);
+    c.labels = b.Build();
+  }
+  c.pass = pass_;
+  f.samples.push_back({c.labels, v, {}});
+}
 
 NodeCollector::NodeCollector(std::shared_ptr<FileSystem> fs, Options options)
     : fs_(fs),
@@ -102,6 +119,8 @@ std::vector<Family> NodeCollector::Collect() {
   Filesystems(out);
   Time(out);
   files_.EndPass();
+  std::erase_if(labels_, [&](const auto& kv) { return kv.second.pass != pass_; });
+  ++pass_;
   return out;
 }
 
@@ -212,8 +231,12 @@ void NodeCollector::Time(std::vector<Family>& out) {
     out.push_back(std::move(zone));
   }
   // Clock sources: /sys/devices/system/clocksource/clocksource<N>/{available,current}_clocksource.
-  auto dirs = fs_->ListDir(sys_root_ + "/devices/system/clocksource");
-  if (!dirs.ok()) return;
+  // Listed once and then every 100 passes: clock sources come with the hardware.
+  if (clocksources_.empty() || pass_ % 100 == 0) {
+    auto dirs = fs_->ListDir(sys_root_ + "/devices/system/clocksource");
+    clocksources_ = dirs.ok() ? *dirs : std::vector<std::string>{};
+  }
+  const auto* dirs = &clocksources_;
   Family available = Fam("node_time_clocksource_available_info", MetricType::kGauge,
                          "Available clocksources read from "
                          "'/sys/devices/system/clocksource'.");
@@ -228,12 +251,12 @@ void NodeCollector::Time(std::vector<Family>& out) {
       while (!v.empty() && v.back() == '\n') v.remove_suffix(1);
       return v;
     };
-    if (ReadSmallFile(*fs_, base + "/available_clocksource", buf_, 4096)) {
+    if (ReadNodeFile(base + "/available_clocksource", 4096)) {
       for (auto name : Fields(line())) {
         Add(available, 1, {{"clocksource", name}, {"device", device}});
       }
     }
-    if (ReadSmallFile(*fs_, base + "/current_clocksource", buf_, 4096)) {
+    if (ReadNodeFile(base + "/current_clocksource", 4096)) {
       for (auto name : Fields(line())) {
         Add(current, 1, {{"clocksource", name}, {"device", device}});
       }

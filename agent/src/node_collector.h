@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "small_file.h"
@@ -49,6 +50,8 @@ class NodeCollector {
 
  private:
   bool Load(std::string_view file);
+  void Add(expo::Family& f, double v,
+           std::initializer_list<std::pair<std::string_view, std::string_view>> labels = {});
   bool ReadNodeFile(const std::string& path, size_t max_bytes);
   void Stat(std::vector<expo::Family>& out);
   void Meminfo(std::vector<expo::Family>& out);
@@ -63,6 +66,13 @@ class NodeCollector {
   std::shared_ptr<FileSystem> fs_;
   FileCache files_;
   std::vector<std::string> slots_;  // the path of each of files_' slots
+  struct CachedLabels {
+    Labels labels;
+    uint64_t pass = 0;
+  };
+  std::unordered_map<uint64_t, CachedLabels> labels_;  // by a hash of name and label pairs
+  uint64_t pass_ = 1;
+  std::vector<std::string> clocksources_;  // clocksource<N> directories
   std::string proc_root_;
   std::string sys_root_;
   std::string rootfs_;
