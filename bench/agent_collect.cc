@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < passes; ++i) {
     const double cpu0 = CpuSeconds();
     const auto t0 = std::chrono::steady_clock::now();
-    auto families = collector.Collect();
+    auto view = collector.Collect();
     auto node_families = node.Collect();
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
       wall_total += wall;
     }
     series = 0;
-    for (const auto& f : *families) series += f.samples.size();
+    series += (*view)->series();
     for (const auto& f : node_families) series += f.samples.size();
   }
   std::printf(

@@ -14,6 +14,7 @@
 #include "scraper.h"
 #include "vigil/common/daemon.h"
 #include "vigil/common/self_metrics.h"
+#include "vigil/common/stale.h"
 
 namespace vigil::agent {
 namespace {
@@ -106,51 +107,70 @@ void Agent::Collect() {
   const int64_t t_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now().time_since_epoch())
           .count();
-  auto view = std::make_shared<std::vector<expo::Family>>();
+  auto view = std::make_shared<View>();
   uint64_t missing_before = 0, missing_after = 0;
   if (containers_) {
     missing_before += containers_->missing_files();
-    auto families = containers_->Collect();
-    if (families.ok()) {
-      *view = std::move(*families);
+    auto containers = containers_->Collect();
+    if (containers.ok()) {
+      view->containers = std::move(*containers);
     } else {
-      spdlog::warn("agent: container statistics: {}", families.status().ToString());
+      spdlog::warn("agent: container statistics: {}", containers.status().ToString());
     }
     missing_after += containers_->missing_files();
   }
-  const size_t node_begin = view->size();
   if (node_) {
     missing_before += node_->missing_files();
-    for (auto& f : node_->Collect()) view->push_back(std::move(f));
+    view->node = node_->Collect();
     missing_after += node_->missing_files();
   }
-  size_t series = 0;
-  for (const auto& f : *view) series += f.samples.size();
+  size_t series = view->containers ? view->containers->series() : 0;
+  for (const auto& f : view->node) series += f.samples.size();
   m.series->Set(static_cast<double>(series));
   m.missing_files->Increment(static_cast<double>(missing_after - missing_before));
   m.pass_seconds->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  if (shipper_) Ship(*view, node_begin, t_ms);
+  if (shipper_) Ship(*view, t_ms);
   std::lock_guard lock(mu_);
   view_ = std::move(view);
 }
 
-void Agent::Ship(const std::vector<expo::Family>& view, size_t node_begin, int64_t t_ms) {
+void Agent::Ship(const View& view, int64_t t_ms) {
   prometheus::WriteRequest batch;
-  auto add = [&](ShipSource& src, const expo::Family* begin, const expo::Family* end) {
+  // Containers: from the compact view, with stale markers for the series of the last pass that
+  // are gone (found by key, without building label sets).
+  if (view.containers) {
+    const SeriesWriter& writer = sources_[0]->writer;
+    std::vector<uint64_t> keys;
+    keys.reserve(view.containers->series());
+    view.containers->ForEachSeries([&](std::span<const LabelView> labels, double v, uint64_t key) {
+      writer.Add(labels, t_ms, v, batch);
+      keys.push_back(key);
+    });
+    std::sort(keys.begin(), keys.end());
+    if (shipped_containers_) {
+      shipped_containers_->ForEachSeries(
+          [&](std::span<const LabelView> labels, double, uint64_t key) {
+            if (!std::binary_search(keys.begin(), keys.end(), key)) {
+              writer.Add(labels, t_ms, StaleNaN(), batch);
+            }
+          });
+    }
+    shipped_containers_ = view.containers;
+  }
+  auto add = [&](ShipSource& src, const std::vector<expo::Family>& families) {
     std::vector<Labels> series;
-    for (const expo::Family* f = begin; f != end; ++f) {
-      for (const auto& s : f->samples) {
+    for (const auto& f : families) {
+      for (const auto& s : f.samples) {
         src.writer.Add(s.labels, s.timestamp_ms.value_or(t_ms), s.value, batch);
         series.push_back(s.labels);
       }
     }
     src.stale.Update(std::move(series), t_ms, src.writer, batch);
   };
-  add(*sources_[0], view.data(), view.data() + node_begin);
-  add(*sources_[1], view.data() + node_begin, view.data() + view.size());
+  add(*sources_[1], view.node);
   auto own = expo::Parse(SerializeSelfMetrics(), expo::Format::kText);
-  if (own.ok()) add(*sources_[2], own->data(), own->data() + own->size());
+  if (own.ok()) add(*sources_[2], *own);
   if (Status st = shipper_->Enqueue(batch); !st.ok() && st.code() != StatusCode::kCancelled) {
     spdlog::error("agent: queueing {} series for remote_write: {}", batch.timeseries_size(),
                   st.ToString());
@@ -231,21 +251,23 @@ void Agent::Stop() {
 }
 
 std::string Agent::Exposition(expo::Format format) {
-  std::shared_ptr<const std::vector<expo::Family>> view;
+  std::shared_ptr<const View> view;
   {
     std::lock_guard lock(mu_);
     view = view_;
   }
+  std::string out;
+  if (view && view->containers) view->containers->AppendTo(out, format);
+  if (view) expo::Append(out, view->node, format);
   const std::string self = SerializeSelfMetrics();
   if (format == expo::Format::kText) {
-    return (view ? expo::Write(*view, format) : std::string()) + self;
+    out += self;
+  } else if (auto own = expo::Parse(self, expo::Format::kText); own.ok()) {
+    // OpenMetrics: the self metrics as families too, one document with one # EOF.
+    expo::Append(out, *own, format);
   }
-  // OpenMetrics: the self metrics as families too, one document with one # EOF.
-  std::vector<expo::Family> all = view ? *view : std::vector<expo::Family>{};
-  if (auto own = expo::Parse(self, expo::Format::kText); own.ok()) {
-    for (auto& f : *own) all.push_back(std::move(f));
-  }
-  return expo::Write(all, format);
+  expo::AppendEnd(out, format);
+  return out;
 }
 
 void Agent::AddRoutes(http::Router& router) {

@@ -133,7 +133,7 @@ void ContainerCollector::LoadNames() {
   }
 }
 
-Result<std::vector<expo::Family>> ContainerCollector::Collect() {
+Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
   ++pass_;
   LoadNames();
   LoadDevices();
@@ -188,16 +188,6 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
       {"container_processes", MetricType::kGauge,
        "Number of processes running inside the container.", &CgroupStats::pids},
   };
-  // container_cpu_usage_seconds_total first: it alone has cAdvisor's cpu="total" label.
-  std::vector<expo::Family> families(std::size(kDefs) + 1);
-  families[0] = {"container_cpu_usage_seconds_total",
-                 MetricType::kCounter,
-                 "Cumulative cpu time consumed in seconds.",
-                 "",
-                 {}};
-  for (size_t i = 0; i < std::size(kDefs); ++i) {
-    families[i + 1] = {kDefs[i].name, kDefs[i].type, kDefs[i].help, "", {}};
-  }
   // Block IO by device, PSI and network: families with a label of their own.
   struct IoDef {
     const char* name;
@@ -262,12 +252,23 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
       {"container_network_transmit_packets_dropped_total",
        "Cumulative count of packets dropped while transmitting", 11},
   };
-  const size_t io_at = families.size();
-  for (const auto& d : kIo) families.push_back({d.name, MetricType::kCounter, d.help, "", {}});
-  const size_t psi_at = families.size();
-  for (const auto& d : kPsi) families.push_back({d.name, MetricType::kCounter, d.help, "", {}});
-  const size_t net_at = families.size();
-  for (const auto& d : kNet) families.push_back({d.name, MetricType::kCounter, d.help, "", {}});
+  // The families in the order they are written: container_cpu_usage_seconds_total first (it
+  // alone has cAdvisor's cpu="total" label), then kDefs, block IO, PSI and network.
+  constexpr size_t io_at = std::size(kDefs) + 1;
+  constexpr size_t psi_at = io_at + std::size(kIo);
+  constexpr size_t net_at = psi_at + std::size(kPsi);
+  static const std::vector<ContainerFamily> kFamilies = [&] {
+    std::vector<ContainerFamily> f;
+    f.push_back({"container_cpu_usage_seconds_total", MetricType::kCounter,
+                 "Cumulative cpu time consumed in seconds.", "cpu"});
+    for (const auto& d : kDefs) f.push_back({d.name, d.type, d.help, nullptr});
+    for (const auto& d : kIo) f.push_back({d.name, MetricType::kCounter, d.help, "device"});
+    for (const auto& d : kPsi) f.push_back({d.name, MetricType::kCounter, d.help, nullptr});
+    for (const auto& d : kNet) f.push_back({d.name, MetricType::kCounter, d.help, "interface"});
+    return f;
+  }();
+  auto view = std::make_shared<ContainerView>();
+  view->families = &kFamilies;
   // The host's network namespace, whose counters are the node's, not a container's.
   uint64_t host_netns = 0;
   if (auto st = fs_->Stat(options_.proc_root + "/1/ns/net"); st.ok()) host_netns = st->inode;
@@ -294,63 +295,48 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
         if (ns.empty()) ns = meta.ns;
       }
     }
-    // A cgroup's label sets are built once and kept while its names stay the same: a pass then
-    // only copies handles.
+    // A cgroup's base labels are built once and kept while its names stay the same.
     CgroupCache& cache = cache_[path];
     cache.seen_pass = pass_;
     std::string fingerprint = container + '\0' + ns + '\0' + pod + '\0' + image;
-    if (cache.fingerprint != fingerprint) {
+    if (cache.fingerprint != fingerprint || cache.base.empty()) {
       cache.fingerprint = std::move(fingerprint);
-      cache.labels.assign(families.size(), Labels());
-      cache.extra_labels.clear();
+      LabelsBuilder b;
+      if (!container.empty()) b.Set("container", container);
+      b.Set("id", path);
+      if (!image.empty()) b.Set("image", image);
+      if (ref && !ref->id.empty()) b.Set("name", ref->id);
+      if (!ns.empty()) b.Set("namespace", ns);
+      if (!pod.empty()) b.Set("pod", pod);
+      cache.base = b.Build();
+      cache.text = ContainerView::RenderBase(cache.base);
     }
-    const std::string name = ref ? ref->id : "";
-    auto labels = [&](size_t family, const char* extra_name, std::string_view extra) -> Labels {
-      Labels* slot = nullptr;
-      if (extra_name == nullptr || family == 0) {
-        slot = &cache.labels[family];
-      } else {
-        for (auto& [key, l] : cache.extra_labels) {
-          if (key.first == family && key.second == extra) slot = &l;
-        }
-        if (slot == nullptr) {
-          cache.extra_labels.push_back({{family, std::string(extra)}, Labels()});
-          slot = &cache.extra_labels.back().second;
-        }
-      }
-      if (slot->empty()) {
-        LabelsBuilder b;
-        b.Set(kMetricNameLabel, families[family].name);
-        if (!container.empty()) b.Set("container", container);
-        if (extra_name != nullptr) b.Set(extra_name, extra);
-        b.Set("id", path);
-        if (!image.empty()) b.Set("image", image);
-        if (!name.empty()) b.Set("name", name);
-        if (!ns.empty()) b.Set("namespace", ns);
-        if (!pod.empty()) b.Set("pod", pod);
-        *slot = b.Build();
-      }
-      return *slot;
+    ContainerView::Cgroup& cg = view->cgroups.emplace_back();
+    cg.base = cache.base;
+    cg.text = cache.text;
+    cg.hash = cache.base.Hash();
+    auto add = [&](size_t family, double v, std::string_view extra = {}) {
+      cg.entries.push_back({static_cast<uint32_t>(family), v, std::string(extra)});
     };
-    if (s.cpu_usage) families[0].samples.push_back({labels(0, "cpu", "total"), *s.cpu_usage, {}});
+    if (s.cpu_usage) add(0, *s.cpu_usage, "total");
     for (size_t i = 0; i < std::size(kDefs); ++i) {
-      const auto& v = s.*(kDefs[i].field);
-      if (v) families[i + 1].samples.push_back({labels(i + 1, nullptr, ""), *v, {}});
+      if (const auto& v = s.*(kDefs[i].field)) add(i + 1, *v);
     }
+    // Block IO: family by family, device by device (entries stay in family order).
+    std::vector<std::string> devices;
     for (const auto& dev : s.blkio) {
       auto it = devices_.find((uint64_t{dev.major} << 32) | dev.minor);
-      const std::string device = it != devices_.end()
-                                     ? it->second
-                                     : std::to_string(dev.major) + ":" + std::to_string(dev.minor);
-      for (size_t i = 0; i < std::size(kIo); ++i) {
-        families[io_at + i].samples.push_back(
-            {labels(io_at + i, "device", device), dev.*(kIo[i].field), {}});
+      devices.push_back(it != devices_.end()
+                            ? it->second
+                            : std::to_string(dev.major) + ":" + std::to_string(dev.minor));
+    }
+    for (size_t i = 0; i < std::size(kIo); ++i) {
+      for (size_t d = 0; d < s.blkio.size(); ++d) {
+        add(io_at + i, s.blkio[d].*(kIo[i].field), devices[d]);
       }
     }
     for (size_t i = 0; i < std::size(kPsi); ++i) {
-      if (const auto& v = s.*(kPsi[i].field)) {
-        families[psi_at + i].samples.push_back({labels(psi_at + i, nullptr, ""), *v, {}});
-      }
+      if (const auto& v = s.*(kPsi[i].field)) add(psi_at + i, *v);
     }
     const bool descend = !ref || ref->id.empty();  // a container's cgroup has no more below
     // The root's network is the node's (node_network_*); a pod's cgroup has no process of its
@@ -380,17 +366,15 @@ Result<std::vector<expo::Family>> ContainerCollector::Collect() {
       if (!net_dev()) return descend;
     }
     if (buf_.empty() || !netns_seen.insert(cache.netns).second) return descend;
-    for (const NetDevice& dev : ParseNetDev(buf_)) {
-      for (size_t i = 0; i < std::size(kNet); ++i) {
-        families[net_at + i].samples.push_back(
-            {labels(net_at + i, "interface", dev.name), dev.values[kNet[i].column], {}});
-      }
+    const auto devs = ParseNetDev(buf_);
+    for (size_t i = 0; i < std::size(kNet); ++i) {
+      for (const NetDevice& dev : devs) add(net_at + i, dev.values[kNet[i].column], dev.name);
     }
     return descend;
   }));
   std::erase_if(cache_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   std::erase_if(meta_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
-  return families;
+  return std::shared_ptr<const ContainerView>(std::move(view));
 }
 
 }  // namespace vigil::agent

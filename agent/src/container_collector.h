@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cgroup_stats.h"
+#include "container_view.h"
 #include "vigil/common/exposition.h"
 #include "vigil/common/file_system.h"
 
@@ -40,8 +41,8 @@ class ContainerCollector {
   };
   ContainerCollector(std::shared_ptr<FileSystem> fs, CgroupMounts mounts, Options options);
 
-  // One full pass: every family, with the samples of every cgroup that has them.
-  Result<std::vector<expo::Family>> Collect();
+  // One full pass: every cgroup's values of every family it has.
+  Result<std::shared_ptr<const ContainerView>> Collect();
 
   uint64_t missing_files() const { return reader_.missing_files(); }
 
@@ -68,9 +69,9 @@ class ContainerCollector {
   // What a cgroup keeps between passes: its label sets, and the process whose network
   // namespace it reports.
   struct CgroupCache {
-    std::string fingerprint;     // the names the labels were built with
-    std::vector<Labels> labels;  // by family
-    std::vector<std::pair<std::pair<size_t, std::string>, Labels>> extra_labels;  // device, ...
+    std::string fingerprint;  // the names the labels were built with
+    Labels base;
+    std::string text;  // base rendered for the text formats
     int pid = 0;
     uint64_t netns = 0;
     uint64_t seen_pass = 0;

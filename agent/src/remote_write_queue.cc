@@ -355,26 +355,48 @@ void RemoteWriteQueue::RunSender(size_t index) {
   }
 }
 
-void SeriesWriter::Add(const Labels& labels, int64_t t_ms, double v,
-                       prometheus::WriteRequest& out) const {
-  auto* ts = out.add_timeseries();
+namespace {
+
+// Merges a sample's sorted labels with the constant ones (the sample's win) into `ts`.
+template <typename Labelish>
+void MergeLabels(const Labelish& labels, const Labels& constant, prometheus::TimeSeries* ts) {
   auto a = labels.begin();
-  auto b = constant_.begin();
-  auto put = [ts](const Label& l) {
+  auto b = constant.begin();
+  auto put = [ts](std::string_view name, std::string_view value) {
     auto* pl = ts->add_labels();
-    pl->set_name(l.name);
-    pl->set_value(l.value);
+    pl->set_name(name.data(), name.size());
+    pl->set_value(value.data(), value.size());
   };
-  while (a != labels.end() || b != constant_.end()) {
-    if (b == constant_.end() || (a != labels.end() && a->name < b->name)) {
-      put(*a++);
-    } else if (a == labels.end() || b->name < a->name) {
-      put(*b++);
+  while (a != labels.end() || b != constant.end()) {
+    if (b == constant.end() || (a != labels.end() && std::string_view(a->name) < b->name)) {
+      put(a->name, a->value);
+      ++a;
+    } else if (a == labels.end() || b->name < std::string_view(a->name)) {
+      put(b->name, b->value);
+      ++b;
     } else {  // the sample's own label wins
-      put(*a++);
+      put(a->name, a->value);
+      ++a;
       ++b;
     }
   }
+}
+
+}  // namespace
+
+void SeriesWriter::Add(const Labels& labels, int64_t t_ms, double v,
+                       prometheus::WriteRequest& out) const {
+  auto* ts = out.add_timeseries();
+  MergeLabels(labels, constant_, ts);
+  auto* s = ts->add_samples();
+  s->set_timestamp(t_ms);
+  s->set_value(v);
+}
+
+void SeriesWriter::Add(std::span<const LabelView> labels, int64_t t_ms, double v,
+                       prometheus::WriteRequest& out) const {
+  auto* ts = out.add_timeseries();
+  MergeLabels(labels, constant_, ts);
   auto* s = ts->add_samples();
   s->set_timestamp(t_ms);
   s->set_value(v);

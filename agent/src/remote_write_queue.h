@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +83,9 @@ class SeriesWriter {
  public:
   explicit SeriesWriter(Labels constant = {}) : constant_(std::move(constant)) {}
   void Add(const Labels& labels, int64_t t_ms, double v, prometheus::WriteRequest& out) const;
+  // The same from label views sorted by name.
+  void Add(std::span<const LabelView> labels, int64_t t_ms, double v,
+           prometheus::WriteRequest& out) const;
   const Labels& constant() const { return constant_; }
 
  private:

@@ -116,8 +116,8 @@ class Source {
   Result<std::map<std::string, Sample>> Read() {
     if (!error_.ok()) return error_;
     if (collector_) {
-      VIGIL_ASSIGN_OR_RETURN(auto families, collector_->Collect());
-      return FromFamilies(families);
+      VIGIL_ASSIGN_OR_RETURN(auto view, collector_->Collect());
+      return FromFamilies(view->ToFamilies());
     }
     std::string url = options_.server;
     while (!url.empty() && url.back() == '/') url.pop_back();

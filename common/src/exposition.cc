@@ -513,47 +513,63 @@ std::string FormatValue(double v) {
   return std::string(buf, q);
 }
 
-std::string Write(const std::vector<Family>& families, Format format) {
-  std::string out;
-  for (const Family& f : families) {
-    // OpenMetrics names a counter family without its samples' "_total". A counter named in the
-    // text format's style without it (cAdvisor's container_memory_failcnt) is written as
-    // unknown, which keeps its series' name the same in both formats.
-    std::string_view name = f.name;
-    MetricType type = f.type;
-    if (format == Format::kOpenMetrics && type == MetricType::kCounter) {
-      auto om_style = [&] {  // already named as OpenMetrics names it
-        return !f.samples.empty() &&
-               std::all_of(f.samples.begin(), f.samples.end(), [&](const Sample& x) {
-                 const std::string_view n = x.labels.MetricName();
-                 return n.size() > name.size() && n.starts_with(name) &&
-                        (n.substr(name.size()) == "_total" || n.substr(name.size()) == "_created");
-               });
-      };
-      if (name.ends_with("_total")) {
-        name.remove_suffix(6);
-      } else if (!om_style()) {
-        type = MetricType::kUnknown;
-      }
+void AppendFamilyHeader(std::string& out, std::string_view name, MetricType type,
+                        std::string_view help, std::string_view unit, Format format) {
+  if (format == Format::kOpenMetrics && type == MetricType::kCounter) {
+    if (name.ends_with("_total")) {
+      name.remove_suffix(6);
+    } else {
+      type = MetricType::kUnknown;
     }
-    if (!f.help.empty()) {
-      out += "# HELP ";
-      out += name;
-      out += ' ';
-      AppendEscaped(out, f.help, format == Format::kOpenMetrics);
-      out += '\n';
-    }
-    out += "# TYPE ";
+  }
+  if (!help.empty()) {
+    out += "# HELP ";
     out += name;
     out += ' ';
-    out += MetricTypeName(type, format);
+    AppendEscaped(out, help, format == Format::kOpenMetrics);
     out += '\n';
-    if (!f.unit.empty() && format == Format::kOpenMetrics) {
-      out += "# UNIT ";
-      out += name;
-      out += ' ';
-      out += f.unit;
-      out += '\n';
+  }
+  out += "# TYPE ";
+  out += name;
+  out += ' ';
+  out += MetricTypeName(type, format);
+  out += '\n';
+  if (!unit.empty() && format == Format::kOpenMetrics) {
+    out += "# UNIT ";
+    out += name;
+    out += ' ';
+    out += unit;
+    out += '\n';
+  }
+}
+
+void AppendEscapedLabelValue(std::string& out, std::string_view value) {
+  AppendEscaped(out, value, true);
+}
+
+void Append(std::string& out, const std::vector<Family>& families, Format format) {
+  for (const Family& f : families) {
+    // A counter family whose samples are already named as OpenMetrics names them (name_total,
+    // name_created) keeps its type; AppendFamilyHeader decides the rest.
+    std::string_view name = f.name;
+    MetricType type = f.type;
+    if (format == Format::kOpenMetrics && type == MetricType::kCounter &&
+        !name.ends_with("_total") && !f.samples.empty() &&
+        std::all_of(f.samples.begin(), f.samples.end(), [&](const Sample& x) {
+          const std::string_view n = x.labels.MetricName();
+          return n.size() > name.size() && n.starts_with(name) &&
+                 (n.substr(name.size()) == "_total" || n.substr(name.size()) == "_created");
+        })) {
+      // Named the OpenMetrics way already: write the header as is.
+      out += f.help.empty() ? "" : "# HELP " + f.name + " ";
+      if (!f.help.empty()) {
+        AppendEscaped(out, f.help, true);
+        out += '\n';
+      }
+      out += "# TYPE " + f.name + " counter\n";
+      if (!f.unit.empty()) out += "# UNIT " + f.name + " " + f.unit + "\n";
+    } else {
+      AppendFamilyHeader(out, name, type, f.help, f.unit, format);
     }
     for (const Sample& s : f.samples) {
       out += s.labels.MetricName();
@@ -586,7 +602,16 @@ std::string Write(const std::vector<Family>& families, Format format) {
       out += '\n';
     }
   }
+}
+
+void AppendEnd(std::string& out, Format format) {
   if (format == Format::kOpenMetrics) out += "# EOF\n";
+}
+
+std::string Write(const std::vector<Family>& families, Format format) {
+  std::string out;
+  Append(out, families, format);
+  AppendEnd(out, format);
   return out;
 }
 

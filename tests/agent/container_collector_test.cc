@@ -58,9 +58,9 @@ class ContainerCollectorTest : public ::testing::Test {
         ParseCgroupMounts("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", cgroup_root);
     EXPECT_TRUE(mounts.ok());
     ContainerCollector c(RealFileSystem(), *mounts, Options());
-    auto families = c.Collect();
-    EXPECT_TRUE(families.ok()) << families.status().ToString();
-    return families.ok() ? *families : std::vector<expo::Family>{};
+    auto view = c.Collect();
+    EXPECT_TRUE(view.ok()) << view.status().ToString();
+    return view.ok() ? (*view)->ToFamilies() : std::vector<expo::Family>{};
   }
   ContainerCollector::Options Options() {
     ContainerCollector::Options o;
@@ -153,9 +153,9 @@ TEST_F(ContainerCollectorTest, VanishedFilesLeaveGapsNotErrors) {
   Write(c + "/cpu.stat", "usage_usec 2000000\n");  // everything else is gone
   auto mounts = ParseCgroupMounts("1 0 0:1 / /x rw - cgroup2 cgroup2 rw\n", root);
   ContainerCollector collector(RealFileSystem(), *mounts, Options());
-  auto families = collector.Collect();
-  ASSERT_TRUE(families.ok());
-  auto got = Flatten(*families);
+  auto view = collector.Collect();
+  ASSERT_TRUE(view.ok());
+  auto got = Flatten((*view)->ToFamilies());
   EXPECT_EQ(got["container_cpu_usage_seconds_total{cpu=\"total\", id=\"/docker/" + id_ +
                 "\", name=\"" + id_ + "\"}"],
             2);
@@ -180,15 +180,15 @@ TEST_F(ContainerCollectorTest, SpecIsReadAgainEveryTenPasses) {
       "container_spec_memory_limit_bytes{id=\"/docker/" + id_ + "\", name=\"" + id_ + "\"}";
   const std::string usage =
       "container_memory_usage_bytes{id=\"/docker/" + id_ + "\", name=\"" + id_ + "\"}";
-  EXPECT_EQ(Flatten(*collector.Collect())[key], 536870912);
+  EXPECT_EQ(Flatten((*collector.Collect())->ToFamilies())[key], 536870912);
   Write(c + "/memory.max", "1073741824\n");
   Write(c + "/memory.current", "200000000\n");
   for (int pass = 2; pass <= 10; ++pass) {
-    auto got = Flatten(*collector.Collect());
+    auto got = Flatten((*collector.Collect())->ToFamilies());
     EXPECT_EQ(got[key], 536870912) << "pass " << pass;
     EXPECT_EQ(got[usage], 2e8) << "usage is read at every pass";
   }
-  EXPECT_EQ(Flatten(*collector.Collect())[key], 1073741824);
+  EXPECT_EQ(Flatten((*collector.Collect())->ToFamilies())[key], 1073741824);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 namespace vigil::agent {
 
 class ContainerCollector;
+struct ContainerView;
 class NodeCollector;
 class RemoteWriteQueue;
 class Scraper;
@@ -47,7 +48,12 @@ class Agent {
 
  private:
   void Schedule();
-  void Ship(const std::vector<expo::Family>& view, size_t node_begin, int64_t t_ms);
+  // The current view: containers in their compact form, the node's families.
+  struct View {
+    std::shared_ptr<const ContainerView> containers;
+    std::vector<expo::Family> node;
+  };
+  void Ship(const View& view, int64_t t_ms);
 
   Config config_;
   std::shared_ptr<FileSystem> fs_;
@@ -59,7 +65,8 @@ class Agent {
   std::vector<std::unique_ptr<ShipSource>> sources_;  // containers, node, self
   std::mutex collect_mu_;  // one pass at a time; Stop() waits for the one under way
   std::mutex mu_;
-  std::shared_ptr<const std::vector<expo::Family>> view_;
+  std::shared_ptr<const View> view_;
+  std::shared_ptr<const ContainerView> shipped_containers_;  // for stale markers
   std::mutex timer_mu_;
   bool stopped_ = false;
   Clock::TimerId timer_ = 0;

@@ -70,6 +70,17 @@ Result<std::vector<Family>> Parse(std::string_view body, Format format,
 
 // Writes families in the format. Families with no samples are written with their metadata only.
 std::string Write(const std::vector<Family>& families, Format format);
+// The same without OpenMetrics' closing "# EOF", appended to `out`, for documents written in
+// parts; AppendEnd closes one.
+void Append(std::string& out, const std::vector<Family>& families, Format format);
+void AppendEnd(std::string& out, Format format);
+
+// For writers that produce sample lines themselves: a family's HELP and TYPE lines (an
+// OpenMetrics counter is named without "_total"; one named without it in the text style is
+// written as unknown, as Write does), and a label value escaped for inside its quotes.
+void AppendFamilyHeader(std::string& out, std::string_view name, MetricType type,
+                        std::string_view help, std::string_view unit, Format format);
+void AppendEscapedLabelValue(std::string& out, std::string_view value);
 
 // Go's strconv.FormatFloat(v, 'g', -1, 64) with Prometheus' spelling of +Inf, -Inf and NaN.
 std::string FormatValue(double v);
