@@ -136,7 +136,20 @@ void Agent::Collect() {
 }
 
 void Agent::Ship(const View& view, int64_t t_ms) {
-  prometheus::WriteRequest batch;
+  // Written straight into protobuf bytes and queued in records of ~512 KiB, so a pass of 50k
+  // series never holds more than that (a WriteRequest object of them would take ~100 MiB).
+  constexpr size_t kRecordBytes = 512 << 10;
+  remote::WriteRequestEncoder batch;
+  size_t series = 0;
+  auto flush = [&](bool force) {
+    if (batch.samples() == 0 || (!force && batch.bytes().size() < kRecordBytes)) return;
+    series += batch.samples();
+    if (Status st = shipper_->Enqueue(batch); !st.ok() && st.code() != StatusCode::kCancelled) {
+      spdlog::error("agent: queueing {} series for remote_write: {}", batch.samples(),
+                    st.ToString());
+    }
+    batch.Clear();
+  };
   // Containers: from the compact view, with stale markers for the series of the last pass that
   // are gone (found by key, without building label sets).
   if (view.containers) {
@@ -146,6 +159,7 @@ void Agent::Ship(const View& view, int64_t t_ms) {
     view.containers->ForEachSeries([&](std::span<const LabelView> labels, double v, uint64_t key) {
       writer.Add(labels, t_ms, v, batch);
       keys.push_back(key);
+      flush(false);
     });
     std::sort(keys.begin(), keys.end());
     if (shipped_containers_) {
@@ -153,28 +167,32 @@ void Agent::Ship(const View& view, int64_t t_ms) {
           [&](std::span<const LabelView> labels, double, uint64_t key) {
             if (!std::binary_search(keys.begin(), keys.end(), key)) {
               writer.Add(labels, t_ms, StaleNaN(), batch);
+              flush(false);
             }
           });
     }
     shipped_containers_ = view.containers;
   }
+  // The node's and the agent's own series are few: as WriteRequest messages, appended.
+  prometheus::WriteRequest small;
   auto add = [&](ShipSource& src, const std::vector<expo::Family>& families) {
-    std::vector<Labels> series;
+    std::vector<Labels> labels;
     for (const auto& f : families) {
       for (const auto& s : f.samples) {
-        src.writer.Add(s.labels, s.timestamp_ms.value_or(t_ms), s.value, batch);
-        series.push_back(s.labels);
+        src.writer.Add(s.labels, s.timestamp_ms.value_or(t_ms), s.value, small);
+        labels.push_back(s.labels);
       }
     }
-    src.stale.Update(std::move(series), t_ms, src.writer, batch);
+    src.stale.Update(std::move(labels), t_ms, src.writer, small);
   };
   add(*sources_[1], view.node);
   auto own = expo::Parse(SerializeSelfMetrics(), expo::Format::kText);
   if (own.ok()) add(*sources_[2], *own);
-  if (Status st = shipper_->Enqueue(batch); !st.ok() && st.code() != StatusCode::kCancelled) {
-    spdlog::error("agent: queueing {} series for remote_write: {}", batch.timeseries_size(),
-                  st.ToString());
-  }
+  size_t samples = 0;
+  for (const auto& ts : small.timeseries()) samples += static_cast<size_t>(ts.samples_size());
+  batch.Append(small.SerializeAsString(), samples);
+  flush(true);
+  spdlog::debug("agent: queued {} series for remote_write", series);
 }
 
 Status Agent::Start() {

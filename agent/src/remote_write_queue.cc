@@ -167,9 +167,20 @@ Status RemoteWriteQueue::Enqueue(const prometheus::WriteRequest& batch) {
   if (batch.timeseries_size() == 0) return Status::Ok();
   size_t samples = 0;
   for (const auto& ts : batch.timeseries()) samples += static_cast<size_t>(ts.samples_size());
+  return EnqueueSerialized(batch.SerializeAsString(), samples);
+}
+
+Status RemoteWriteQueue::Enqueue(const remote::WriteRequestEncoder& batch) {
+  if (batch.samples() == 0) return Status::Ok();
+  return EnqueueSerialized(batch.bytes(), batch.samples());
+}
+
+Status RemoteWriteQueue::EnqueueSerialized(std::string_view serialized, size_t samples) {
   std::string record(kRecordHeader, '\0');
   for (size_t i = 0; i < kRecordHeader; ++i) record[i] = static_cast<char>(samples >> (8 * i));
-  record += remote::Encode(batch);
+  std::string compressed;
+  snappy::Compress(serialized.data(), serialized.size(), &compressed);
+  record += compressed;
   const uint64_t dropped_before = [&] {
     uint64_t d = 0;
     for (size_t i = 0; i < senders_.size(); ++i) d += queue_->dropped(i);
@@ -391,6 +402,25 @@ void SeriesWriter::Add(const Labels& labels, int64_t t_ms, double v,
   auto* s = ts->add_samples();
   s->set_timestamp(t_ms);
   s->set_value(v);
+}
+
+void SeriesWriter::Add(std::span<const LabelView> labels, int64_t t_ms, double v,
+                       remote::WriteRequestEncoder& out) const {
+  merged_.clear();
+  auto a = labels.begin();
+  auto b = constant_.begin();
+  while (a != labels.end() || b != constant_.end()) {
+    if (b == constant_.end() || (a != labels.end() && a->name < b->name)) {
+      merged_.push_back(*a++);
+    } else if (a == labels.end() || b->name < a->name) {
+      merged_.push_back({b->name, b->value});
+      ++b;
+    } else {  // the sample's own label wins
+      merged_.push_back(*a++);
+      ++b;
+    }
+  }
+  out.Add(merged_, t_ms, v);
 }
 
 void SeriesWriter::Add(std::span<const LabelView> labels, int64_t t_ms, double v,

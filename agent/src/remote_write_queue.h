@@ -30,6 +30,7 @@
 #include "vigil/common/file_system.h"
 #include "vigil/common/http_client.h"
 #include "vigil/common/labels.h"
+#include "vigil/common/remote_write.h"
 #include "vigil/common/status.h"
 
 namespace vigil::agent {
@@ -41,7 +42,7 @@ struct RemoteWriteOptions {
   std::chrono::milliseconds timeout{30'000};
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5'000};
-  size_t max_send_bytes = 4 << 20;  // uncompressed protobuf per request
+  size_t max_send_bytes = 1 << 20;  // uncompressed protobuf per request
 };
 
 class RemoteWriteQueue {
@@ -52,6 +53,7 @@ class RemoteWriteQueue {
 
   // Appends the batch durably (nothing is sent from here). An empty batch is skipped.
   Status Enqueue(const prometheus::WriteRequest& batch);
+  Status Enqueue(const remote::WriteRequestEncoder& batch);
   // Starts the senders; Stop() ends them after the request in flight (its retries are cut).
   void Start();
   void Stop();
@@ -64,6 +66,7 @@ class RemoteWriteQueue {
  private:
   struct Sender;
   RemoteWriteQueue(RemoteWriteOptions options);
+  Status EnqueueSerialized(std::string_view serialized, size_t samples);
   void RunSender(size_t index);
   // Waits `d` unless stopping; false when stopping.
   bool Backoff(std::chrono::milliseconds d);
@@ -86,10 +89,13 @@ class SeriesWriter {
   // The same from label views sorted by name.
   void Add(std::span<const LabelView> labels, int64_t t_ms, double v,
            prometheus::WriteRequest& out) const;
+  void Add(std::span<const LabelView> labels, int64_t t_ms, double v,
+           remote::WriteRequestEncoder& out) const;
   const Labels& constant() const { return constant_; }
 
  private:
   Labels constant_;
+  mutable std::vector<LabelView> merged_;  // reused by the encoder path; one thread at a time
 };
 
 // The series of one source's previous batch, for stale markers.

@@ -264,4 +264,68 @@ Result<Labels> ToLabels(const prometheus::TimeSeries& series) {
   return Labels::FromPairs(std::move(pairs));
 }
 
+namespace {
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+size_t LabelSize(const LabelView& l) {
+  return 1 + VarintSize(l.name.size()) + l.name.size() + 1 + VarintSize(l.value.size()) +
+         l.value.size();
+}
+
+}  // namespace
+
+void WriteRequestEncoder::Add(std::span<const LabelView> labels, int64_t t_ms, double v) {
+  // TimeSeries { labels = 1: Label { name = 1, value = 2 }, samples = 2: Sample { value = 1
+  // (fixed64), timestamp = 2 (varint) } }, as field 1 of WriteRequest.
+  const uint64_t t = static_cast<uint64_t>(t_ms);
+  const size_t sample_size = 1 + 8 + 1 + VarintSize(t);
+  size_t series_size = 1 + VarintSize(sample_size) + sample_size;
+  for (const LabelView& l : labels) {
+    const size_t n = LabelSize(l);
+    series_size += 1 + VarintSize(n) + n;
+  }
+  bytes_ += '\x0a';
+  PutVarint(bytes_, series_size);
+  for (const LabelView& l : labels) {
+    bytes_ += '\x0a';
+    PutVarint(bytes_, LabelSize(l));
+    bytes_ += '\x0a';
+    PutVarint(bytes_, l.name.size());
+    bytes_ += l.name;
+    bytes_ += '\x12';
+    PutVarint(bytes_, l.value.size());
+    bytes_ += l.value;
+  }
+  bytes_ += '\x12';
+  PutVarint(bytes_, sample_size);
+  bytes_ += '\x09';
+  char raw[8];
+  std::memcpy(raw, &v, 8);  // little-endian, as protobuf's fixed64
+  bytes_.append(raw, 8);
+  bytes_ += '\x10';
+  PutVarint(bytes_, t);
+  ++samples_;
+}
+
+void WriteRequestEncoder::Append(std::string_view serialized, size_t samples) {
+  bytes_ += serialized;
+  samples_ += samples;
+}
+
 }  // namespace vigil::remote

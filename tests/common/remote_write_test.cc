@@ -152,3 +152,56 @@ TEST(RemoteWriteTest, ViewMatchesProtobuf) {
 
 }  // namespace
 }  // namespace vigil::remote
+
+namespace vigil::remote {
+namespace {
+
+// The encoder's bytes parse as the WriteRequest of the same series, equal to what protobuf's own
+// serializer writes, and concatenate with serialized requests.
+TEST(WriteRequestEncoderTest, BytesAreTheProtobufOfTheSameSeries) {
+  WriteRequestEncoder enc;
+  const std::string long_value(300, 'x');  // a length that needs a two-byte varint
+  std::vector<LabelView> a = {{"__name__", "up"}, {"job", "node"}};
+  std::vector<LabelView> b = {{"__name__", "m"}, {"id", long_value}};
+  enc.Add(a, 1'700'000'000'123, 1.5);
+  enc.Add(b, -5, -0.0);
+  prometheus::WriteRequest want;
+  for (auto [labels, t, v] :
+       {std::tuple{a, int64_t{1'700'000'000'123}, 1.5}, std::tuple{b, int64_t{-5}, -0.0}}) {
+    auto* ts = want.add_timeseries();
+    for (const auto& l : labels) {
+      auto* pl = ts->add_labels();
+      pl->set_name(std::string(l.name));
+      pl->set_value(std::string(l.value));
+    }
+    auto* s = ts->add_samples();
+    s->set_value(v);
+    s->set_timestamp(t);
+  }
+  EXPECT_EQ(enc.bytes(), want.SerializeAsString());
+  EXPECT_EQ(enc.samples(), 2u);
+  // Appending a serialized request adds its series after these.
+  prometheus::WriteRequest more;
+  auto* ts = more.add_timeseries();
+  auto* l = ts->add_labels();
+  l->set_name("__name__");
+  l->set_value("extra");
+  ts->add_samples()->set_value(7);
+  enc.Append(more.SerializeAsString(), 1);
+  prometheus::WriteRequest got;
+  ASSERT_TRUE(got.ParseFromString(enc.bytes()));
+  ASSERT_EQ(got.timeseries_size(), 3);
+  EXPECT_EQ(got.timeseries(1).labels(1).value(), long_value);
+  EXPECT_EQ(got.timeseries(2).labels(0).value(), "extra");
+  EXPECT_EQ(got.timeseries(0).samples(0).timestamp(), 1'700'000'000'123);
+  EXPECT_EQ(enc.samples(), 3u);
+  // And the whole thing passes the ingest path's own validation.
+  std::string body;
+  snappy::Compress(enc.bytes().data(), enc.bytes().size(), &body);
+  WriteRequestView view;
+  ASSERT_TRUE(DecodeView(body, {}, view).ok());
+  EXPECT_EQ(view.size(), 3u);
+}
+
+}  // namespace
+}  // namespace vigil::remote
