@@ -143,7 +143,10 @@ int main(int argc, char** argv) {
     if (a == "--containers") containers = std::atoi(argv[i + 1]);
     if (a == "--passes") passes = std::atoi(argv[i + 1]);
   }
+  // The fixture /proc sits beside the cgroup tree, not in it (the walk would list it).
+  const std::string proc_dir = dir + "-proc";
   fs::remove_all(dir);
+  fs::remove_all(proc_dir);
   Cgroup(dir, 0);
   const fs::path qos = fs::path(dir) / "kubepods.slice" / "kubepods-burstable.slice";
   Cgroup(fs::path(dir) / "kubepods.slice", 0);
@@ -163,22 +166,22 @@ int main(int argc, char** argv) {
       const int pid = 1000 + p * 2 + c;
       Write(container / "cgroup.procs", std::to_string(pid) + "\n");
       if (c == 0) {
-        PodProcess(fs::path(dir) / "proc", pid);
+        PodProcess(fs::path(proc_dir), pid);
       } else {
-        fs::create_directories(fs::path(dir) / "proc" / std::to_string(pid) / "net");
-        fs::create_directories(fs::path(dir) / "proc" / std::to_string(pid) / "ns");
-        fs::create_hard_link(fs::path(dir) / "proc" / std::to_string(pid - 1) / "ns" / "net",
-                             fs::path(dir) / "proc" / std::to_string(pid) / "ns" / "net");
+        fs::create_directories(fs::path(proc_dir) / std::to_string(pid) / "net");
+        fs::create_directories(fs::path(proc_dir) / std::to_string(pid) / "ns");
+        fs::create_hard_link(fs::path(proc_dir) / std::to_string(pid - 1) / "ns" / "net",
+                             fs::path(proc_dir) / std::to_string(pid) / "ns" / "net");
       }
     }
   }
-  fs::create_directories(fs::path(dir) / "proc" / "1" / "ns");
-  Write(fs::path(dir) / "proc" / "1" / "ns" / "net", "host");
+  fs::create_directories(fs::path(proc_dir) / "1" / "ns");
+  Write(fs::path(proc_dir) / "1" / "ns" / "net", "host");
   auto mounts =
       vigil::agent::ParseCgroupMounts("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", dir);
   vigil::agent::ContainerCollector::Options options;
   options.kubelet_log_dir = dir + "/no-logs";
-  options.proc_root = dir + "/proc";
+  options.proc_root = proc_dir;
   vigil::agent::ContainerCollector collector(vigil::RealFileSystem(), *mounts, options);
   vigil::agent::NodeCollector node(vigil::RealFileSystem(), {});
   size_t series = 0;
@@ -226,5 +229,6 @@ int main(int argc, char** argv) {
       containers, series, 1000 * cpu_total / (passes - 1), 1000 * wall_total / (passes - 1),
       1000 * ship_total / (passes - 1), body_bytes, static_cast<double>(RssKb()) / 1024);
   fs::remove_all(dir);
+  fs::remove_all(proc_dir);
   return 0;
 }

@@ -28,7 +28,9 @@ std::optional<double> ParseNumber(std::string_view s) {
 
 double SpecLimit(double v) { return v > kUnlimited ? 0 : v; }
 
-// The files a cgroup is read from, each with its slot in the cgroup's open files.
+// The files read at every pass, each with its slot in the cgroup's open files. The spec files
+// (limits, read every kSpecEveryPasses) and cgroup.procs are read by path: keeping them open
+// would cost a descriptor each for a read in ten.
 constexpr std::string_view kFiles[] = {"cpuacct.usage",
                                        "cpuacct.stat",
                                        "cpu.stat",
@@ -42,16 +44,6 @@ constexpr std::string_view kFiles[] = {"cpuacct.usage",
                                        "blkio.throttle.io_service_bytes_recursive",
                                        "blkio.throttle.io_serviced_recursive",
                                        "io.stat",
-                                       "cgroup.procs",
-                                       "cpu.cfs_quota_us",
-                                       "cpu.cfs_period_us",
-                                       "cpu.shares",
-                                       "memory.limit_in_bytes",
-                                       "memory.memsw.limit_in_bytes",
-                                       "cpu.max",
-                                       "cpu.weight",
-                                       "memory.max",
-                                       "memory.swap.max",
                                        "memory.current",
                                        "memory.peak",
                                        "memory.swap.current",
@@ -100,6 +92,7 @@ std::optional<double> PressureTotal(std::string_view text, std::string_view kind
 
 CgroupReader::CgroupReader(std::shared_ptr<FileSystem> fs, CgroupMounts mounts)
     : fs_(fs), mounts_(std::move(mounts)), files_(std::move(fs), FileCache::Budget()) {
+  if (auto w = fs_->WatchDirectories(); w.ok()) watcher_ = std::move(*w);
   const long ticks = ::sysconf(_SC_CLK_TCK);
   if (ticks > 0) clock_ticks_ = static_cast<double>(ticks);
 }
@@ -379,8 +372,20 @@ Status CgroupReader::Walk(const std::function<bool(const std::string&)>& fn) {
   if (root.empty() && V1()) root = mounts_.Controller("memory");
   if (root.empty()) return NotFound("no cgroup hierarchy with CPU or memory statistics");
   ++pass_;
+  if (watcher_) {
+    bool all = false;
+    auto changed = watcher_->Changed(all);
+    if (!changed.ok() || all) {
+      for (auto& [dir, listing] : listings_) listing.valid = false;
+    } else {
+      for (const auto& dir : *changed) {
+        if (auto it = listings_.find(dir); it != listings_.end()) it->second.valid = false;
+      }
+    }
+  }
   Status st = fn("/") ? WalkDir(root, "", fn, 0) : Status::Ok();
   files_.EndPass();
+  std::erase_if(listings_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   // Forget the cgroups that are gone.
   std::erase_if(specs_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   return st;
@@ -389,11 +394,24 @@ Status CgroupReader::Walk(const std::function<bool(const std::string&)>& fn) {
 Status CgroupReader::WalkDir(const std::string& root, const std::string& path,
                              const std::function<bool(const std::string&)>& fn, int depth) {
   if (depth > 32) return Status::Ok();  // deeper than any real layout; a loop guard
-  // Listed at every walk: a cgroup directory's mtime does not move when a child is made
-  // (kernfs), so there is no cheaper test for new containers.
-  auto dirs = fs_->ListSubdirs(root + path);
-  if (!dirs.ok()) return Status::Ok();  // vanished while walking
-  for (const std::string& name : *dirs) {
+  // A cgroup directory's mtime does not move when a child is made (kernfs), so the watcher is
+  // what tells a listing is stale.
+  const std::string dir = root + path;
+  Listing& listing = listings_[dir];
+  listing.seen_pass = pass_;
+  if (!listing.valid || !listing.watched) {
+    // Watch first, then list: a cgroup made in between is reported at the next walk.
+    listing.watched = watcher_ && watcher_->Watch(dir).ok();
+    auto dirs = fs_->ListSubdirs(dir);
+    if (!dirs.ok()) {  // vanished while walking
+      listings_.erase(dir);
+      return Status::Ok();
+    }
+    listing.subdirs = std::move(*dirs);
+    listing.valid = true;
+  }
+  const std::vector<std::string> subdirs = listing.subdirs;  // the map may grow below
+  for (const std::string& name : subdirs) {
     const std::string child = path + "/" + name;
     if (fn(child)) VIGIL_RETURN_IF_ERROR(WalkDir(root, child, fn, depth + 1));
   }

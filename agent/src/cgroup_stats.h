@@ -107,6 +107,18 @@ class CgroupReader {
   uint64_t pass_ = 0;                    // walks so far
   std::optional<double> inactive_file_;  // from memory.stat, for the working set
   std::unordered_map<std::string, Spec> specs_;
+  // Directory listings kept between walks, listed again only when the watcher says the
+  // directory changed (runtimes make cgroups with mkdir(2), which inotify reports on cgroupfs).
+  // Without a watcher (MemFileSystem, or out of inotify watches) a directory is listed at
+  // every walk.
+  struct Listing {
+    std::vector<std::string> subdirs;
+    bool valid = false;
+    bool watched = false;
+    uint64_t seen_pass = 0;
+  };
+  std::unique_ptr<DirWatcher> watcher_;
+  std::unordered_map<std::string, Listing> listings_;  // by directory
 };
 
 // "key value" lines (cpu.stat, memory.stat, memory.events): the value of `key`.

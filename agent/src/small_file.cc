@@ -34,8 +34,14 @@ FileCache::FileCache(std::shared_ptr<FileSystem> fs, size_t max_open)
     : fs_(std::move(fs)), max_open_(max_open) {}
 
 size_t FileCache::Budget() {
+  // Root may raise the hard limit up to fs.nr_open; anyone may raise the soft one to the hard.
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  const rlim_t want = 1 << 20;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+    rlimit raised{want, want};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
   if (rl.rlim_cur < rl.rlim_max) {
     rlimit raised = rl;
     raised.rlim_cur = rl.rlim_max;

@@ -49,8 +49,9 @@ class FileCache {
 
   size_t open_files() const { return open_; }
 
-  // The open-file budget this process can afford: the soft RLIMIT_NOFILE raised to the hard
-  // limit, less a reserve for sockets and the rest.
+  // The open-file budget this process can afford: RLIMIT_NOFILE raised (to 2^20 where the
+  // process may raise the hard limit, as root can up to fs.nr_open; else the soft one to the
+  // hard), less a reserve for sockets and the rest.
   static size_t Budget();
 
  private:

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -29,6 +30,10 @@ Result<std::string> FileSystem::ReadFile(const std::string& path, size_t max_byt
     out.append(buf, n);
   }
   return out;
+}
+
+Result<std::unique_ptr<DirWatcher>> FileSystem::WatchDirectories() {
+  return Status(StatusCode::kUnimplemented, "this filesystem cannot watch directories");
 }
 
 Result<FsUsage> FileSystem::StatFs(const std::string& path) {
@@ -130,6 +135,49 @@ class PosixWritableFile final : public WritableFile {
   std::string path_;
 };
 
+class InotifyWatcher final : public DirWatcher {
+ public:
+  explicit InotifyWatcher(int fd) : fd_(fd) {}
+  ~InotifyWatcher() override { ::close(fd_); }
+
+  Status Watch(const std::string& path) override {
+    const int wd = ::inotify_add_watch(
+        fd_, path.c_str(), IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
+    if (wd < 0) return ErrnoStatus("inotify_add_watch " + path, errno);
+    paths_[wd] = path;
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> Changed(bool& all) override {
+    all = false;
+    std::vector<std::string> out;
+    alignas(inotify_event) char buf[16384];
+    for (;;) {
+      const ssize_t n = ::read(fd_, buf, sizeof(buf));
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        return ErrnoStatus("inotify read", errno);
+      }
+      if (n == 0) break;
+      for (ssize_t i = 0; i < n;) {
+        const auto* ev = reinterpret_cast<const inotify_event*>(buf + i);
+        i += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+        if (ev->mask & IN_Q_OVERFLOW) all = true;
+        auto it = paths_.find(ev->wd);
+        if (it == paths_.end()) continue;
+        out.push_back(it->second);
+        if (ev->mask & IN_IGNORED) paths_.erase(it);  // the directory is gone
+      }
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+  std::map<int, std::string> paths_;
+};
+
 class PosixFileSystem final : public FileSystem {
  public:
   Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path) override {
@@ -150,6 +198,12 @@ class PosixFileSystem final : public FileSystem {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat " + path, errno);
     return FromStat(st);
+  }
+
+  Result<std::unique_ptr<DirWatcher>> WatchDirectories() override {
+    const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return ErrnoStatus("inotify_init1", errno);
+    return std::unique_ptr<DirWatcher>(new InotifyWatcher(fd));
   }
 
   Result<FsUsage> StatFs(const std::string& path) override {

@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -175,6 +177,33 @@ TEST_F(RealCgroupTest, WalkFindsCreatedCgroups) {
                   })
                   .ok());
   EXPECT_TRUE(found);
+}
+
+// Listings are kept between walks and made again only when inotify says a directory changed:
+// a cgroup made after a walk is found by the next one, and a removed one is gone from it.
+TEST_F(RealCgroupTest, WalksSeeCgroupsMadeAndRemovedBetweenThem) {
+  CgroupReader reader(RealFileSystem(), mounts_);
+  auto walk = [&] {
+    std::vector<std::string> paths;
+    EXPECT_TRUE(reader
+                    .Walk([&](const std::string& p) {
+                      paths.push_back(p);
+                      return true;
+                    })
+                    .ok());
+    return paths;
+  };
+  auto has = [](const std::vector<std::string>& v, const std::string& p) {
+    return std::find(v.begin(), v.end(), p) != v.end();
+  };
+  const std::string child = name_ + "/late";
+  const std::string dir = mounts_.Controller("cpuacct") + child;
+  EXPECT_FALSE(has(walk(), child));
+  EXPECT_FALSE(has(walk(), child));  // from the kept listing
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  EXPECT_TRUE(has(walk(), child)) << "a cgroup made between walks";
+  ASSERT_EQ(::rmdir(dir.c_str()), 0);
+  EXPECT_FALSE(has(walk(), child)) << "a cgroup removed between walks";
 }
 
 }  // namespace

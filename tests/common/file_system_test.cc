@@ -149,5 +149,29 @@ TEST(MemFileSystemTest, MtimeFollowsTheClock) {
   EXPECT_EQ(fs.Stat("/x")->mtime_ns - t0, 3'000'000'000);
 }
 
+// The real filesystem's directory watcher (inotify): entries made and removed in a watched
+// directory are reported once; the in-memory filesystem has none (callers then list each time).
+TEST(DirWatcherTest, ReportsWatchedDirectoriesWhoseEntriesChanged) {
+  testing::TempDir dir;
+  auto watcher = RealFileSystem()->WatchDirectories();
+  ASSERT_TRUE(watcher.ok()) << watcher.status().ToString();
+  ASSERT_TRUE((*watcher)->Watch(dir.path()).ok());
+  bool all = true;
+  auto changed = (*watcher)->Changed(all);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(changed->empty());
+  EXPECT_FALSE(all);
+  ASSERT_TRUE(RealFileSystem()->CreateDirs(dir.Join("child")).ok());
+  changed = (*watcher)->Changed(all);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(*changed, std::vector<std::string>{dir.path()});
+  EXPECT_TRUE((*watcher)->Changed(all)->empty()) << "reported once";
+  ASSERT_TRUE(RealFileSystem()->Remove(dir.Join("child")).ok());
+  EXPECT_EQ(*(*watcher)->Changed(all), std::vector<std::string>{dir.path()});
+  EXPECT_FALSE((*watcher)->Watch(dir.Join("missing")).ok());
+  EXPECT_EQ(std::make_shared<MemFileSystem>()->WatchDirectories().status().code(),
+            StatusCode::kUnimplemented);
+}
+
 }  // namespace
 }  // namespace vigil

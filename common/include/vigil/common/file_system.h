@@ -55,6 +55,18 @@ class WritableFile {
   virtual Status Close() = 0;
 };
 
+// Tells which directories had entries made or removed since it was last asked (inotify on the
+// real filesystem), so a walker lists only those again. Not thread-safe.
+class DirWatcher {
+ public:
+  virtual ~DirWatcher() = default;
+  // Starts watching `path`. Watch before listing: what is made after the call is reported.
+  virtual Status Watch(const std::string& path) = 0;
+  // The watched directories changed since the last call, without blocking. `all` is set when
+  // the kernel dropped events (its queue overflowed): then everything must be listed again.
+  virtual Result<std::vector<std::string>> Changed(bool& all) = 0;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -81,6 +93,8 @@ class FileSystem {
   virtual Result<std::vector<std::string>> Glob(const std::string& pattern) = 0;
   // The capacity of the filesystem holding `path`. The default: Unimplemented (MemFileSystem).
   virtual Result<FsUsage> StatFs(const std::string& path);
+  // A watcher of directory entries. The default: Unimplemented (callers list every time).
+  virtual Result<std::unique_ptr<DirWatcher>> WatchDirectories();
 
   // Helpers built on the methods above.
   Result<std::string> ReadFile(const std::string& path, size_t max_bytes = 64 << 20);
