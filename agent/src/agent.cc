@@ -76,19 +76,13 @@ Agent::Agent(const Config& config, std::shared_ptr<FileSystem> fs, std::shared_p
     }
   }
   if (enabled("containers")) {
-    auto mountinfo = fs_->ReadFile(a.proc_root + "/self/mountinfo");
-    Result<CgroupMounts> mounts =
-        mountinfo.ok() ? ParseCgroupMounts(*mountinfo, a.cgroup_root) : mountinfo.status();
-    if (mounts.ok()) {
-      spdlog::info("agent: cgroup {} layout under {}", ModeName(mounts->mode), a.cgroup_root);
-      ContainerCollector::Options o;
-      o.kubelet_log_dir =
-          KubeletLogDir(a.log_root.empty() ? "/var/log/pods/*/*/*.log" : a.log_root.front());
-      o.proc_root = a.proc_root;
-      o.runtime_dirs = a.runtime_dirs.empty() ? DefaultRuntimeDirs() : a.runtime_dirs;
-      containers_ = std::make_unique<ContainerCollector>(fs_, *mounts, std::move(o));
+    auto containers = ContainerCollector::FromConfig(fs_, a);
+    if (containers.ok()) {
+      containers_ = std::move(*containers);
+      spdlog::info("agent: cgroup {} layout under {}", ModeName(containers_->mounts().mode),
+                   a.cgroup_root);
     } else {
-      spdlog::warn("agent: no container statistics: {}", mounts.status().ToString());
+      spdlog::warn("agent: no container statistics: {}", containers.status().ToString());
     }
   }
   if (enabled("node")) {

@@ -226,17 +226,6 @@ CgroupStats::Blkio& DeviceEntry(std::vector<CgroupStats::Blkio>& v, uint32_t maj
   return v.back();
 }
 
-template <typename Fn>
-void ForEachLine(std::string_view text, Fn fn) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    fn(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-}
-
 }  // namespace
 
 void CgroupReader::ReadV1Blkio(const std::string& path, CgroupStats& s) {

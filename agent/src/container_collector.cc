@@ -30,6 +30,18 @@ ContainerCollector::ContainerCollector(std::shared_ptr<FileSystem> fs, CgroupMou
                                        Options options)
     : fs_(fs), reader_(std::move(fs), std::move(mounts)), options_(std::move(options)) {}
 
+Result<std::unique_ptr<ContainerCollector>> ContainerCollector::FromConfig(
+    std::shared_ptr<FileSystem> fs, const AgentConfig& a) {
+  VIGIL_ASSIGN_OR_RETURN(std::string mountinfo, fs->ReadFile(a.proc_root + "/self/mountinfo"));
+  VIGIL_ASSIGN_OR_RETURN(CgroupMounts mounts, ParseCgroupMounts(mountinfo, a.cgroup_root));
+  Options o;
+  o.kubelet_log_dir =
+      KubeletLogDir(a.log_root.empty() ? "/var/log/pods/*/*/*.log" : a.log_root.front());
+  o.proc_root = a.proc_root;
+  o.runtime_dirs = a.runtime_dirs.empty() ? DefaultRuntimeDirs() : a.runtime_dirs;
+  return std::make_unique<ContainerCollector>(std::move(fs), std::move(mounts), std::move(o));
+}
+
 namespace {
 
 // The annotations (containerd, CRI-O) or labels and image (docker) of a runtime's record.

@@ -27,6 +27,7 @@
 
 #include "cgroup_stats.h"
 #include "container_view.h"
+#include "vigil/common/config.h"
 #include "vigil/common/exposition.h"
 #include "vigil/common/file_system.h"
 
@@ -40,6 +41,13 @@ class ContainerCollector {
     std::vector<std::string> runtime_dirs;  // where the runtimes keep each container's record
   };
   ContainerCollector(std::shared_ptr<FileSystem> fs, CgroupMounts mounts, Options options);
+  // As the agent's configuration says: the cgroup mounts from <proc_root>/self/mountinfo under
+  // cgroup_root, names from the kubelet's logs under the first log_root, the runtimes' records
+  // from runtime_dirs (default: the runtimes' own). Fails when there is no cgroup mount.
+  static Result<std::unique_ptr<ContainerCollector>> FromConfig(std::shared_ptr<FileSystem> fs,
+                                                                const AgentConfig& config);
+
+  const CgroupMounts& mounts() const { return reader_.mounts(); }
 
   // One full pass: every cgroup's values of every family it has.
   Result<std::shared_ptr<const ContainerView>> Collect();

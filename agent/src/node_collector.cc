@@ -30,17 +30,6 @@ std::vector<std::string_view> Fields(std::string_view line) {
   return out;
 }
 
-template <class Fn>
-void ForEachLine(std::string_view text, Fn&& fn) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    fn(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-}
-
 std::optional<double> Num(std::string_view s) {
   double v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -23,6 +24,19 @@ namespace vigil::agent {
 // At most `max_bytes` are read. A short read is taken as the end: these files hand out
 // everything they have at once.
 bool ReadSmallFile(FileSystem& fs, const std::string& path, std::string& buf, size_t max_bytes);
+
+// Calls fn(line) for each line of `text` (without its "\n"), for the line-oriented files of
+// /proc and cgroupfs.
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn&& fn) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    fn(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+}
 
 // Files are kept in groups (a cgroup's, the node's), each looked up once per pass, and in slots
 // the caller numbers within a group. Not thread-safe: one per collecting thread.

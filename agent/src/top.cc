@@ -96,21 +96,12 @@ class Source {
  public:
   Source(const Config& config, const TopOptions& options) : options_(options) {
     if (!options.server.empty()) return;
-    auto fs = RealFileSystem();
-    const auto& a = config.agent;
-    auto mountinfo = fs->ReadFile(a.proc_root + "/self/mountinfo");
-    Result<CgroupMounts> mounts =
-        mountinfo.ok() ? ParseCgroupMounts(*mountinfo, a.cgroup_root) : mountinfo.status();
-    if (!mounts.ok()) {
-      error_ = mounts.status();
-      return;
+    auto collector = ContainerCollector::FromConfig(RealFileSystem(), config.agent);
+    if (collector.ok()) {
+      collector_ = std::move(*collector);
+    } else {
+      error_ = collector.status();
     }
-    ContainerCollector::Options o;
-    o.kubelet_log_dir =
-        KubeletLogDir(a.log_root.empty() ? "/var/log/pods/*/*/*.log" : a.log_root.front());
-    o.proc_root = a.proc_root;
-    o.runtime_dirs = a.runtime_dirs.empty() ? DefaultRuntimeDirs() : a.runtime_dirs;
-    collector_ = std::make_unique<ContainerCollector>(fs, *mounts, std::move(o));
   }
 
   Result<std::map<std::string, Sample>> Read() {
