@@ -368,16 +368,12 @@ void RemoteWriteQueue::RunSender(size_t index) {
 
 namespace {
 
-// Merges a sample's sorted labels with the constant ones (the sample's win) into `ts`.
-template <typename Labelish>
-void MergeLabels(const Labelish& labels, const Labels& constant, prometheus::TimeSeries* ts) {
+// Merges a sample's sorted labels with the constant ones (the sample's win), calling
+// put(name, value) in name order.
+template <typename Labelish, typename Put>
+void MergeLabels(const Labelish& labels, const Labels& constant, Put put) {
   auto a = labels.begin();
   auto b = constant.begin();
-  auto put = [ts](std::string_view name, std::string_view value) {
-    auto* pl = ts->add_labels();
-    pl->set_name(name.data(), name.size());
-    pl->set_value(value.data(), value.size());
-  };
   while (a != labels.end() || b != constant.end()) {
     if (b == constant.end() || (a != labels.end() && std::string_view(a->name) < b->name)) {
       put(a->name, a->value);
@@ -393,12 +389,19 @@ void MergeLabels(const Labelish& labels, const Labels& constant, prometheus::Tim
   }
 }
 
+void PutLabel(prometheus::TimeSeries* ts, std::string_view name, std::string_view value) {
+  auto* pl = ts->add_labels();
+  pl->set_name(name.data(), name.size());
+  pl->set_value(value.data(), value.size());
+}
+
 }  // namespace
 
 void SeriesWriter::Add(const Labels& labels, int64_t t_ms, double v,
                        prometheus::WriteRequest& out) const {
   auto* ts = out.add_timeseries();
-  MergeLabels(labels, constant_, ts);
+  MergeLabels(labels, constant_,
+              [ts](std::string_view n, std::string_view val) { PutLabel(ts, n, val); });
   auto* s = ts->add_samples();
   s->set_timestamp(t_ms);
   s->set_value(v);
@@ -407,26 +410,17 @@ void SeriesWriter::Add(const Labels& labels, int64_t t_ms, double v,
 void SeriesWriter::Add(std::span<const LabelView> labels, int64_t t_ms, double v,
                        remote::WriteRequestEncoder& out) const {
   merged_.clear();
-  auto a = labels.begin();
-  auto b = constant_.begin();
-  while (a != labels.end() || b != constant_.end()) {
-    if (b == constant_.end() || (a != labels.end() && a->name < b->name)) {
-      merged_.push_back(*a++);
-    } else if (a == labels.end() || b->name < a->name) {
-      merged_.push_back({b->name, b->value});
-      ++b;
-    } else {  // the sample's own label wins
-      merged_.push_back(*a++);
-      ++b;
-    }
-  }
+  MergeLabels(labels, constant_, [this](std::string_view n, std::string_view val) {
+    merged_.push_back({n, val});
+  });
   out.Add(merged_, t_ms, v);
 }
 
 void SeriesWriter::Add(std::span<const LabelView> labels, int64_t t_ms, double v,
                        prometheus::WriteRequest& out) const {
   auto* ts = out.add_timeseries();
-  MergeLabels(labels, constant_, ts);
+  MergeLabels(labels, constant_,
+              [ts](std::string_view n, std::string_view val) { PutLabel(ts, n, val); });
   auto* s = ts->add_samples();
   s->set_timestamp(t_ms);
   s->set_value(v);
