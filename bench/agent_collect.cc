@@ -175,6 +175,9 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // A node without swap, as Kubernetes nodes are by default (this machine has none either).
+  Write(fs::path(proc_dir) / "meminfo",
+        "MemTotal:       24683656 kB\nSwapTotal:             0 kB\n");
   fs::create_directories(fs::path(proc_dir) / "1" / "ns");
   Write(fs::path(proc_dir) / "1" / "ns" / "net", "host");
   auto mounts =

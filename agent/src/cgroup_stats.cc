@@ -182,7 +182,10 @@ void CgroupReader::ReadV1(const std::string& path, CgroupStats& s) {
   s.memory_usage = Number(memory, path, "memory.usage_in_bytes");
   s.memory_max_usage = Number(memory, path, "memory.max_usage_in_bytes");
   s.memory_failcnt = Number(memory, path, "memory.failcnt");
-  if (auto memsw = Number(memory, path, "memory.memsw.usage_in_bytes"); memsw && s.memory_usage) {
+  if (!swap_) {
+    s.memory_swap = 0;  // a node without swap: no cgroup has any
+  } else if (auto memsw = Number(memory, path, "memory.memsw.usage_in_bytes");
+             memsw && s.memory_usage) {
     s.memory_swap = *memsw > *s.memory_usage ? *memsw - *s.memory_usage : 0;
   }
   if (Load(memory, path, "memory.stat")) {
@@ -331,7 +334,8 @@ void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
   }
   s.memory_usage = Number(dir, path, "memory.current");
   s.memory_max_usage = Number(dir, path, "memory.peak");
-  s.memory_swap = Number(dir, path, "memory.swap.current");
+  // A node without swap: no cgroup has any, and there is a file less to read per cgroup.
+  s.memory_swap = swap_ ? Number(dir, path, "memory.swap.current") : std::optional<double>(0);
   if (Load(dir, path, "memory.stat")) {
     s.memory_rss = KeyedValue(buf_, "anon");
     s.memory_cache = KeyedValue(buf_, "file");

@@ -65,6 +65,8 @@ class CgroupReader {
   std::optional<int> FirstPid(const std::string& path);
 
   const CgroupMounts& mounts() const { return mounts_; }
+  // Whether the node has swap (SwapTotal > 0). Without it, swap usage is 0 and not read.
+  void set_swap(bool swap) { swap_ = swap; }
   // The files the reader keeps open between walks; the collector reads its /proc files through
   // it too, so a walk's end closes what went away.
   FileCache& files() { return files_; }
@@ -104,7 +106,8 @@ class CgroupReader {
   std::string path_buf_;
   uint64_t missing_files_ = 0;
   double clock_ticks_ = 100;
-  uint64_t pass_ = 0;                    // walks so far
+  uint64_t pass_ = 0;  // walks so far
+  bool swap_ = true;
   std::optional<double> inactive_file_;  // from memory.stat, for the working set
   std::unordered_map<std::string, Spec> specs_;
   // Directory listings kept between walks, listed again only when the watcher says the

@@ -149,6 +149,18 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
   ++pass_;
   LoadNames();
   LoadDevices();
+  // Whether the node has swap, from meminfo's SwapTotal (unknown: assume it does).
+  if (ReadSmallFile(*fs_, options_.proc_root + "/meminfo", buf_, 1 << 20)) {
+    bool swap = true;
+    ForEachLine(buf_, [&](std::string_view line) {
+      if (line.starts_with("SwapTotal:")) {
+        std::string_view v = line.substr(10);
+        while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+        swap = !v.starts_with("0 ");
+      }
+    });
+    reader_.set_swap(swap);
+  }
   using expo::MetricType;
   struct Def {
     const char* name;

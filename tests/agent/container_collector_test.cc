@@ -295,3 +295,24 @@ TEST_F(ContainerCollectorTest, IoPressureNetworkAndImage) {
 
 }  // namespace
 }  // namespace vigil::agent
+
+namespace vigil::agent {
+namespace {
+
+// On a node without swap (meminfo's SwapTotal is 0) swap usage is 0 and the file is not read;
+// with swap it is read.
+TEST_F(ContainerCollectorTest, SwapIsReadOnlyWhereTheNodeHasSwap) {
+  const std::string root = dir_.Join("cg");
+  const std::string c = root + "/docker/" + id_;
+  V2Cgroup(root, 1e6, 1e9, 0, "max 100000", "max");
+  V2Cgroup(c, 1e6, 1e8, 0, "max 100000", "max");
+  Write(c + "/memory.swap.current", "4096\n");
+  const std::string key = "container_memory_swap{id=\"/docker/" + id_ + "\", name=\"" + id_ + "\"}";
+  Write(dir_.Join("proc/meminfo"), "MemTotal: 100 kB\nSwapTotal:       0 kB\n");
+  EXPECT_EQ(Flatten(Collect(root))[key], 0);
+  Write(dir_.Join("proc/meminfo"), "MemTotal: 100 kB\nSwapTotal:    2048 kB\n");
+  EXPECT_EQ(Flatten(Collect(root))[key], 4096);
+}
+
+}  // namespace
+}  // namespace vigil::agent
