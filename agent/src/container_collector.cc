@@ -340,7 +340,7 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
     cg.text = cache.text;
     cg.hash = cache.base.Hash();
     auto add = [&](size_t family, double v, std::string_view extra = {}) {
-      cg.entries.push_back({static_cast<uint32_t>(family), v, std::string(extra)});
+      cg.entries.push_back({static_cast<uint32_t>(family), extra.empty() ? 0 : cg.Extra(extra), v});
     };
     if (s.cpu_usage) add(0, *s.cpu_usage, "total");
     for (size_t i = 0; i < std::size(kDefs); ++i) {

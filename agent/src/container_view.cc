@@ -29,6 +29,14 @@ void ByFamily(const ContainerView& v, Fn fn) {
 
 }  // namespace
 
+uint32_t ContainerView::Cgroup::Extra(std::string_view value) {
+  for (uint32_t i = 0; i < extras.size(); ++i) {
+    if (extras[i] == value) return i;
+  }
+  extras.emplace_back(value);
+  return static_cast<uint32_t>(extras.size() - 1);
+}
+
 std::string ContainerView::RenderBase(const Labels& base) {
   std::string out;
   for (const Label& l : base) {
@@ -63,7 +71,7 @@ void ContainerView::AppendTo(std::string& out, expo::Format format) const {
         if (!c.text.empty()) out += ',';
         out += fam.extra_label;
         out += "=\"";
-        expo::AppendEscapedLabelValue(out, e.extra);
+        expo::AppendEscapedLabelValue(out, c.extra(e));
         out += '"';
       }
       out += "} ";
@@ -84,13 +92,13 @@ void ContainerView::ForEachSeries(
       bool extra_done = fam.extra_label == nullptr;
       for (const Label& l : c.base) {
         if (!extra_done && std::string_view(fam.extra_label) < l.name) {
-          labels.push_back({fam.extra_label, e.extra});
+          labels.push_back({fam.extra_label, c.extra(e)});
           extra_done = true;
         }
         labels.push_back({l.name, l.value});
       }
-      if (!extra_done) labels.push_back({fam.extra_label, e.extra});
-      fn(labels, e.value, Key(c.hash, e.family, e.extra));
+      if (!extra_done) labels.push_back({fam.extra_label, c.extra(e)});
+      fn(labels, e.value, Key(c.hash, e.family, c.extra(e)));
     }
   }
 }
@@ -103,7 +111,7 @@ std::vector<expo::Family> ContainerView::ToFamilies() const {
     for_each([&](const Cgroup& c, const Entry& e) {
       LabelsBuilder b(c.base);
       b.Set(kMetricNameLabel, fam.name);
-      if (fam.extra_label != nullptr) b.Set(fam.extra_label, e.extra);
+      if (fam.extra_label != nullptr) b.Set(fam.extra_label, c.extra(e));
       family.samples.push_back({b.Build(), e.value, {}});
     });
     if (!family.samples.empty()) out.push_back(std::move(family));

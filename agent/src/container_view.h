@@ -30,14 +30,20 @@ struct ContainerFamily {
 struct ContainerView {
   struct Entry {
     uint32_t family;
+    uint32_t extra;  // index into Cgroup::extras: the value of the family's own label
     double value;
-    std::string extra;  // the value of the family's own label
   };
   struct Cgroup {
     Labels base;                 // without __name__
     std::string text;            // base as the text formats write it: container="app",id="..."
     uint64_t hash = 0;           // of base
     std::vector<Entry> entries;  // in family order
+    // The own-label values the entries use ("total", devices, interfaces), each once; index 0
+    // is "" for the families without one.
+    std::vector<std::string> extras = {""};
+    // The index of `value` in extras, added if new.
+    uint32_t Extra(std::string_view value);
+    std::string_view extra(const Entry& e) const { return extras[e.extra]; }
   };
 
   const std::vector<ContainerFamily>* families = nullptr;
