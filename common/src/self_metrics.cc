@@ -57,7 +57,13 @@ class ProcessCollector final : public prometheus::Collectable {
   }
 
  private:
+  // Read once: the kernel generates /proc/stat anew at each read (every interrupt counter),
+  // which at every scrape was the largest part of serving /metrics.
   static double BootTime() {
+    static const double boot = ReadBootTime();
+    return boot;
+  }
+  static double ReadBootTime() {
     std::ifstream in("/proc/stat");
     for (std::string key; in >> key;) {
       if (key == "btime") {
