@@ -188,6 +188,9 @@ bool ScrapeLoop::ScrapeOnce(int64_t t_ms) {
   last_error_.clear();
   prometheus::WriteRequest batch;
   std::vector<Labels> series;
+  // Series with a timestamp of their own get no stale marker when they go, as in Prometheus:
+  // the exposition said when they were true.
+  std::vector<bool> own_timestamp;
   uint64_t scraped = 0;
   std::vector<uint64_t> hashes;
   if (!res.ok()) {
@@ -215,9 +218,10 @@ bool ScrapeLoop::ScrapeOnce(int64_t t_ms) {
           Labels labels = lb.Build();
           if (labels.MetricName().empty()) continue;
           if (!seen.insert(labels.Hash()).second) continue;  // a duplicate in one exposition
-          const int64_t t = job.honor_timestamps ? s.timestamp_ms.value_or(t_ms) : t_ms;
-          writer_.Add(labels, t, s.value, batch);
+          const bool timed = job.honor_timestamps && s.timestamp_ms.has_value();
+          writer_.Add(labels, timed ? *s.timestamp_ms : t_ms, s.value, batch);
           series.push_back(std::move(labels));
+          own_timestamp.push_back(timed);
         }
       }
       if (job.sample_limit > 0 && series.size() > job.sample_limit) {
@@ -231,6 +235,7 @@ bool ScrapeLoop::ScrapeOnce(int64_t t_ms) {
   if (!up) {
     batch.Clear();
     series.clear();
+    own_timestamp.clear();
     scraped = 0;
     // Logged when a target goes down, not at every failed scrape; the metric counts each one.
     if (was_up_) {
@@ -261,7 +266,13 @@ bool ScrapeLoop::ScrapeOnce(int64_t t_ms) {
   report("scrape_samples_scraped", static_cast<double>(scraped));
   report("scrape_samples_post_metric_relabeling", static_cast<double>(kept));
   report("scrape_series_added", static_cast<double>(added));
-  stale_.Update(std::move(series), t_ms, writer_, batch);
+  own_timestamp.resize(series.size(), false);  // the report series
+  std::vector<Labels> tracked;
+  tracked.reserve(series.size());
+  for (size_t i = 0; i < series.size(); ++i) {
+    if (!own_timestamp[i]) tracked.push_back(std::move(series[i]));
+  }
+  stale_.Update(std::move(tracked), t_ms, writer_, batch);
   m.scrapes->Add({{"scrape_job", job.job_name}, {"result", result}}).Increment();
   m.seconds->Add({{"scrape_job", job.job_name}}, LatencyBuckets()).Observe(seconds);
   m.samples->Add({{"scrape_job", job.job_name}}).Increment(static_cast<double>(kept));

@@ -134,6 +134,21 @@ TEST_F(ScrapeLoopTest, SamplesGetTargetLabelsAndTheReportSeries) {
   EXPECT_EQ(s.size(), 7u);
 }
 
+// A series exposed with its own timestamp gets no stale marker when it goes, as in Prometheus.
+TEST_F(ScrapeLoopTest, SeriesWithTheirOwnTimestampsGetNoStaleMarker) {
+  target_.Set("timed 1 1700000000000\nplain 2\n");
+  auto loop = Loop("");
+  ASSERT_TRUE(loop->ScrapeOnce(1000));
+  target_.Set("other 3\n");
+  ASSERT_TRUE(loop->ScrapeOnce(2000));
+  Series s = Last(2000);
+  const std::string tail =
+      ", cluster=\"c1\", instance=\"" + Instance() + "\", job=\"app\", zone=\"a\"}";
+  ASSERT_EQ(s.count("{__name__=\"plain\"" + tail), 1u);
+  EXPECT_TRUE(IsStaleNaN(s.at("{__name__=\"plain\"" + tail)));
+  EXPECT_EQ(s.count("{__name__=\"timed\"" + tail), 0u);
+}
+
 TEST_F(ScrapeLoopTest, HonorLabelsKeepsTheExposedOnes) {
   target_.Set("requests_total{job=\"inner\"} 7\n");
   auto loop = Loop("    honor_labels: true\n");
