@@ -280,11 +280,15 @@ void CgroupReader::ReadV2Io(const std::string& path, CgroupStats& s) {
   });
 }
 
+std::string CgroupReader::WalkRoot() const {
+  if (!V1()) return mounts_.unified;
+  std::string root = mounts_.Controller("cpuacct");
+  return root.empty() ? mounts_.Controller("memory") : root;
+}
+
 std::optional<int> CgroupReader::FirstPid(const std::string& path) {
   group_ = &files_.GroupFor(path);
-  std::string root = V1() ? mounts_.Controller("cpuacct") : mounts_.unified;
-  if (root.empty() && V1()) root = mounts_.Controller("memory");
-  if (!Load(root, path, "cgroup.procs", false)) return std::nullopt;
+  if (!Load(WalkRoot(), path, "cgroup.procs", false)) return std::nullopt;
   int pid = 0;
   auto [p, ec] = std::from_chars(buf_.data(), buf_.data() + buf_.size(), pid);
   if (ec != std::errc() || pid <= 0) return std::nullopt;
@@ -361,8 +365,7 @@ void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
 }
 
 Status CgroupReader::Walk(const std::function<bool(const std::string&)>& fn) {
-  std::string root = V1() ? mounts_.Controller("cpuacct") : mounts_.unified;
-  if (root.empty() && V1()) root = mounts_.Controller("memory");
+  const std::string root = WalkRoot();
   if (root.empty()) return NotFound("no cgroup hierarchy with CPU or memory statistics");
   ++pass_;
   if (watcher_) {

@@ -74,6 +74,9 @@ class CgroupReader {
 
  private:
   bool V1() const { return !mounts_.controllers.empty(); }
+  // The hierarchy walked, and whose cgroup.procs tell a cgroup's processes: the unified one on
+  // v2, cpuacct's (else memory's) on v1.
+  std::string WalkRoot() const;
   // Reads a file into buf_; false (counted) when it is gone or unreadable.
   // Optional files (io.stat, PSI: absent where the controller or the kernel option is off) are
   // loaded with count_missing false.

@@ -10,8 +10,11 @@
 
 namespace vigil::agent {
 namespace {
-// The slot of /proc/<pid>/net/dev among a cgroup's open files (past the reader's own).
+// The slot of /proc/<pid>/net/dev among a cgroup's open files (past the reader's own), and of
+// the node's files the collector reads at every pass in its own group.
 constexpr size_t kNetDevSlot = 64;
+constexpr size_t kDiskstatsSlot = 0;
+constexpr size_t kMeminfoSlot = 1;
 }  // namespace
 
 std::string KubeletLogDir(const std::string& log_root_glob) {
@@ -102,9 +105,16 @@ const ContainerCollector::RuntimeMeta& ContainerCollector::Meta(const std::strin
   return m;
 }
 
+bool ContainerCollector::ReadProcFile(const char* name, size_t slot) {
+  // Kept open between passes like the cgroups' files, in a group of its own ("proc:"; cgroup
+  // paths start with "/"). The walk's end keeps it: it is used earlier in the same pass.
+  return reader_.files().Read(reader_.files().GroupFor("proc:"), slot,
+                              options_.proc_root + "/" + name, buf_, 1 << 20);
+}
+
 void ContainerCollector::LoadDevices() {
   devices_.clear();
-  if (!ReadSmallFile(*fs_, options_.proc_root + "/diskstats", buf_, 1 << 20)) return;
+  if (!ReadProcFile("diskstats", kDiskstatsSlot)) return;
   size_t pos = 0;
   while (pos < buf_.size()) {
     size_t end = buf_.find('\n', pos);
@@ -150,7 +160,7 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
   LoadNames();
   LoadDevices();
   // Whether the node has swap, from meminfo's SwapTotal (unknown: assume it does).
-  if (ReadSmallFile(*fs_, options_.proc_root + "/meminfo", buf_, 1 << 20)) {
+  if (ReadProcFile("meminfo", kMeminfoSlot)) {
     bool swap = true;
     ForEachLine(buf_, [&](std::string_view line) {
       if (line.starts_with("SwapTotal:")) {

@@ -66,6 +66,7 @@ class ContainerCollector {
   };
   void LoadNames();
   void LoadDevices();
+  bool ReadProcFile(const char* name, size_t slot);  // <proc_root>/<name> into buf_
   const RuntimeMeta& Meta(const std::string& id);
 
   std::shared_ptr<FileSystem> fs_;

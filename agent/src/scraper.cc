@@ -172,10 +172,18 @@ ScrapeLoop::ScrapeLoop(ScrapeTarget target, Labels external, ScrapeSink sink)
     : target_(std::move(target)),
       writer_(std::move(external)),
       sink_(std::move(sink)),
-      client_(ClientFor(*target_.job)) {}
+      client_(ClientFor(*target_.job)) {
+  auto& m = ScrapeMetrics::Get();
+  const std::string& job = target_.job->job_name;
+  for (const char* r :
+       {"ok", "connection", "timeout", "http_status", "body_size", "parse", "sample_limit"}) {
+    scrapes_by_result_[r] = &m.scrapes->Add({{"scrape_job", job}, {"result", r}});
+  }
+  seconds_ = &m.seconds->Add({{"scrape_job", job}}, LatencyBuckets());
+  samples_ = &m.samples->Add({{"scrape_job", job}});
+}
 
 bool ScrapeLoop::ScrapeOnce(int64_t t_ms) {
-  auto& m = ScrapeMetrics::Get();
   const ScrapeJob& job = *target_.job;
   const auto start = std::chrono::steady_clock::now();
   http::ClientRequest req;
@@ -273,9 +281,9 @@ bool ScrapeLoop::ScrapeOnce(int64_t t_ms) {
     if (!own_timestamp[i]) tracked.push_back(std::move(series[i]));
   }
   stale_.Update(std::move(tracked), t_ms, writer_, batch);
-  m.scrapes->Add({{"scrape_job", job.job_name}, {"result", result}}).Increment();
-  m.seconds->Add({{"scrape_job", job.job_name}}, LatencyBuckets()).Observe(seconds);
-  m.samples->Add({{"scrape_job", job.job_name}}).Increment(static_cast<double>(kept));
+  scrapes_by_result_.find(result)->second->Increment();
+  seconds_->Observe(seconds);
+  samples_->Increment(static_cast<double>(kept));
   sink_(std::move(batch));
   return up;
 }

@@ -22,6 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+
 #include "remote.pb.h"
 #include "remote_write_queue.h"
 #include "scrape_config.h"
@@ -65,6 +68,10 @@ class ScrapeLoop {
   StalenessTracker stale_;
   std::vector<uint64_t> previous_;  // sorted hashes of the last scrape's series
   std::string last_error_;
+  // Self-metric handles, taken once (never Add() per scrape).
+  std::map<std::string, prometheus::Counter*, std::less<>> scrapes_by_result_;
+  prometheus::Histogram* seconds_ = nullptr;
+  prometheus::Counter* samples_ = nullptr;
   bool was_up_ = true;
   uint64_t scrapes_ = 0;
 };
