@@ -116,6 +116,7 @@ void Agent::Collect() {
   if (node_) {
     missing_before += node_->missing_files();
     view->node = node_->Collect();
+    node_->AppendText(view->node_text, view->node);
     missing_after += node_->missing_files();
   }
   size_t series = view->containers ? view->containers->series() : 0;
@@ -269,16 +270,16 @@ std::string Agent::Exposition(expo::Format format) {
     view = view_;
   }
   std::string out;
+  out.reserve(exposition_bytes_.load(std::memory_order_relaxed) + 4096);
   if (view && view->containers) view->containers->AppendTo(out, format);
-  if (view) expo::Append(out, view->node, format);
-  const std::string self = SerializeSelfMetrics();
-  if (format == expo::Format::kText) {
-    out += self;
-  } else if (auto own = expo::Parse(self, expo::Format::kText); own.ok()) {
-    // OpenMetrics: the self metrics as families too, one document with one # EOF.
-    expo::Append(out, *own, format);
+  if (view && format == expo::Format::kText) {
+    out += view->node_text;
+  } else if (view) {
+    expo::Append(out, view->node, format);
   }
+  AppendSelfMetrics(out, format);
   expo::AppendEnd(out, format);
+  exposition_bytes_.store(out.size(), std::memory_order_relaxed);
   return out;
 }
 

@@ -75,7 +75,7 @@ void ContainerView::AppendTo(std::string& out, expo::Format format) const {
         out += '"';
       }
       out += "} ";
-      out += expo::FormatValue(e.value);
+      expo::AppendValue(out, e.value);
       out += '\n';
     });
   });

@@ -18,17 +18,31 @@ namespace {
 using expo::Family;
 using expo::MetricType;
 
-std::vector<std::string_view> Fields(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    const size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
+// The fields of a line, split at blanks, held inline: no allocation per line. Only the first
+// kMax count; the lines read here have at most 20 that matter (/proc/stat's intr line has
+// hundreds, of which only the first is used).
+class Fields {
+ public:
+  explicit Fields(std::string_view line) {
+    size_t i = 0;
+    while (i < line.size() && n_ < kMax) {
+      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+      const size_t start = i;
+      while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+      if (i > start) f_[n_++] = line.substr(start, i - start);
+    }
   }
-  return out;
-}
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  std::string_view operator[](size_t i) const { return f_[i]; }
+  const std::string_view* begin() const { return f_.data(); }
+  const std::string_view* end() const { return f_.data() + n_; }
+
+ private:
+  static constexpr size_t kMax = 24;
+  std::array<std::string_view, kMax> f_;
+  size_t n_ = 0;
+};
 
 std::optional<double> Num(std::string_view s) {
   double v = 0;
@@ -46,26 +60,63 @@ Family Fam(std::string name, MetricType type, std::string help) {
 void NodeCollector::Add(
     Family& f, double v,
     std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
-  // The label sets are the same pass after pass: built once, found by a hash of the parts.
-  uint64_t h = std::hash<std::string_view>{}(f.name);
+  // A pass adds the same series in the same order as the last one: the label set of the n-th
+  // Add is reused when its name and label pairs are those of the last pass' n-th.
+  key_.assign(f.name);
   for (auto [n, val] : labels) {
-    h = h * 1099511628211ULL ^ std::hash<std::string_view>{}(n);
-    h = h * 1099511628211ULL ^ std::hash<std::string_view>{}(val);
+    key_ += '\xff';
+    key_ += n;
+    key_ += '\xfe';
+    key_ += val;
   }
-  CachedLabels& c = labels_[h];
-  bool same =
-      !c.labels.empty() && c.labels.size() == labels.size() + 1 && c.labels.MetricName() == f.name;
-  for (auto it = labels.begin(); same && it != labels.end(); ++it) {
-    same = c.labels.Get(it->first) == it->second;
-  }
-  if (!same) {
+  if (next_slot_ == label_slots_.size()) label_slots_.emplace_back();
+  LabelSlot& slot = label_slots_[next_slot_++];
+  if (slot.key(arena_) != key_) {
     LabelsBuilder b;
     b.Set(kMetricNameLabel, f.name);
     for (auto [n, val] : labels) b.Set(n, val);
-    c.labels = b.Build();
+    slot.labels = b.Build();
+    slot.key_at = arena_.size();
+    slot.key_size = key_.size();
+    arena_ += key_;
+    slot.text_at = arena_.size();
+    expo::AppendSeries(arena_, slot.labels);
+    arena_ += ' ';
+    slot.text_size = arena_.size() - slot.text_at;
+    slots_changed_ = true;
   }
-  c.pass = pass_;
-  f.samples.push_back({c.labels, v, {}});
+  // One allocation for most families, instead of a vector growing sample by sample.
+  if (f.samples.empty()) f.samples.reserve(8);
+  f.samples.push_back({slot.labels, v, {}});
+}
+
+void NodeCollector::AppendText(std::string& out, const std::vector<Family>& families) {
+  out.reserve(out.size() + text_bytes_ + 1024);
+  const size_t start = out.size();
+  if (family_headers_.size() < families.size()) family_headers_.resize(families.size());
+  for (size_t i = 0; i < families.size(); ++i) {
+    const Family& f = families[i];
+    auto& [name, header] = family_headers_[i];
+    if (name != f.name) {
+      name = f.name;
+      header.clear();
+      expo::AppendFamilyHeader(header, f.name, f.type, f.help, f.unit, expo::Format::kText);
+    }
+    out += header;
+    for (const expo::Sample& s : f.samples) {
+      const std::pair<const void*, size_t> key(s.labels.identity(), 0);
+      auto slot = std::lower_bound(by_identity_.begin(), by_identity_.end(), key);
+      if (slot != by_identity_.end() && slot->first == key.first) {
+        out += label_slots_[slot->second].text(arena_);
+      } else {  // not added by this collector: written in full
+        expo::AppendSeries(out, s.labels);
+        out += ' ';
+      }
+      expo::AppendValue(out, s.value);
+      out += '\n';
+    }
+  }
+  text_bytes_ = out.size() - start;
 }
 
 NodeCollector::NodeCollector(std::shared_ptr<FileSystem> fs, Options options)
@@ -88,8 +139,8 @@ bool NodeCollector::ReadNodeFile(const std::string& path, size_t max_bytes) {
                      max_bytes);
 }
 
-bool NodeCollector::Load(std::string_view file) {
-  if (!ReadNodeFile(proc_root_ + "/" + std::string(file), 8 << 20)) {
+bool NodeCollector::Load(std::string_view file, size_t max_bytes) {
+  if (!ReadNodeFile(proc_root_ + "/" + std::string(file), max_bytes)) {
     ++missing_files_;
     return false;
   }
@@ -98,6 +149,7 @@ bool NodeCollector::Load(std::string_view file) {
 
 std::vector<Family> NodeCollector::Collect() {
   std::vector<Family> out;
+  out.reserve(families_ + 8);  // growing it anew each pass was the pass' largest malloc cost
   Stat(out);
   Meminfo(out);
   Loadavg(out);
@@ -108,7 +160,33 @@ std::vector<Family> NodeCollector::Collect() {
   Filesystems(out);
   Time(out);
   files_.EndPass();
-  std::erase_if(labels_, [&](const auto& kv) { return kv.second.pass != pass_; });
+  slots_changed_ |= next_slot_ != label_slots_.size();
+  label_slots_.resize(next_slot_);
+  if (slots_changed_) {
+    // Slots made again leave their old text in the arena: written anew when half is garbage.
+    size_t live = 0;
+    for (const LabelSlot& slot : label_slots_) live += slot.key_size + slot.text_size;
+    if (arena_.size() > 2 * live + 4096) {
+      std::string arena;
+      arena.reserve(live);
+      for (LabelSlot& slot : label_slots_) {
+        const std::string_view key = slot.key(arena_), text = slot.text(arena_);
+        slot.key_at = arena.size();
+        arena += key;
+        slot.text_at = arena.size();
+        arena += text;
+      }
+      arena_ = std::move(arena);
+    }
+    by_identity_.clear();
+    for (size_t i = 0; i < label_slots_.size(); ++i) {
+      by_identity_.emplace_back(label_slots_[i].labels.identity(), i);
+    }
+    std::sort(by_identity_.begin(), by_identity_.end());
+    slots_changed_ = false;
+  }
+  next_slot_ = 0;
+  families_ = out.size();
   ++pass_;
   return out;
 }
@@ -132,7 +210,27 @@ std::string UnescapeMount(std::string_view s) {
 
 }  // namespace
 
-void NodeCollector::Filesystems(std::vector<Family>& out) {
+bool NodeCollector::ReadMounts() {
+  // The mount table changes rarely, and the kernel's rendering of it was a tenth of a pass: it
+  // is parsed again only when procfs says it changed (or cannot say), and every 100 passes.
+  if (mounts_file_ && pass_ - mounts_pass_ < 100) {
+    if (auto changed = mounts_file_->MountTableChanged(); changed && !*changed) return true;
+  }
+  if (!mounts_file_ || pass_ - mounts_pass_ >= 100) {
+    mounts_file_.reset();
+    for (const char* name : {"/1/mounts", "/mounts"}) {
+      if (auto f = fs_->OpenForRead(proc_root_ + name); f.ok()) {
+        mounts_file_ = std::move(*f);
+        break;
+      }
+    }
+  }
+  if (!mounts_file_ || !ReadAll(*mounts_file_, buf_, 8 << 20) || buf_.empty()) {
+    mounts_file_.reset();
+    ++missing_files_;
+    return false;
+  }
+  mounts_pass_ = pass_;
   // node_exporter 1.5's defaults.
   static const re2::RE2 kMountExclude(
       "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)");
@@ -140,7 +238,36 @@ void NodeCollector::Filesystems(std::vector<Family>& out) {
       "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
       "iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|"
       "sysfs|tracefs)$");
-  if (!ReadNodeFile(proc_root_ + "/1/mounts", 8 << 20) && !Load("mounts")) return;
+  mounts_.clear();
+  std::set<std::string> seen;
+  ForEachLine(buf_, [&](std::string_view line) {
+    const Fields f(line);
+    if (f.size() < 4) return;
+    Mount m;
+    m.device = UnescapeMount(f[0]);
+    m.mountpoint = UnescapeMount(f[1]);
+    m.fstype = std::string(f[2]);
+    if (re2::RE2::PartialMatch(m.mountpoint, kMountExclude) ||
+        re2::RE2::FullMatch(m.fstype, kTypeExclude)) {
+      return;
+    }
+    // The same mount point twice (mounted over): one set of series, as node_exporter keeps.
+    if (!seen.insert(m.device + '\0' + m.mountpoint + '\0' + m.fstype).second) return;
+    std::string_view opts = f[3];
+    while (!opts.empty()) {
+      const size_t comma = opts.find(',');
+      if (opts.substr(0, comma) == "ro") m.readonly = true;
+      if (comma == std::string_view::npos) break;
+      opts.remove_prefix(comma + 1);
+    }
+    m.path = rootfs_ == "/" ? m.mountpoint : rootfs_ + m.mountpoint;
+    mounts_.push_back(std::move(m));
+  });
+  return true;
+}
+
+void NodeCollector::Filesystems(std::vector<Family>& out) {
+  if (!ReadMounts()) return;
   struct Def {
     const char* name;
     const char* help;
@@ -158,36 +285,14 @@ void NodeCollector::Filesystems(std::vector<Family>& out) {
   };
   std::vector<Family> fams;
   for (const auto& d : kDefs) fams.push_back(Fam(d.name, MetricType::kGauge, d.help));
-  std::set<std::string> seen;
-  ForEachLine(buf_, [&](std::string_view line) {
-    const auto f = Fields(line);
-    if (f.size() < 4) return;
-    const std::string device = UnescapeMount(f[0]);
-    const std::string mountpoint = UnescapeMount(f[1]);
-    const std::string fstype(f[2]);
-    if (re2::RE2::PartialMatch(mountpoint, kMountExclude) ||
-        re2::RE2::FullMatch(fstype, kTypeExclude)) {
-      return;
-    }
-    // The same mount point twice (mounted over): one set of series, as node_exporter keeps.
-    if (!seen.insert(device + '\0' + mountpoint + '\0' + fstype).second) return;
-    bool readonly = false;
-    std::string_view opts = f[3];
-    while (!opts.empty()) {
-      const size_t comma = opts.find(',');
-      if (opts.substr(0, comma) == "ro") readonly = true;
-      if (comma == std::string_view::npos) break;
-      opts.remove_prefix(comma + 1);
-    }
-    const Labels labels{{"device", device}, {"fstype", fstype}, {"mountpoint", mountpoint}};
+  for (const Mount& m : mounts_) {
     auto add = [&](size_t i, double v) {
-      fams[i].samples.push_back(
-          {LabelsBuilder(labels).Set(kMetricNameLabel, kDefs[i].name).Build(), v, {}});
+      Add(fams[i], v, {{"device", m.device}, {"fstype", m.fstype}, {"mountpoint", m.mountpoint}});
     };
-    auto usage = fs_->StatFs(rootfs_ == "/" ? mountpoint : rootfs_ + mountpoint);
+    auto usage = fs_->StatFs(m.path);
     if (!usage.ok()) {
       add(6, 1);
-      return;
+      continue;
     }
     const double bs = static_cast<double>(usage->block_size);
     add(0, static_cast<double>(usage->blocks) * bs);
@@ -195,9 +300,9 @@ void NodeCollector::Filesystems(std::vector<Family>& out) {
     add(2, static_cast<double>(usage->blocks_available) * bs);
     add(3, static_cast<double>(usage->files));
     add(4, static_cast<double>(usage->files_free));
-    add(5, readonly ? 1 : 0);
+    add(5, m.readonly ? 1 : 0);
     add(6, 0);
-  });
+  }
   for (Family& fam : fams) {
     if (!fam.samples.empty()) out.push_back(std::move(fam));
   }
@@ -274,7 +379,7 @@ void NodeCollector::Stat(std::vector<Family>& out) {
   static constexpr std::string_view kModes[] = {"user",   "nice", "system",  "idle",
                                                 "iowait", "irq",  "softirq", "steal"};
   ForEachLine(buf_, [&](std::string_view line) {
-    const auto f = Fields(line);
+    const Fields f(line);
     if (f.size() < 2) return;
     if (f[0].starts_with("cpu") && f[0].size() > 3) {
       const std::string_view n = f[0].substr(3);
@@ -304,7 +409,7 @@ void NodeCollector::Stat(std::vector<Family>& out) {
 void NodeCollector::Meminfo(std::vector<Family>& out) {
   if (!Load("meminfo")) return;
   ForEachLine(buf_, [&](std::string_view line) {
-    const auto f = Fields(line);
+    const Fields f(line);
     if (f.size() < 2 || !f[0].ends_with(':')) return;
     auto v = Num(f[1]);
     if (!v) return;
@@ -327,7 +432,7 @@ void NodeCollector::Meminfo(std::vector<Family>& out) {
 
 void NodeCollector::Loadavg(std::vector<Family>& out) {
   if (!Load("loadavg")) return;
-  const auto f = Fields(buf_);
+  const Fields f(buf_);
   const char* names[] = {"node_load1", "node_load5", "node_load15"};
   for (size_t i = 0; i < 3 && i < f.size(); ++i) {
     if (auto v = Num(f[i])) {
@@ -343,8 +448,9 @@ void NodeCollector::Loadavg(std::vector<Family>& out) {
 }
 
 void NodeCollector::Filefd(std::vector<Family>& out) {
-  if (!Load("sys/fs/file-nr")) return;
-  const auto f = Fields(std::string_view(buf_).substr(0, buf_.find('\n')));
+  // Small: the kernel allocates (and zeroes) a buffer of the size asked for sysctl files.
+  if (!Load("sys/fs/file-nr", 256)) return;
+  const Fields f(std::string_view(buf_).substr(0, buf_.find('\n')));
   if (f.size() < 3) return;
   if (auto v = Num(f[0])) {
     Family fam =
@@ -368,7 +474,7 @@ std::vector<NetDevice> ParseNetDev(std::string_view text) {
     std::string_view dev = line.substr(0, colon);
     while (!dev.empty() && dev.front() == ' ') dev.remove_prefix(1);
     if (dev == "lo") return;
-    const auto f = Fields(line.substr(colon + 1));
+    const Fields f(line.substr(colon + 1));
     if (f.size() < 16) return;
     NetDevice d;
     d.name = std::string(dev);
@@ -462,10 +568,19 @@ void NodeCollector::DiskStats(std::vector<Family>& out) {
   }
   Family info = Fam("node_disk_info", MetricType::kGauge, "Info of /sys/block/<block_device>.");
   ForEachLine(buf_, [&](std::string_view line) {
-    const auto f = Fields(line);
+    const Fields f(line);
     if (f.size() < 14) return;
     const std::string_view dev = f[2];
-    if (re2::RE2::FullMatch(re2::StringPiece(dev.data(), dev.size()), kExclude)) return;
+    // The devices are the same pass after pass: each is matched once.
+    auto known = std::find_if(disk_excluded_.begin(), disk_excluded_.end(),
+                              [&](const auto& d) { return d.first == dev; });
+    if (known == disk_excluded_.end()) {
+      if (disk_excluded_.size() >= 4096) disk_excluded_.clear();  // churn: bounded
+      known = disk_excluded_.emplace(
+          disk_excluded_.end(), std::string(dev),
+          re2::RE2::FullMatch(re2::StringPiece(dev.data(), dev.size()), kExclude));
+    }
+    if (known->second) return;
     Add(info, 1, {{"device", dev}, {"major", f[0]}, {"minor", f[1]}});
     for (size_t i = 0; i < std::size(kStats); ++i) {
       const size_t at = 3 + kStats[i].field;
@@ -496,7 +611,7 @@ void NodeCollector::Pressure(std::vector<Family>& out) {
     // Not counted as missing: kernels without PSI have no such file.
     if (!ReadNodeFile(proc_root_ + "/" + r.file, 1 << 20)) continue;
     ForEachLine(buf_, [&](std::string_view line) {
-      const auto f = Fields(line);
+      const Fields f(line);
       if (f.empty()) return;
       const char* name = f[0] == "some" ? r.some : f[0] == "full" ? r.full : nullptr;
       if (name == nullptr) return;

@@ -46,10 +46,13 @@ class NodeCollector {
   NodeCollector(std::shared_ptr<FileSystem> fs, Options options);
 
   std::vector<expo::Family> Collect();
+  // `families` (from Collect) in the text format, as expo::Append writes them, from the sample
+  // names and label sets rendered once when the collector first made them.
+  void AppendText(std::string& out, const std::vector<expo::Family>& families);
   uint64_t missing_files() const { return missing_files_; }
 
  private:
-  bool Load(std::string_view file);
+  bool Load(std::string_view file, size_t max_bytes = 8 << 20);
   void Add(expo::Family& f, double v,
            std::initializer_list<std::pair<std::string_view, std::string_view>> labels = {});
   bool ReadNodeFile(const std::string& path, size_t max_bytes);
@@ -61,17 +64,49 @@ class NodeCollector {
   void DiskStats(std::vector<expo::Family>& out);
   void Pressure(std::vector<expo::Family>& out);
   void Filesystems(std::vector<expo::Family>& out);
+  bool ReadMounts();
   void Time(std::vector<expo::Family>& out);
 
   std::shared_ptr<FileSystem> fs_;
   FileCache files_;
   std::vector<std::string> slots_;  // the path of each of files_' slots
-  struct CachedLabels {
+  // The label sets of the last pass, in the order of its Add calls (see Add).
+  // Each slot's key (name and label pairs, joined) and text (the labels in the text format:
+  // name{a="x"} and a space) are kept together in arena_, read pass after pass in order.
+  struct LabelSlot {
     Labels labels;
-    uint64_t pass = 0;
+    size_t key_at = 0, key_size = 0, text_at = 0, text_size = 0;
+    std::string_view key(const std::string& arena) const {
+      return std::string_view(arena).substr(key_at, key_size);
+    }
+    std::string_view text(const std::string& arena) const {
+      return std::string_view(arena).substr(text_at, text_size);
+    }
   };
-  std::unordered_map<uint64_t, CachedLabels> labels_;  // by a hash of name and label pairs
+  std::vector<LabelSlot> label_slots_;
+  std::string arena_;
+  // (identity of a slot's labels, slot), sorted, rebuilt when slots change.
+  std::vector<std::pair<const void*, size_t>> by_identity_;
+  bool slots_changed_ = false;
+  size_t families_ = 0;    // in the last pass
+  size_t text_bytes_ = 0;  // of the last AppendText
+  // The HELP and TYPE lines of the last pass' families, in order, by name.
+  std::vector<std::pair<std::string, std::string>> family_headers_;
+  size_t next_slot_ = 0;
+  std::string key_;
   uint64_t pass_ = 1;
+  // The filesystems to report, from the mount table, and the table kept open to ask whether it
+  // changed.
+  struct Mount {
+    std::string device, mountpoint, fstype;
+    bool readonly = false;
+    std::string path;  // the mount point under --rootfs, for statfs
+  };
+  std::vector<Mount> mounts_;
+  std::unique_ptr<ReadableFile> mounts_file_;
+  uint64_t mounts_pass_ = 0;
+  // Block devices seen in diskstats: whether node_exporter's default excludes them.
+  std::vector<std::pair<std::string, bool>> disk_excluded_;
   std::vector<std::string> clocksources_;  // clocksource<N> directories
   std::string proc_root_;
   std::string sys_root_;

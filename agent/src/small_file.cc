@@ -5,23 +5,22 @@
 #include <algorithm>
 
 namespace vigil::agent {
-namespace {
 
 bool ReadAll(ReadableFile& file, std::string& buf, size_t max_bytes) {
   buf.clear();
   char chunk[16384];
+  // No more than the caller wants at once: procfs allocates a kernel buffer of the size asked.
+  const size_t want = std::min(sizeof(chunk), std::max<size_t>(max_bytes, 1));
   for (;;) {
-    auto n = file.ReadAt(buf.size(), chunk, sizeof(chunk));
+    auto n = file.ReadAt(buf.size(), chunk, want);
     if (!n.ok()) {
       buf.clear();
       return false;
     }
     buf.append(chunk, *n);
-    if (*n < sizeof(chunk) || buf.size() >= max_bytes) return true;
+    if (*n < want || buf.size() >= max_bytes) return true;
   }
 }
-
-}  // namespace
 
 bool ReadSmallFile(FileSystem& fs, const std::string& path, std::string& buf, size_t max_bytes) {
   buf.clear();

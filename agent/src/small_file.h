@@ -24,6 +24,8 @@ namespace vigil::agent {
 // At most `max_bytes` are read. A short read is taken as the end: these files hand out
 // everything they have at once.
 bool ReadSmallFile(FileSystem& fs, const std::string& path, std::string& buf, size_t max_bytes);
+// The same from a file already open, from offset 0.
+bool ReadAll(ReadableFile& file, std::string& buf, size_t max_bytes);
 
 // Calls fn(line) for each line of `text` (without its "\n"), for the line-oriented files of
 // /proc and cgroupfs.

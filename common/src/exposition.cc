@@ -478,17 +478,16 @@ class Parser {
 };
 
 void AppendEscaped(std::string& out, std::string_view s, bool quotes) {
-  for (char c : s) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"' && quotes) {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
+  // Runs without a character to escape (nearly every value) are appended whole.
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c != '\\' && c != '\n' && (c != '"' || !quotes)) continue;
+    out.append(s.data() + start, i - start);
+    out += c == '\\' ? "\\\\" : c == '\n' ? "\\n" : "\\\"";
+    start = i + 1;
   }
+  out.append(s.data() + start, s.size() - start);
 }
 
 }  // namespace
@@ -497,9 +496,15 @@ Result<std::vector<Family>> Parse(std::string_view body, Format format, const Pa
   return Parser(body, format, limits).Run();
 }
 
-std::string FormatValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+void AppendValue(std::string& out, double v) {
+  if (std::isnan(v)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(v)) {
+    out += v > 0 ? "+Inf" : "-Inf";
+    return;
+  }
   // Go's shortest 'g': the shortest digits that round-trip, in exponent form when the decimal
   // exponent is below -4 or at least 6 ("1e+06", "1.5e-07"), else in fixed form.
   char buf[64];
@@ -508,9 +513,18 @@ std::string FormatValue(double v) {
   size_t e = sci.find('e');
   int exp = 0;
   std::from_chars(sci.data() + e + (sci[e + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exp);
-  if (exp < -4 || exp >= 6) return std::string(sci);
+  if (exp < -4 || exp >= 6) {
+    out += sci;
+    return;
+  }
   auto [q, ec2] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
-  return std::string(buf, q);
+  out.append(buf, q);
+}
+
+std::string FormatValue(double v) {
+  std::string out;
+  AppendValue(out, v);
+  return out;
 }
 
 void AppendFamilyHeader(std::string& out, std::string_view name, MetricType type,
@@ -547,6 +561,21 @@ void AppendEscapedLabelValue(std::string& out, std::string_view value) {
   AppendEscaped(out, value, true);
 }
 
+void AppendSeries(std::string& out, const Labels& labels) {
+  out += labels.MetricName();
+  bool first = true;
+  for (const Label& l : labels) {
+    if (l.name == kMetricNameLabel) continue;
+    out += first ? '{' : ',';
+    first = false;
+    out += l.name;
+    out += "=\"";
+    AppendEscaped(out, l.value, true);
+    out += '"';
+  }
+  if (!first) out += '}';
+}
+
 void Append(std::string& out, const std::vector<Family>& families, Format format) {
   for (const Family& f : families) {
     // A counter family whose samples are already named as OpenMetrics names them (name_total,
@@ -572,20 +601,9 @@ void Append(std::string& out, const std::vector<Family>& families, Format format
       AppendFamilyHeader(out, name, type, f.help, f.unit, format);
     }
     for (const Sample& s : f.samples) {
-      out += s.labels.MetricName();
-      bool first = true;
-      for (const Label& l : s.labels) {
-        if (l.name == kMetricNameLabel) continue;
-        out += first ? '{' : ',';
-        first = false;
-        out += l.name;
-        out += "=\"";
-        AppendEscaped(out, l.value, true);
-        out += '"';
-      }
-      if (!first) out += '}';
+      AppendSeries(out, s.labels);
       out += ' ';
-      out += FormatValue(s.value);
+      AppendValue(out, s.value);
       if (s.timestamp_ms) {
         out += ' ';
         if (format == Format::kOpenMetrics) {

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <linux/magic.h>
+#include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -93,9 +95,21 @@ class PosixReadableFile final : public ReadableFile {
     return FromStat(st);
   }
 
+  std::optional<bool> MountTableChanged() override {
+    if (!procfs_) {
+      struct statfs fs;
+      procfs_ = ::fstatfs(fd_, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+    }
+    if (!*procfs_) return std::nullopt;
+    pollfd p{fd_, POLLPRI, 0};
+    if (::poll(&p, 1, 0) < 0) return std::nullopt;
+    return (p.revents & (POLLERR | POLLPRI)) != 0;
+  }
+
  private:
   int fd_;
   std::string path_;
+  std::optional<bool> procfs_;  // whether the file is on procfs, once asked
 };
 
 class PosixWritableFile final : public WritableFile {

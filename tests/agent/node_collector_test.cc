@@ -111,6 +111,62 @@ TEST(NodeCollectorTest, FixtureProc) {
   EXPECT_EQ(c.missing_files(), 0u);
 }
 
+// Pass after pass the collector reuses what it built (label sets, their text, the mount list):
+// changes between passes must still show, and the text it writes with a pass must be what
+// expo::Write writes for the pass' families.
+TEST(NodeCollectorTest, PassesFollowChangesAndWriteTheirText) {
+  testing::TempDir dir;
+  auto write = [&](const std::string& rel, const std::string& text) {
+    std::filesystem::create_directories(std::filesystem::path(dir.Join(rel)).parent_path());
+    std::ofstream(dir.Join(rel)) << text;
+  };
+  auto netdev = [&](const std::string& devices) {
+    write("net/dev",
+          "Inter-|   Receive                                                |  Transmit\n"
+          " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets "
+          "errs drop fifo colls carrier compressed\n" +
+              devices);
+  };
+  write("stat", "cpu0 100 0 200 300 5 0 1 0 7 0\nctxt 999\n");
+  write("meminfo", "MemTotal:       16384 kB\n");
+  netdev("  eth0: 1000 10 1 2 0 0 0 3 2000 20 0 0 0 0 0 0\n");
+  write("1/mounts", "/dev/root / ext4 rw,relatime 0 0\n");
+  std::filesystem::create_directories(dir.Join("root/data"));
+  NodeCollector c(RealFileSystem(),
+                  {dir.path(), dir.Join("sys"), dir.Join("root"), std::make_shared<ManualClock>()});
+  auto pass = [&] {
+    auto families = c.Collect();
+    std::string text;
+    c.AppendText(text, families);
+    EXPECT_EQ(text, expo::Write(families, expo::Format::kText));
+    return Flatten(families);
+  };
+  auto got = pass();
+  EXPECT_EQ(got["{__name__=\"node_network_receive_bytes_total\", device=\"eth0\"}"], 1000);
+  EXPECT_EQ(got["{__name__=\"node_context_switches_total\"}"], 999);
+  // A device and a mount appear, values move.
+  netdev(
+      "  eth0: 1500 10 1 2 0 0 0 3 2000 20 0 0 0 0 0 0\n"
+      "  eth1: 7 1 0 0 0 0 0 0 9 1 0 0 0 0 0 0\n");
+  write("stat", "cpu0 100 0 200 300 5 0 1 0 7 0\nctxt 1999\n");
+  write("1/mounts", "/dev/root / ext4 rw,relatime 0 0\n/dev/vdb /data ext4 ro 0 0\n");
+  got = pass();
+  EXPECT_EQ(got["{__name__=\"node_network_receive_bytes_total\", device=\"eth0\"}"], 1500);
+  EXPECT_EQ(got["{__name__=\"node_network_transmit_bytes_total\", device=\"eth1\"}"], 9);
+  EXPECT_EQ(got["{__name__=\"node_context_switches_total\"}"], 1999);
+  EXPECT_EQ(got["{__name__=\"node_filesystem_readonly\", device=\"/dev/vdb\", fstype=\"ext4\", "
+                "mountpoint=\"/data\"}"],
+            1);
+  // They go again.
+  netdev("  eth1: 8 1 0 0 0 0 0 0 9 1 0 0 0 0 0 0\n");
+  write("1/mounts", "/dev/root / ext4 rw,relatime 0 0\n");
+  got = pass();
+  EXPECT_EQ(got.count("{__name__=\"node_network_receive_bytes_total\", device=\"eth0\"}"), 0u);
+  EXPECT_EQ(got["{__name__=\"node_network_receive_bytes_total\", device=\"eth1\"}"], 8);
+  for (const auto& [k, v] : got) EXPECT_EQ(k.find("/dev/vdb"), std::string::npos) << k;
+  for (int i = 0; i < 3; ++i) pass();  // steady passes write the same text as expo::Write too
+}
+
 // Scrapes node_exporter and collects at about the same moment: the same series, and values
 // that agree within what the time between the two reads explains.
 TEST(NodeCollectorTest, SameSeriesAsNodeExporter) {

@@ -1,6 +1,11 @@
 #include "vigil/common/file_system.h"
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "testing.h"
 
@@ -171,6 +176,26 @@ TEST(DirWatcherTest, ReportsWatchedDirectoriesWhoseEntriesChanged) {
   EXPECT_FALSE((*watcher)->Watch(dir.Join("missing")).ok());
   EXPECT_EQ(std::make_shared<MemFileSystem>()->WatchDirectories().status().code(),
             StatusCode::kUnimplemented);
+}
+
+// A mount table open from procfs says when the mount namespace changed; other files cannot.
+TEST(MountTableTest, ProcfsMountsTellWhenTheTableChanged) {
+  auto fs = RealFileSystem();
+  testing::TempDir tmp;
+  ASSERT_TRUE(fs->WriteFileAtomic(tmp.Join("mounts"), "/dev/root / ext4 rw 0 0\n").ok());
+  auto fixture = fs->OpenForRead(tmp.Join("mounts"));
+  ASSERT_TRUE(fixture.ok());
+  EXPECT_EQ((*fixture)->MountTableChanged(), std::nullopt);
+  auto mounts = fs->OpenForRead("/proc/self/mounts");
+  ASSERT_TRUE(mounts.ok());
+  EXPECT_EQ((*mounts)->MountTableChanged(), std::optional<bool>(false));
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs to change the table needs root";
+  ASSERT_EQ(::mount("vigil-test", tmp.path().c_str(), "tmpfs", 0, "size=1m"), 0)
+      << std::strerror(errno);
+  EXPECT_EQ((*mounts)->MountTableChanged(), std::optional<bool>(true));
+  EXPECT_EQ((*mounts)->MountTableChanged(), std::optional<bool>(false));  // told once
+  ASSERT_EQ(::umount(tmp.path().c_str()), 0) << std::strerror(errno);
+  EXPECT_EQ((*mounts)->MountTableChanged(), std::optional<bool>(true));
 }
 
 }  // namespace

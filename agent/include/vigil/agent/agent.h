@@ -7,6 +7,7 @@
 // agent's own job="vigil-agent"; all with instance=<--instance or host name> and the external
 // labels. With --scrape-config it also scrapes other exporters (scraper.h) into the same queue.
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,6 +53,7 @@ class Agent {
   struct View {
     std::shared_ptr<const ContainerView> containers;
     std::vector<expo::Family> node;
+    std::string node_text;  // node in the text format, written with the pass
   };
   void Ship(const View& view, int64_t t_ms);
 
@@ -66,6 +68,7 @@ class Agent {
   std::mutex collect_mu_;  // one pass at a time; Stop() waits for the one under way
   std::mutex mu_;
   std::shared_ptr<const View> view_;
+  std::atomic<size_t> exposition_bytes_{0};  // the last exposition's size, to reserve
   std::shared_ptr<const ContainerView> shipped_containers_;  // for stale markers
   std::mutex timer_mu_;
   bool stopped_ = false;

@@ -81,8 +81,12 @@ void AppendEnd(std::string& out, Format format);
 void AppendFamilyHeader(std::string& out, std::string_view name, MetricType type,
                         std::string_view help, std::string_view unit, Format format);
 void AppendEscapedLabelValue(std::string& out, std::string_view value);
+// A sample's name and labels as both formats write them: name{a="x",b="y"} (no value).
+void AppendSeries(std::string& out, const Labels& labels);
 
-// Go's strconv.FormatFloat(v, 'g', -1, 64) with Prometheus' spelling of +Inf, -Inf and NaN.
+// Go's strconv.FormatFloat(v, 'g', -1, 64) with Prometheus' spelling of +Inf, -Inf and NaN;
+// AppendValue writes the same onto `out`.
 std::string FormatValue(double v);
+void AppendValue(std::string& out, double v);
 
 }  // namespace vigil::expo

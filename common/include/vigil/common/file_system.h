@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,10 @@ class ReadableFile {
   virtual Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) = 0;
   // The identity and size of the open inode (fstat), whatever its path is now.
   virtual Result<FileInfo> Stat() = 0;
+  // For a mount table open from procfs (/proc/<pid>/mounts): whether the mount namespace
+  // changed since the file was opened or this was last asked (poll(2)'s POLLPRI). nullopt when
+  // the file cannot tell (any other file, a fixture): read it again to know.
+  virtual std::optional<bool> MountTableChanged() { return std::nullopt; }
 };
 
 class WritableFile {
