@@ -1,5 +1,9 @@
 #include "vigil/common/logging.h"
 
+#include <google/protobuf/stubs/logging.h>
+
+#include <mutex>
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -99,6 +103,16 @@ Status InitLogging(std::string_view level, std::string_view format) {
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
   return Status::Ok();
+}
+
+void QuietProtobufLogs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    google::protobuf::SetLogHandler(
+        [](google::protobuf::LogLevel, const char*, int, const std::string& message) {
+          spdlog::debug("protobuf: {}", message);
+        });
+  });
 }
 
 }  // namespace vigil

@@ -1,12 +1,13 @@
 #include "vigil/common/remote_write.h"
 
-#include <google/protobuf/stubs/logging.h>
 #include <snappy.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 #include <mutex>
 #include <type_traits>
+
+#include "vigil/common/logging.h"
 
 namespace vigil::remote {
 namespace {
@@ -91,16 +92,6 @@ Status ScanWire(std::string_view data, size_t base, std::string_view msg, int de
     }
   }
   return Status::Ok();
-}
-
-void QuietProtobufLogs() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    google::protobuf::SetLogHandler(
-        [](google::protobuf::LogLevel, const char*, int, const std::string& message) {
-          spdlog::debug("protobuf: {}", message);
-        });
-  });
 }
 
 }  // namespace
