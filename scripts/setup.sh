@@ -9,7 +9,7 @@ packages=(
   # libraries
   libboost-dev libssl-dev zlib1g-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libre2-dev libcli11-dev libprotobuf-dev protobuf-compiler libsnappy-dev prometheus-cpp-dev libxxhash-dev openssl
-  librocksdb-dev librdkafka-dev libgtest-dev libgmock-dev libbenchmark-dev
+  librocksdb-dev libzstd-dev librdkafka-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test peers and tools
   prometheus prometheus-alertmanager prometheus-node-exporter kcat curl ca-certificates python3 tmux
 )

@@ -26,6 +26,7 @@
 #include "series_table.h"
 #include "small_types.h"
 #include "vigil/common/file_system.h"
+#include "vigil/common/rocksdb_status.h"
 #include "vigil/common/self_metrics.h"
 #include "xor_chunk.h"
 
@@ -39,15 +40,6 @@ uint64_t Bits(double v) {
   uint64_t b;
   std::memcpy(&b, &v, sizeof(b));
   return b;
-}
-
-Status FromRocks(const rocksdb::Status& st, std::string_view what) {
-  if (st.ok()) return Status::Ok();
-  std::string m = std::string(what) + ": " + st.ToString();
-  if (st.IsCorruption()) return Corruption(std::move(m));
-  if (st.IsNoSpace()) return ResourceExhausted(std::move(m));
-  if (st.IsBusy() || st.IsTryAgain() || st.IsIncomplete()) return Unavailable(std::move(m));
-  return IOError(std::move(m));
 }
 
 // A series in the head: its identity, its open chunk and out-of-order samples, and how far its
