@@ -1,10 +1,69 @@
 #include "vigil/logship/logship.h"
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
+#include "push_api.h"
+#include "query_api.h"
+#include "spool.h"
+#include "vigil/common/daemon.h"
+#include "vigil/logship/log_store.h"
+
 namespace vigil::logship {
 
-Status Run(const Config&) {
-  return Unimplemented(
-      "vigil logship (the log pipeline and Loki API) is not built yet: see issue #6");
+Status Run(const Config& config) {
+  LogStoreOptions so;
+  so.dir = config.data_dir + "/logstore";
+  so.retention_ns = config.logship.retention.count() * 1'000'000;
+  VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<LogStore> store, LogStore::Open(so));
+  SpoolOptions po;
+  po.dir = config.data_dir + "/spool";
+  VIGIL_ASSIGN_OR_RETURN(auto spool, Spool::Open(RealFileSystem(), {store}, po));
+  spool->Start();
+  // Heads older than their age become blocks; retention runs every ten minutes.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread maintenance([&] {
+    auto last_retention = std::chrono::steady_clock::time_point{};
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return stopping; })) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      if (Status st = store->CutOldHeads(now); !st.ok()) {
+        spdlog::error("logship: cutting blocks: {}", st.ToString());
+      }
+      if (std::chrono::steady_clock::now() - last_retention > std::chrono::minutes(10)) {
+        last_retention = std::chrono::steady_clock::now();
+        if (auto r = store->EnforceRetention(now); !r.ok()) {
+          spdlog::error("logship: retention: {}", r.status().ToString());
+        }
+      }
+    }
+  });
+  http::Router router;
+  AddPushRoute(router, *spool, loki::PushLimits{});
+  AddQueryRoutes(router, *store);
+  if (!config.logship.kafka_brokers.empty()) {
+    spdlog::warn(
+        "logship: --kafka-brokers is set, but the Kafka sink is not built yet (issue #6); "
+        "lines go to the log store only");
+  }
+  auto server = ServerOptionsFrom(config, "127.0.0.1:3100");
+  Status st = ServeUntilSignal(config, "logship", server, std::move(router));
+  {
+    std::lock_guard lock(mu);
+    stopping = true;
+  }
+  cv.notify_all();
+  maintenance.join();
+  spool->Stop();
+  if (Status f = store->Flush(); !f.ok()) spdlog::error("logship: flush at exit: {}", f.ToString());
+  return st;
 }
 
 }  // namespace vigil::logship
