@@ -97,7 +97,7 @@ Result<std::vector<Stream>> DecodeJson(std::string_view body, const PushLimits& 
   json doc;
   try {
     doc = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large
     return InvalidArgument(std::string("malformed JSON push: ") + e.what());
   }
   if (!doc.is_object() || !doc.contains("streams") || !doc["streams"].is_array()) {
@@ -250,6 +250,7 @@ Result<Labels> ParseStreamLabels(std::string_view text) {
     auto value = quote == '`' ? Result<std::string>(std::string(text.substr(body, i - body)))
                               : UnquoteGo(text.substr(body, i - body), quote);
     if (!value.ok()) return error("value of label \"" + name + "\": " + value.status().message());
+    if (!IsValidUtf8(*value)) return error("value of label \"" + name + "\" is not valid UTF-8");
     ++i;
     pairs.push_back(Label{std::move(name), std::move(*value)});
     skip();

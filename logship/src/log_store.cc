@@ -11,6 +11,7 @@
 #include <queue>
 #include <set>
 
+#include "vigil/common/file_system.h"
 #include "vigil/common/rocksdb_status.h"
 #include "vigil/common/self_metrics.h"
 
@@ -173,6 +174,7 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(LogStoreOptions options) {
 }
 
 Status LogStore::Load() {
+  VIGIL_RETURN_IF_ERROR(RealFileSystem()->CreateDirs(opts_.dir));
   rocksdb::Options db_opts;
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;

@@ -205,7 +205,12 @@ class Pipeline {
   }
 
   bool Json(std::string_view line) {
-    json doc = json::parse(line, nullptr, false);
+    json doc;
+    try {
+      doc = json::parse(line, nullptr, false);
+    } catch (const json::exception&) {
+      return false;
+    }
     if (doc.is_discarded() || !doc.is_object()) return false;
     Flatten(doc, "", *current_base_);
     return true;

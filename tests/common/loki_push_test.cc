@@ -100,6 +100,9 @@ TEST(LokiPushTest, BadBodiesGetPreciseErrors) {
       << s.message();
   s = err(R"({"streams":[{"stream":{"a-b":"1"},"values":[]}]})");
   EXPECT_NE(s.message().find("a-b"), std::string::npos) << s.message();
+  // A number too large for a double: an error, not an exception (found by the fuzzer).
+  s = err(R"({"streams":[], "x": 88846.084448e8846})");
+  EXPECT_NE(s.message().find("malformed JSON push"), std::string::npos) << s.message();
   s = err(R"({"nope":[]})");
   EXPECT_NE(s.message().find("\"streams\" array"), std::string::npos);
 

@@ -1,0 +1,215 @@
+// `vigil logship` as a process: pushes in both bodies are queryable through the Loki API as
+// Grafana's Loki datasource asks for them; kill -9 during pushes loses no acknowledged line;
+// bad pushes and bad queries get Loki's status and text and the server keeps serving.
+
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "testing.h"
+#include "vigil/common/http_client.h"
+#include "vigil/common/http_util.h"
+#include "vigil/common/loki_push.h"
+
+namespace vigil {
+namespace {
+
+using nlohmann::json;
+const std::string kVigil = VIGIL_BINARY;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::unique_ptr<testing::VigilProcess> StartLogship(const std::string& data,
+                                                    const std::string& logs) {
+  std::filesystem::create_directories(logs);
+  return std::make_unique<testing::VigilProcess>(
+      kVigil, std::vector<std::string>{"logship", "--data-dir", data}, logs);
+}
+
+http::ClientResponse Push(http::HttpClient& c, const std::string& url,
+                          const std::vector<loki::Stream>& s, bool proto) {
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = url + "/loki/api/v1/push";
+  req.body = proto ? loki::EncodePush(s) : loki::EncodePushJson(s);
+  req.headers.emplace_back("Content-Type", proto ? "application/x-protobuf" : "application/json");
+  auto r = c.Do(req);
+  return r.ok() ? *r : http::ClientResponse{};
+}
+
+json GetJson(http::HttpClient& c, const std::string& url, int want = 200) {
+  auto r = c.Get(url);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  if (!r.ok()) return {};
+  EXPECT_EQ(r->status, want) << url << "\n" << r->body;
+  return json::parse(r->body, nullptr, false);
+}
+
+// Every line of app=`app` in the last hour, oldest first.
+std::vector<std::string> AllLines(http::HttpClient& c, const std::string& base,
+                                  const std::string& app) {
+  const std::string q = http::PercentEncode("{app=\"" + app + "\"}");
+  json body = GetJson(c, base + "/loki/api/v1/query_range?direction=forward&limit=5000&query=" + q +
+                             "&start=" + std::to_string(NowNs() - int64_t{3600} * 1'000'000'000) +
+                             "&end=" + std::to_string(NowNs() + 1'000'000'000));
+  std::vector<std::pair<int64_t, std::string>> entries;
+  for (const auto& s : body["data"]["result"]) {
+    for (const auto& v : s["values"])
+      entries.emplace_back(std::stoll(v[0].get<std::string>()), v[1]);
+  }
+  std::sort(entries.begin(), entries.end());
+  std::vector<std::string> out;
+  for (auto& [t, l] : entries) out.push_back(std::move(l));
+  return out;
+}
+
+TEST(LogshipTest, Kill9DuringPushesLosesNoAcknowledgedLine) {
+  testing::TempDir dir;
+  auto logship = StartLogship(dir.Join("data"), dir.Join("logs"));
+  ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
+  const std::string url = logship->address();
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::set<int> acked;
+  std::atomic<int> next{0};
+  const int64_t base = NowNs() - int64_t{60} * 1'000'000'000;
+  std::thread pusher([&] {
+    http::HttpClient c;
+    while (!stop) {
+      const int first = next.fetch_add(20);
+      loki::Stream s;
+      s.labels = Labels{{"app", "kill9"}};
+      for (int i = first; i < first + 20; ++i)
+        s.entries.push_back({base + i * 1000, "n=" + std::to_string(i), {}});
+      if (Push(c, url, {s}, first % 40 == 0).status == 204) {
+        std::lock_guard lock(mu);
+        for (int i = first; i < first + 20; ++i) acked.insert(i);
+      }
+    }
+  });
+  ASSERT_TRUE(testing::WaitFor([&] {
+    std::lock_guard lock(mu);
+    return acked.size() >= 1000;
+  }));
+  logship->proc().Stop(SIGKILL);
+  stop = true;
+  pusher.join();
+  logship = StartLogship(dir.Join("data"), dir.Join("logs2"));
+  ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
+  http::HttpClient c;
+  std::set<int> stored;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    stored.clear();
+    for (const auto& l : AllLines(c, logship->address(), "kill9"))
+      stored.insert(std::stoi(l.substr(2)));
+    return std::includes(stored.begin(), stored.end(), acked.begin(), acked.end());
+  })) << "acknowledged "
+      << acked.size() << ", stored " << stored.size();
+  EXPECT_LE(stored.size(), acked.size() + 20 * 2);  // at most the pushes under way at the kill
+}
+
+TEST(LogshipTest, GrafanasRequestsAndBadInput) {
+  testing::TempDir dir;
+  auto logship = StartLogship(dir.Join("data"), dir.Join("logs"));
+  ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
+  const std::string url = logship->address();
+  http::HttpClient c;
+  const int64_t now = NowNs();
+  loki::Stream web, db;
+  web.labels = Labels{{"app", "web"}, {"namespace", "prod"}};
+  db.labels = Labels{{"app", "db"}, {"namespace", "prod"}};
+  for (int i = 0; i < 30; ++i) {
+    web.entries.push_back({now - (30 - i) * int64_t{1'000'000'000},
+                           i % 3 == 0 ? "level=error msg=\"failed\" n=" + std::to_string(i)
+                                      : "level=info msg=ok n=" + std::to_string(i),
+                           {}});
+  }
+  db.entries.push_back({now - 5'000'000'000, R"({"level":"warn","msg":"slow query"})", {}});
+  ASSERT_EQ(Push(c, url, {web}, true).status, 204);
+  ASSERT_EQ(Push(c, url, {db}, false).status, 204);
+  const std::string range = "&start=" + std::to_string(now - int64_t{3600} * 1'000'000'000) +
+                            "&end=" + std::to_string(now + 1'000'000'000);
+  auto q = [](const std::string& s) { return http::PercentEncode(s); };
+  // The datasource's health check and the label browser. (Pushes are in the store moments after
+  // their 204: the spool drains into it.)
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return GetJson(c, url + "/loki/api/v1/label/app/values?" + range.substr(1))["data"].size() == 2;
+  }));
+  EXPECT_EQ(GetJson(c, url + "/loki/api/v1/labels?" + range.substr(1))["data"],
+            json({"app", "namespace"}));
+  EXPECT_EQ(GetJson(c, url + "/loki/api/v1/label/app/values?" + range.substr(1))["data"],
+            json({"db", "web"}));
+  json series =
+      GetJson(c, url + "/loki/api/v1/series?match[]=" + q("{namespace=\"prod\"}") + range);
+  EXPECT_EQ(series["data"].size(), 2u);
+  json stats = GetJson(c, url + "/loki/api/v1/index/stats?query=" + q("{app=\"web\"}") + range);
+  EXPECT_EQ(stats["streams"], 1);
+  EXPECT_EQ(stats["entries"], 30);
+  // A log query as Explore sends it: backward, limit, step.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    json logs =
+        GetJson(c, url + "/loki/api/v1/query_range?direction=backward&limit=5&step=1&query=" +
+                       q("{app=\"web\"} |= \"error\"") + range);
+    return logs["data"]["resultType"] == "streams" && logs["data"]["result"].size() == 1 &&
+           logs["data"]["result"][0]["values"].size() == 5 &&
+           logs["data"]["result"][0]["values"][0][1] == "level=error msg=\"failed\" n=27";
+  }));
+  // A metric query for the logs volume histogram, and an instant one.
+  json volume =
+      GetJson(c, url + "/loki/api/v1/query_range?step=60&query=" +
+                     q("sum by (level) (count_over_time({app=\"web\"} | logfmt [1h]))") + range);
+  ASSERT_EQ(volume["data"]["resultType"], "matrix");
+  double errors = 0;
+  for (const auto& s : volume["data"]["result"]) {
+    if (s["metric"]["level"] == "error")
+      errors = std::stod(s["values"].back()[1].get<std::string>());
+  }
+  EXPECT_EQ(errors, 10);
+  json instant = GetJson(c, url + "/loki/api/v1/query?query=" +
+                                q("count_over_time({app=\"db\"} | json | level=\"warn\" [1h])") +
+                                "&time=" + std::to_string(now + 1'000'000'000));
+  ASSERT_EQ(instant["data"]["resultType"], "vector");
+  ASSERT_EQ(instant["data"]["result"].size(), 1u);
+  EXPECT_EQ(instant["data"]["result"][0]["value"][1], "1");
+
+  // Bad input: Loki's status and words; the server keeps serving.
+  auto bad = c.Get(url + "/loki/api/v1/query_range?query=" + q("{app=\"web\"} |= ") + range);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("parse error at line 1, col"), std::string::npos) << bad->body;
+  bad = c.Get(url + "/loki/api/v1/query?query=" + q("{app=\"web\"}"));
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("log queries are not supported as an instant query"), std::string::npos);
+  bad = c.Get(url + "/loki/api/v1/query_range?query=" + q("{app=\"web\"}") + "&start=yesterday");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("invalid start parameter"), std::string::npos) << bad->body;
+  http::ClientRequest junk;
+  junk.method = "POST";
+  junk.url = url + "/loki/api/v1/push";
+  junk.body = "{\"streams\":[{\"stream\":{},\"values\":[]}]}";
+  junk.headers.emplace_back("Content-Type", "application/json");
+  auto r = c.Do(junk);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("at least one label pair is required per stream"), std::string::npos)
+      << r->body;
+  junk.body = "garbage";
+  junk.headers = {{"Content-Type", "application/x-protobuf"}};
+  r = c.Do(junk);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(GetJson(c, url + "/loki/api/v1/label/app/values")["data"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace vigil
