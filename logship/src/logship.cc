@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <thread>
 
+#include "kafka_sink.h"
 #include "push_api.h"
 #include "query_api.h"
 #include "spool.h"
@@ -19,9 +20,19 @@ Status Run(const Config& config) {
   so.dir = config.data_dir + "/logstore";
   so.retention_ns = config.logship.retention.count() * 1'000'000;
   VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<LogStore> store, LogStore::Open(so));
+  std::vector<std::shared_ptr<LogSink>> sinks = {store};
+  if (!config.logship.kafka_brokers.empty()) {
+    KafkaSinkOptions ko;
+    ko.brokers = config.logship.kafka_brokers;
+    ko.topic = config.logship.kafka_topic;
+    ko.compression = config.logship.kafka_compression;
+    ko.delivery_timeout = config.logship.kafka_delivery_timeout;
+    VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<KafkaSink> kafka, KafkaSink::Make(ko));
+    sinks.push_back(std::move(kafka));
+  }
   SpoolOptions po;
   po.dir = config.data_dir + "/spool";
-  VIGIL_ASSIGN_OR_RETURN(auto spool, Spool::Open(RealFileSystem(), {store}, po));
+  VIGIL_ASSIGN_OR_RETURN(auto spool, Spool::Open(RealFileSystem(), sinks, po));
   spool->Start();
   // Heads older than their age become blocks; retention runs every ten minutes.
   std::mutex mu;

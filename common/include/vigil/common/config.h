@@ -78,7 +78,9 @@ struct TsdbConfig {
 
 struct LogshipConfig {
   std::vector<std::string> kafka_brokers;
-  std::string kafka_topic = "vigil-logs";
+  std::string kafka_topic = "vigil-logs";  // {{label}} is replaced by the stream's label value
+  std::string kafka_compression = "lz4";
+  milliseconds kafka_delivery_timeout{30000};
   milliseconds retention{7LL * 24 * 3600 * 1000};
 };
 
