@@ -18,6 +18,7 @@
 #include "vigil/common/logging.h"
 #include "vigil/common/version.h"
 #include "vigil/logship/logship.h"
+#include "vigil/logship/query_cli.h"
 #include "vigil/tsdb/query_cli.h"
 #include "vigil/tsdb/tsdb.h"
 
@@ -129,14 +130,22 @@ int main(int argc, char** argv) {
   AddDaemonFlags(agent, "agent", fv);
 
   vigil::tsdb::QueryCommand qc;
-  auto* query = app.add_subcommand("query", "run a PromQL query against vigil or any Prometheus");
-  query->add_option("--server", qc.server, "the server's URL (default http://127.0.0.1:9090)");
+  bool logs = false;
+  size_t limit = 100;
+  auto* query = app.add_subcommand(
+      "query",
+      "run a PromQL query against vigil or any Prometheus, or LogQL (--logs) against "
+      "logship or any Loki");
+  query->add_option("--server", qc.server,
+                    "the server's URL (default http://127.0.0.1:9090, with --logs :3100)");
+  query->add_flag("--logs", logs, "the expression is LogQL, for logship or Loki");
+  query->add_option("--limit", limit, "--logs: at most this many lines (default 100)");
   query->add_option("--time", qc.time, "instant query at this time (RFC 3339 or Unix seconds)");
   query->add_option("--start", qc.start, "range query from this time");
   query->add_option("--end", qc.end, "range query to this time (default now)");
   query->add_option("--step", qc.step, "range query step (5m, 30s or seconds)");
   query->add_flag("--json", qc.json, "print the server's JSON answer");
-  query->add_option("expr", qc.expr, "the PromQL expression")->required();
+  query->add_option("expr", qc.expr, "the PromQL (or, with --logs, LogQL) expression")->required();
 
   std::vector<std::string> files;
   auto* rules = app.add_subcommand("rules", "validate rule files and run rule unit tests");
@@ -181,6 +190,17 @@ int main(int argc, char** argv) {
   if (logship->parsed()) return RunComponent(fv, "logship", vigil::logship::Run);
   if (alertd->parsed()) return RunComponent(fv, "alertd", vigil::alertd::Run);
   if (agent->parsed()) return RunComponent(fv, "agent", vigil::agent::Run);
+  if (query->parsed() && logs) {
+    vigil::logship::LogQueryCommand lc;
+    if (query->get_option("--server")->count() > 0) lc.server = qc.server;
+    lc.query = qc.expr;
+    lc.start = qc.start;
+    lc.end = qc.end;
+    lc.step = qc.step;
+    lc.limit = limit;
+    lc.json = qc.json;
+    return ExitFor(vigil::logship::RunLogQueryCommand(lc, std::cout));
+  }
   if (query->parsed()) return ExitFor(vigil::tsdb::RunQueryCommand(qc, std::cout));
   if (rules_check->parsed()) return ExitFor(NotBuilt("vigil rules check", 7));
   if (rules_test->parsed()) return ExitFor(NotBuilt("vigil rules test", 7));

@@ -183,6 +183,18 @@ TEST(LogshipTest, GrafanasRequestsAndBadInput) {
   ASSERT_EQ(instant["data"]["result"].size(), 1u);
   EXPECT_EQ(instant["data"]["result"][0]["value"][1], "1");
 
+  // vigil query --logs: the lines with their labels, newest last; a bad query's error.
+  auto cli = testing::Run(
+      {kVigil, "query", "--logs", "--server", url, "--limit", "3", "{app=\"web\"} |= \"error\""});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  const size_t a = cli.out.find("n=21"), b = cli.out.find("n=24"), z = cli.out.find("n=27");
+  EXPECT_TRUE(a != std::string::npos && a < b && b < z) << cli.out;
+  EXPECT_NE(cli.out.find("{app=\"web\", namespace=\"prod\"}"), std::string::npos) << cli.out;
+  EXPECT_EQ(cli.out.find("n=18"), std::string::npos) << cli.out;  // past the limit
+  cli = testing::Run({kVigil, "query", "--logs", "--server", url, "{app=\"web\"} |="});
+  EXPECT_NE(cli.exit_code, 0);
+  EXPECT_NE(cli.err.find("parse error at line 1"), std::string::npos) << cli.err;
+
   // Bad input: Loki's status and words; the server keeps serving.
   auto bad = c.Get(url + "/loki/api/v1/query_range?query=" + q("{app=\"web\"} |= ") + range);
   ASSERT_TRUE(bad.ok());
