@@ -9,6 +9,9 @@ JOBS ?= $(shell nproc)
 WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
 # How long each fuzz target runs in `make test`; run longer by hand with FUZZ_SECONDS=600.
 FUZZ_SECONDS ?= 5
+# ccache hits across clones of the repository (CI builds a fresh clone): paths relative to it.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_WERROR=$(WERROR) \
                -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
 
