@@ -15,10 +15,7 @@ BUILD=${BUILD:-build}
 work=$(mktemp -d /tmp/vigil-nbench-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 1 1200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not ready: $1" >&2; return 1; }
-# utime + stime of a process, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+source bench/lib.sh
 
 np=$(free_port)
 prometheus-node-exporter --web.listen-address=127.0.0.1:$np --collector.disable-defaults \

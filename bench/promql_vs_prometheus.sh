@@ -15,8 +15,7 @@ BUILD=${BUILD:-build}
 work=$(mktemp -d /tmp/vigil-qbench-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 1 12000); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not ready: $1" >&2; return 1; }
+source bench/lib.sh
 
 steps=$(( HOURS * 240 ))
 end_s=$(( $(date +%s) / 60 * 60 - 300 ))
@@ -27,7 +26,7 @@ vp=$(free_port)
 "$BUILD/vigil" tsdb --listen 127.0.0.1:$vp --data-dir "$work/vigil" --wal-sync false \
   > "$work/vigil.log" 2>&1 &
 vpid=$!
-wait_ready "http://127.0.0.1:$vp/-/ready"
+wait_ready "http://127.0.0.1:$vp/-/ready" 12000
 echo "loading $SERIES series x $steps samples into vigil..." >&2
 "$BUILD/bench/remote_write_load" --url "http://127.0.0.1:$vp/api/v1/write" --series "$SERIES" \
   --steps "$steps" --batch 500 --concurrency 2 --start-ms "$start_ms" --histograms true \
@@ -38,7 +37,7 @@ kill -TERM $vpid; while kill -0 $vpid 2>/dev/null; do sleep 0.1; done
 "$BUILD/vigil" tsdb --listen 127.0.0.1:$vp --data-dir "$work/vigil" --wal-sync false \
   >> "$work/vigil.log" 2>&1 &
 vpid=$!
-wait_ready "http://127.0.0.1:$vp/-/ready"
+wait_ready "http://127.0.0.1:$vp/-/ready" 12000
 # Prometheus: compacted blocks of the same samples, as an operator's history would be.
 echo "building Prometheus blocks with promtool..." >&2
 promtool tsdb create-blocks-from openmetrics --max-block-duration=24h "$work/data.om" \
@@ -50,7 +49,7 @@ prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prom"
   --storage.tsdb.retention.time=30d --web.listen-address=127.0.0.1:$pp \
   > "$work/prometheus.log" 2>&1 &
 ppid=$!
-wait_ready "http://127.0.0.1:$pp/-/ready"
+wait_ready "http://127.0.0.1:$pp/-/ready" 12000
 
 python3 - "$vp" "$pp" "$vpid" "$ppid" "$end_s" "$RUNS" <<'PY'
 import json, statistics, sys, threading, time, urllib.parse, urllib.request

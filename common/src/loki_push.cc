@@ -273,19 +273,7 @@ Result<Labels> ParseStreamLabels(std::string_view text) {
   return labels;
 }
 
-std::string FormatStreamLabels(const Labels& labels) {
-  std::string out = "{";
-  bool first = true;
-  for (const Label& l : labels) {
-    if (!first) out += ", ";
-    first = false;
-    out += l.name;
-    out += '=';
-    AppendQuoted(out, l.value);
-  }
-  out += '}';
-  return out;
-}
+std::string FormatStreamLabels(const Labels& labels) { return labels.ToString(); }
 
 Result<std::vector<Stream>> DecodePush(std::string_view body, std::string_view content_type,
                                        const PushLimits& limits) {
