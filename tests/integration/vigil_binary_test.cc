@@ -30,7 +30,7 @@ TEST(VigilBinaryTest, HelpAndVersion) {
 
 TEST(VigilBinaryTest, UnbuiltSubcommandsSaySoAndFail) {
   const std::vector<std::vector<std::string>> cmds = {
-      {"logship"}, {"alertd"}, {"rules", "check", "x.yml"}, {"rules", "test", "x.yml"}};
+      {"alertd"}, {"rules", "check", "x.yml"}, {"rules", "test", "x.yml"}};
   for (const auto& args : cmds) {
     std::vector<std::string> argv = {kVigil};
     argv.insert(argv.end(), args.begin(), args.end());
