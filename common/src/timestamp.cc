@@ -27,7 +27,7 @@ bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
   return true;
 }
 
-bool ParseRfc3339(std::string_view s, int64_t& ms) {
+bool ParseRfc3339(std::string_view s, int64_t& secs_out, int64_t& nanos_out) {
   int year, month, day, hour, minute, second;
   if (!Digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !Digits(s, 5, 2, month) ||
       s[7] != '-' || !Digits(s, 8, 2, day) || s[10] != 'T' || !Digits(s, 11, 2, hour) ||
@@ -68,14 +68,29 @@ bool ParseRfc3339(std::string_view s, int64_t& ms) {
     return false;
   }
   if (pos != s.size()) return false;
-  const int64_t secs =
-      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-      hour * 3600 + minute * 60 + second - offset_s;
+  secs_out = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+             hour * 3600 + minute * 60 + second - offset_s;
+  nanos_out = nanos;
+  return true;
+}
+
+bool ParseRfc3339(std::string_view s, int64_t& ms) {
+  int64_t secs = 0, nanos = 0;
+  if (!ParseRfc3339(s, secs, nanos)) return false;
   ms = secs * 1000 + nanos / 1'000'000;  // truncated, as Prometheus' timestamp.FromTime
   return true;
 }
 
 }  // namespace
+
+Result<int64_t> ParseRfc3339Nanos(std::string_view s) {
+  int64_t secs = 0, nanos = 0;
+  if (!ParseRfc3339(s, secs, nanos)) {
+    return InvalidArgument("cannot parse \"" + std::string(s.substr(0, 64)) +
+                           "\" as an RFC 3339 time");
+  }
+  return secs * 1'000'000'000 + nanos;
+}
 
 Result<int64_t> ParseTimestamp(std::string_view s) {
   double f = 0;

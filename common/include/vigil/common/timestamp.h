@@ -20,6 +20,10 @@ inline constexpr int64_t kApiMaxTimeMs = 9223309901257974999LL;
 // Fails with InvalidArgument: `cannot parse "x" to a valid timestamp`.
 Result<int64_t> ParseTimestamp(std::string_view s);
 
+// RFC 3339 with up to nanoseconds ("2026-11-30T05:55:18.123456789Z", "...+01:00"), in
+// nanoseconds since the epoch: the timestamps of container log lines.
+Result<int64_t> ParseRfc3339Nanos(std::string_view s);
+
 // A time parameter of an API request (`value` absent or empty: `default_ms`), with Prometheus'
 // error text: `invalid parameter "start": Invalid time value for 'start': cannot parse ...`.
 Result<int64_t> ParseTimeParam(const std::optional<std::string>& value, std::string_view name,
