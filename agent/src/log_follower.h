@@ -1,0 +1,76 @@
+#pragma once
+
+// LogFollower: reads one log path line by line as it grows, through rotations, losing nothing:
+// - rename-and-create: the renamed file (still open) is read to its end, and `rotate_wait`
+//   after the path changed hands, the follower moves to the new file at offset 0;
+// - copytruncate: the open file shrinking below the offset read restarts at 0;
+// - inode reuse: a file is known by device, inode and a fingerprint of its first bytes; a file
+//   at the same inode whose first bytes differ is a new file, read from 0.
+// A line is handed out only once its newline is there (or once it reaches `max_line_bytes`, cut
+// there). The position (device, inode, fingerprint, offset) is of the last line handed out; a
+// saved position is resumed only when it still names the same file.
+//
+// Not thread-safe: one follower per path, polled by one thread.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vigil/common/clock.h"
+#include "vigil/common/file_system.h"
+
+namespace vigil::agent {
+
+struct FilePosition {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  uint64_t fingerprint = 0;  // hash of the first fingerprint_bytes (0: the file was shorter)
+  uint64_t offset = 0;
+};
+
+struct FollowedLine {
+  std::string text;  // without its newline
+  FilePosition end;  // the position just past this line
+  bool cut = false;  // reached max_line_bytes without a newline
+};
+
+class LogFollower {
+ public:
+  struct Options {
+    size_t fingerprint_bytes = 256;
+    size_t max_line_bytes = 256 << 10;
+    std::chrono::milliseconds rotate_wait{5000};
+  };
+  LogFollower(std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> clock, std::string path,
+              Options options);
+
+  // Resumes at a saved position when the file at the path (or the one open) is the same file.
+  void Restore(const FilePosition& saved);
+  // Appends the complete lines that are new, at most about `max_bytes` of them. Counts what
+  // happened (rotations, truncations) in the follower's counters.
+  Status Poll(std::vector<FollowedLine>& out, size_t max_bytes);
+
+  const std::string& path() const { return path_; }
+  FilePosition position() const { return pos_; }
+  uint64_t rotations() const { return rotations_; }
+  uint64_t truncations() const { return truncations_; }
+
+ private:
+  Status Open();
+  uint64_t Fingerprint(ReadableFile& f) const;
+
+  std::shared_ptr<FileSystem> fs_;
+  std::shared_ptr<Clock> clock_;
+  std::string path_;
+  Options opts_;
+  std::unique_ptr<ReadableFile> file_;
+  FilePosition pos_;
+  std::optional<FilePosition> restore_;
+  std::optional<Clock::SteadyTime> rotated_at_;  // when the path stopped naming the open file
+  uint64_t rotations_ = 0, truncations_ = 0;
+};
+
+}  // namespace vigil::agent
