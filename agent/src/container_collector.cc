@@ -135,11 +135,7 @@ void ContainerCollector::LoadNames() {
   const std::string& log_dir = options_.kubelet_log_dir;
   if (auto dirs = fs_->ListDir(log_dir + "/pods"); dirs.ok()) {
     for (const std::string& d : *dirs) {
-      // <namespace>_<pod>_<uid>: namespaces and pod names have no "_".
-      const size_t a = d.find('_');
-      const size_t b = d.rfind('_');
-      if (a == std::string::npos || a == b) continue;
-      pods_[d.substr(b + 1)] = {d.substr(0, a), d.substr(a + 1, b - a - 1)};
+      if (auto pod = ParsePodLogDir(d)) pods_[pod->uid] = {pod->ns, pod->pod};
     }
   }
   if (auto files = fs_->ListDir(log_dir + "/containers"); files.ok()) {

@@ -110,4 +110,12 @@ std::optional<ContainerRef> ParseCgroupPath(std::string_view path) {
   return std::nullopt;
 }
 
+std::optional<PodLogDir> ParsePodLogDir(std::string_view name) {
+  const size_t a = name.find('_');
+  const size_t b = name.rfind('_');
+  if (a == std::string_view::npos || a == b || a == 0 || b + 1 == name.size()) return std::nullopt;
+  return PodLogDir{std::string(name.substr(0, a)), std::string(name.substr(a + 1, b - a - 1)),
+                   std::string(name.substr(b + 1))};
+}
+
 }  // namespace vigil::agent

@@ -27,4 +27,11 @@ struct ContainerRef {
 // or nullopt for any other cgroup (slices, system services, the QoS levels).
 std::optional<ContainerRef> ParseCgroupPath(std::string_view path);
 
+// A pod's log directory name in the kubelet's layout, /var/log/pods/<namespace>_<pod>_<uid>/
+// (namespaces and pod names have no "_"), or nullopt for another name.
+struct PodLogDir {
+  std::string ns, pod, uid;
+};
+std::optional<PodLogDir> ParsePodLogDir(std::string_view name);
+
 }  // namespace vigil::agent

@@ -1,0 +1,291 @@
+#include "log_tailer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "container_ref.h"
+#include "vigil/common/http_client.h"
+#include "vigil/common/loki_push.h"
+#include "vigil/common/self_metrics.h"
+
+namespace vigil::agent {
+namespace {
+
+using nlohmann::json;
+
+struct Metrics {
+  prometheus::Counter* lines;
+  prometheus::Counter* unparsed;
+  prometheus::Counter* truncated;
+  prometheus::Counter* dropped;
+  prometheus::Counter* retries;
+  prometheus::Gauge* files;
+};
+
+Metrics& TailerMetrics(const std::string& url) {
+  static std::mutex mu;
+  static std::map<std::string, Metrics> by_url;
+  std::lock_guard lock(mu);
+  auto it = by_url.find(url);
+  if (it != by_url.end()) return it->second;
+  auto& reg = SelfMetrics();
+  const std::map<std::string, std::string> l = {{"url", url}};
+  Metrics m;
+  m.lines = &prometheus::BuildCounter()
+                 .Name("vigil_agent_log_lines_sent_total")
+                 .Help("Log lines the push receiver acknowledged, by URL.")
+                 .Register(reg)
+                 .Add(l);
+  m.unparsed = &prometheus::BuildCounter()
+                    .Name("vigil_agent_log_unparsed_lines_total")
+                    .Help("Lines that were neither CRI nor docker json-file, shipped raw, by URL.")
+                    .Register(reg)
+                    .Add(l);
+  m.truncated = &prometheus::BuildCounter()
+                     .Name("vigil_agent_log_truncated_lines_total")
+                     .Help("Lines cut at the maximum line size, by URL.")
+                     .Register(reg)
+                     .Add(l);
+  m.dropped = &prometheus::BuildCounter()
+                   .Name("vigil_agent_log_dropped_lines_total")
+                   .Help("Lines given up on because the receiver refused them with a 4xx, by URL.")
+                   .Register(reg)
+                   .Add(l);
+  m.retries = &prometheus::BuildCounter()
+                   .Name("vigil_agent_log_push_retries_total")
+                   .Help("Log pushes retried (429, 5xx, connection errors), by URL.")
+                   .Register(reg)
+                   .Add(l);
+  m.files = &prometheus::BuildGauge()
+                 .Name("vigil_agent_log_files")
+                 .Help("Log files followed, by URL.")
+                 .Register(reg)
+                 .Add(l);
+  return by_url.emplace(url, m).first->second;
+}
+
+}  // namespace
+
+Labels PathLabels(const std::string& path) {
+  LabelsBuilder b;
+  // /var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log
+  const size_t pods = path.find("/pods/");
+  if (pods != std::string::npos) {
+    const std::string_view rest = std::string_view(path).substr(pods + 6);
+    const size_t s1 = rest.find('/');
+    const size_t s2 = s1 == std::string_view::npos ? s1 : rest.find('/', s1 + 1);
+    if (s2 != std::string_view::npos) {
+      if (auto pod = ParsePodLogDir(rest.substr(0, s1))) {
+        b.Set("namespace", pod->ns);
+        b.Set("pod", pod->pod);
+        b.Set("pod_uid", pod->uid);
+        b.Set("container", rest.substr(s1 + 1, s2 - s1 - 1));
+        return b.Build();
+      }
+    }
+  }
+  // /var/log/containers/<pod>_<namespace>_<container>-<id>.log
+  std::string_view name = std::string_view(path).substr(path.rfind('/') + 1);
+  if (path.find("/containers/") != std::string::npos && name.ends_with(".log")) {
+    name.remove_suffix(4);
+    const size_t a = name.find('_'), b2 = name.rfind('_'), dash = name.rfind('-');
+    if (a != std::string_view::npos && a != b2 && dash != std::string_view::npos && dash > b2) {
+      b.Set("pod", name.substr(0, a));
+      b.Set("namespace", name.substr(a + 1, b2 - a - 1));
+      b.Set("container", name.substr(b2 + 1, dash - b2 - 1));
+      return b.Build();
+    }
+  }
+  b.Set("filename", path);  // any other file: named by its path, as Promtail does
+  return b.Build();
+}
+
+LogTailer::LogTailer(std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> clock,
+                     LogTailerOptions options)
+    : fs_(std::move(fs)), clock_(std::move(clock)), opts_(std::move(options)) {
+  LoadPositions();
+}
+
+LogTailer::~LogTailer() { Stop(); }
+
+void LogTailer::LoadPositions() {
+  auto text = fs_->ReadFile(opts_.positions_file, 64 << 20);
+  if (!text.ok()) return;  // none yet
+  json doc = json::parse(*text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    spdlog::warn(
+        "agent: log positions {} are not readable JSON; reading the files from their start",
+        opts_.positions_file);
+    return;
+  }
+  for (const auto& [path, p] : doc.items()) {
+    if (!p.is_object()) continue;
+    FilePosition pos;
+    pos.device = p.value("device", uint64_t{0});
+    pos.inode = p.value("inode", uint64_t{0});
+    pos.fingerprint = p.value("fingerprint", uint64_t{0});
+    pos.offset = p.value("offset", uint64_t{0});
+    saved_[path] = pos;
+  }
+}
+
+Status LogTailer::SavePositions() {
+  json doc = json::object();
+  for (const auto& [path, pos] : saved_) {
+    doc[path] = {{"device", pos.device},
+                 {"inode", pos.inode},
+                 {"fingerprint", pos.fingerprint},
+                 {"offset", pos.offset}};
+  }
+  return fs_->WriteFileAtomic(opts_.positions_file, doc.dump());
+}
+
+void LogTailer::Discover() {
+  std::set<std::string> seen;
+  for (const auto& glob : opts_.globs) {
+    auto paths = fs_->Glob(glob);
+    if (!paths.ok()) continue;
+    for (const auto& p : *paths) seen.insert(p);
+  }
+  for (const auto& p : seen) {
+    if (followers_.count(p) > 0) continue;
+    LogFollower::Options fo;
+    fo.max_line_bytes = opts_.max_line_bytes;
+    fo.rotate_wait = opts_.rotate_wait;
+    Tailed t;
+    t.follower = std::make_unique<LogFollower>(fs_, clock_, p, fo);
+    if (auto it = saved_.find(p); it != saved_.end()) {
+      t.follower->Restore(it->second);
+      t.safe = it->second;
+    }
+    LabelsBuilder b(PathLabels(p));
+    for (const Label& l : opts_.static_labels) b.Set(l.name, l.value);
+    t.labels = b.Build();
+    t.joiner = PartialJoiner(opts_.max_line_bytes);
+    followers_.emplace(p, std::move(t));
+  }
+  // A path no glob matches any more (rotated away for good, or removed) is let go once its
+  // follower has read it to the end; its saved position goes with it.
+  for (auto it = followers_.begin(); it != followers_.end();) {
+    if (seen.count(it->first) == 0 && !fs_->Stat(it->first).ok()) {
+      saved_.erase(it->first);
+      it = followers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  TailerMetrics(opts_.push_url).files->Set(static_cast<double>(followers_.size()));
+}
+
+size_t LogTailer::RunOnce() {
+  Metrics& m = TailerMetrics(opts_.push_url);
+  if (followers_.empty() || clock_->SteadyNow() - last_discover_ >= opts_.discover_every) {
+    last_discover_ = clock_->SteadyNow();
+    Discover();
+  }
+  std::map<Labels, loki::Stream> streams;
+  size_t bytes = 0, lines = 0;
+  std::map<std::string, FilePosition> advanced;
+  for (auto& [path, t] : followers_) {
+    if (bytes >= opts_.batch_bytes) break;
+    std::vector<FollowedLine> got;
+    if (Status st = t.follower->Poll(got, opts_.batch_bytes - bytes); !st.ok()) {
+      spdlog::warn("agent: reading {}: {}", path, st.ToString());
+      continue;
+    }
+    for (auto& fl : got) {
+      if (!t.format) t.format = DetectFormat(fl.text);
+      auto parsed = ParseLogLine(*t.format, fl.text);
+      LogLine line;
+      bool truncated = fl.cut;
+      if (!parsed.ok()) {
+        m.unparsed->Increment();
+        line.ts_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(clock_->Now().time_since_epoch())
+                .count();
+        line.stream = "stdout";
+        line.message = fl.text;
+      } else {
+        bool cut = false;
+        if (!t.joiner.Add(std::move(*parsed), line, cut)) continue;  // a partial, waiting
+        truncated |= cut;
+      }
+      if (truncated) m.truncated->Increment();
+      LabelsBuilder b(t.labels);
+      b.Set("stream", line.stream);
+      Labels labels = b.Build();
+      auto& s = streams[labels];
+      s.labels = labels;
+      bytes += line.message.size();
+      s.entries.push_back({line.ts_ns, ValidUtf8(line.message), {}});
+      ++lines;
+      t.safe = fl.end;  // a whole line ends here: a restart may resume past it
+    }
+    advanced[path] = t.safe;
+  }
+  if (lines == 0) {
+    // Still save what moved without lines (a partial line waits): nothing to push.
+    return 0;
+  }
+  std::vector<loki::Stream> batch;
+  for (auto& [labels, s] : streams) batch.push_back(std::move(s));
+  if (Push(loki::EncodePush(batch), lines)) m.lines->Increment(static_cast<double>(lines));
+  if (stopping_) return 0;  // not acknowledged: the positions stay where they were
+  for (const auto& [path, pos] : advanced) saved_[path] = pos;
+  if (Status st = SavePositions(); !st.ok()) {
+    spdlog::error("agent: saving log positions to {}: {}", opts_.positions_file, st.ToString());
+  }
+  return lines;
+}
+
+bool LogTailer::Push(const std::string& body, size_t lines) {
+  Metrics& m = TailerMetrics(opts_.push_url);
+  http::ClientOptions co;
+  co.request_timeout = opts_.timeout;
+  http::HttpClient client(co);
+  std::chrono::milliseconds backoff{100};
+  while (!stopping_) {
+    auto r = client.Post(opts_.push_url, std::string(loki::kProtobufContentType), body);
+    if (r.ok() && r->status / 100 == 2) return true;
+    if (r.ok() && r->status / 100 == 4 && r->status != 429) {
+      m.dropped->Increment(static_cast<double>(lines));
+      spdlog::error("agent: {} refused {} log lines ({}): {}", opts_.push_url, lines, r->status,
+                    r->body.substr(0, 512));
+      return false;
+    }
+    m.retries->Increment();
+    spdlog::warn("agent: log push to {} failed ({}); retrying in {} ms", opts_.push_url,
+                 r.ok() ? "HTTP " + std::to_string(r->status) : r.status().ToString(),
+                 backoff.count());
+    for (auto waited = std::chrono::milliseconds(0); waited < backoff && !stopping_;
+         waited += std::chrono::milliseconds(20)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    backoff = std::min(backoff * 2, opts_.max_backoff);
+  }
+  return false;
+}
+
+void LogTailer::Start() {
+  thread_ = std::thread([this] {
+    while (!stopping_) {
+      if (RunOnce() == 0) {
+        for (auto waited = std::chrono::milliseconds(0); waited < opts_.poll_interval && !stopping_;
+             waited += std::chrono::milliseconds(20)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+    }
+  });
+}
+
+void LogTailer::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace vigil::agent
