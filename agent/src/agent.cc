@@ -1,5 +1,6 @@
 #include "vigil/agent/agent.h"
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <optional>
 
 #include "container_collector.h"
+#include "log_tailer.h"
 #include "node_collector.h"
 #include "remote_write_queue.h"
 #include "scraper.h"
@@ -238,6 +240,21 @@ Status Agent::Start() {
     scraper_->Start();
     spdlog::info("agent: scraping {} target(s) from {}", scraper_->targets(), a.scrape_config);
   }
+  // Logs: one tailer per push URL, each with its own positions (a receiver that is down holds
+  // back only its own reading).
+  for (size_t i = 0; i < a.log_push.size(); ++i) {
+    LogTailerOptions o;
+    o.globs = a.log_root;
+    o.push_url = a.log_push[i];
+    o.positions_file = config_.data_dir + "/log-positions-" + std::to_string(i) + ".json";
+    LabelsBuilder b(external);
+    b.Set("node", a.instance.empty() ? HostName() : a.instance);
+    o.static_labels = b.Build();
+    VIGIL_RETURN_IF_ERROR(fs_->CreateDirs(config_.data_dir));
+    tailers_.push_back(std::make_unique<LogTailer>(fs_, clock_, std::move(o)));
+    tailers_.back()->Start();
+    spdlog::info("agent: tailing {} to {}", fmt::join(a.log_root, ", "), a.log_push[i]);
+  }
   Collect();
   Schedule();
   return Status::Ok();
@@ -260,6 +277,7 @@ void Agent::Stop() {
   }
   std::lock_guard pass(collect_mu_);  // a pass under way finishes first
   if (scraper_) scraper_->Stop();
+  for (auto& t : tailers_) t->Stop();
   if (shipper_) shipper_->Stop();
 }
 

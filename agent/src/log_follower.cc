@@ -44,6 +44,7 @@ Status LogFollower::Open() {
 }
 
 Status LogFollower::Poll(std::vector<FollowedLine>& out, size_t max_bytes) {
+  at_end_ = false;
   if (!file_) {
     Status st = Open();
     if (!st.ok()) return st.code() == StatusCode::kNotFound ? Status::Ok() : st;
@@ -103,8 +104,8 @@ Status LogFollower::Poll(std::vector<FollowedLine>& out, size_t max_bytes) {
     if (taken >= max_bytes) break;
   }
   pos_.offset += start;
-  if (!eof_reached || start < buf.size())
-    return Status::Ok();  // more to read (or a line under way)
+  at_end_ = eof_reached && start == buf.size();
+  if (!at_end_) return Status::Ok();  // more to read (or a line under way)
 
   // At the end of the open file: has the path moved on to another file?
   auto now_info = fs_->Stat(path_);

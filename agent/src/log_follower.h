@@ -57,6 +57,8 @@ class LogFollower {
   FilePosition position() const { return pos_; }
   uint64_t rotations() const { return rotations_; }
   uint64_t truncations() const { return truncations_; }
+  // Whether the last Poll read the open file to its end with no line under way.
+  bool at_end() const { return at_end_; }
 
  private:
   Status Open();
@@ -71,6 +73,7 @@ class LogFollower {
   std::optional<FilePosition> restore_;
   std::optional<Clock::SteadyTime> rotated_at_;  // when the path stopped naming the open file
   uint64_t rotations_ = 0, truncations_ = 0;
+  bool at_end_ = false;
 };
 
 }  // namespace vigil::agent

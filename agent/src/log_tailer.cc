@@ -151,6 +151,7 @@ void LogTailer::Discover() {
     if (!paths.ok()) continue;
     for (const auto& p : *paths) seen.insert(p);
   }
+  bool record_new = false;
   for (const auto& p : seen) {
     if (followers_.count(p) > 0) continue;
     LogFollower::Options fo;
@@ -159,8 +160,42 @@ void LogTailer::Discover() {
     Tailed t;
     t.follower = std::make_unique<LogFollower>(fs_, clock_, p, fo);
     if (auto it = saved_.find(p); it != saved_.end()) {
-      t.follower->Restore(it->second);
-      t.safe = it->second;
+      const FilePosition& saved = it->second;
+      t.safe = saved;
+      auto now = fs_->Stat(p);
+      if (now.ok() && now->device == saved.device && now->inode == saved.inode) {
+        t.follower->Restore(saved);
+      } else {
+        // Rotated while the agent was down: finish the saved file under its rotated name, then
+        // the files rotated after it; the current file then starts at 0.
+        const auto siblings = RotatedSiblings(p);
+        size_t k = siblings.size();
+        for (size_t i = 0; i < siblings.size(); ++i) {
+          auto info = fs_->Stat(siblings[i]);
+          if (info.ok() && info->device == saved.device && info->inode == saved.inode) k = i;
+        }
+        if (k == siblings.size()) {
+          spdlog::warn(
+              "agent: {} was rotated while the agent was down and its file is gone "
+              "(compressed or removed): its lines after the saved position are lost",
+              p);
+        }
+        for (size_t i = k; i < siblings.size(); ++i) {
+          auto f = std::make_unique<LogFollower>(fs_, clock_, siblings[i], fo);
+          if (i == k) f->Restore(saved);
+          t.catchup.push_back(std::move(f));
+        }
+      }
+    }
+    if (saved_.count(p) == 0) {
+      // A file seen for the first time is recorded at its start before anything is read: if
+      // the agent dies before its first acknowledgement is saved and the file is rotated
+      // meanwhile, the restart still knows the file and finishes it under its rotated name.
+      if (auto info = fs_->Stat(p); info.ok()) {
+        saved_[p] = FilePosition{info->device, info->inode, 0, 0};
+        t.safe = saved_[p];
+        record_new = true;
+      }
     }
     LabelsBuilder b(PathLabels(p));
     for (const Label& l : opts_.static_labels) b.Set(l.name, l.value);
@@ -179,22 +214,24 @@ void LogTailer::Discover() {
     }
   }
   TailerMetrics(opts_.push_url).files->Set(static_cast<double>(followers_.size()));
+  if (record_new) {
+    if (Status st = SavePositions(); !st.ok()) {
+      spdlog::error("agent: saving log positions to {}: {}", opts_.positions_file, st.ToString());
+    }
+  }
 }
 
-size_t LogTailer::RunOnce() {
+size_t LogTailer::Take(Tailed& t, std::map<Labels, loki::Stream>& streams, size_t& bytes) {
   Metrics& m = TailerMetrics(opts_.push_url);
-  if (followers_.empty() || clock_->SteadyNow() - last_discover_ >= opts_.discover_every) {
-    last_discover_ = clock_->SteadyNow();
-    Discover();
-  }
-  std::map<Labels, loki::Stream> streams;
-  size_t bytes = 0, lines = 0;
-  std::map<std::string, FilePosition> advanced;
-  for (auto& [path, t] : followers_) {
-    if (bytes >= opts_.batch_bytes) break;
+  size_t lines = 0;
+  while (bytes < opts_.batch_bytes) {
+    // Catch-up files first, each to its end; then the path's current file.
+    LogFollower& f = t.catchup.empty() ? *t.follower : *t.catchup.front();
     std::vector<FollowedLine> got;
-    if (Status st = t.follower->Poll(got, opts_.batch_bytes - bytes); !st.ok()) {
-      spdlog::warn("agent: reading {}: {}", path, st.ToString());
+    if (Status st = f.Poll(got, opts_.batch_bytes - bytes); !st.ok()) {
+      spdlog::warn("agent: reading {}: {}", f.path(), st.ToString());
+      if (t.catchup.empty()) break;
+      t.catchup.pop_front();
       continue;
     }
     for (auto& fl : got) {
@@ -225,12 +262,47 @@ size_t LogTailer::RunOnce() {
       ++lines;
       t.safe = fl.end;  // a whole line ends here: a restart may resume past it
     }
+    if (t.catchup.empty()) break;
+    if (!t.catchup.front()->at_end()) break;  // more of it next round
+    t.catchup.pop_front();
+  }
+  return lines;
+}
+
+std::vector<std::string> LogTailer::RotatedSiblings(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string base = path.substr(slash + 1) + ".";
+  std::vector<std::string> out;
+  auto names = fs_->ListDir(dir);
+  if (!names.ok()) return out;
+  for (const auto& n : *names) {
+    if (!n.starts_with(base)) continue;
+    if (n.ends_with(".gz") || n.ends_with(".zst") || n.ends_with(".bz2") || n.ends_with(".xz") ||
+        n.ends_with(".tmp")) {
+      continue;  // the kubelet's compressed old files are not read
+    }
+    out.push_back(dir + "/" + n);
+  }
+  std::sort(out.begin(), out.end());  // the kubelet's timestamps sort as time
+  return out;
+}
+
+size_t LogTailer::RunOnce() {
+  Metrics& m = TailerMetrics(opts_.push_url);
+  if (followers_.empty() || clock_->SteadyNow() - last_discover_ >= opts_.discover_every) {
+    last_discover_ = clock_->SteadyNow();
+    Discover();
+  }
+  std::map<Labels, loki::Stream> streams;
+  size_t bytes = 0, lines = 0;
+  std::map<std::string, FilePosition> advanced;
+  for (auto& [path, t] : followers_) {
+    if (bytes >= opts_.batch_bytes) break;
+    lines += Take(t, streams, bytes);
     advanced[path] = t.safe;
   }
-  if (lines == 0) {
-    // Still save what moved without lines (a partial line waits): nothing to push.
-    return 0;
-  }
+  if (lines == 0) return 0;  // nothing new (or only a partial line waiting for its end)
   std::vector<loki::Stream> batch;
   for (auto& [labels, s] : streams) batch.push_back(std::move(s));
   if (Push(loki::EncodePush(batch), lines)) m.lines->Increment(static_cast<double>(lines));

@@ -9,6 +9,10 @@
 // /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log: namespace, pod, pod_uid, container,
 // stream, node, and the static labels.
 //
+// Rotations while the agent is down: a saved position whose file is no longer at its path is
+// looked for among the path's rotated names (the kubelet's 0.log.<time>); that file is finished
+// from the position, then the ones rotated after it, then the current file from its start.
+//
 // Delivery, at-least-once: a batch is pushed (protobuf, snappy) and retried on 429, 5xx and
 // connection errors with capped backoff until it is acknowledged; only then are the files'
 // positions saved (`positions_file`, written atomically). Reading waits while a batch is
@@ -18,6 +22,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +34,7 @@
 #include "vigil/common/clock.h"
 #include "vigil/common/file_system.h"
 #include "vigil/common/labels.h"
+#include "vigil/common/loki_push.h"
 
 namespace vigil::agent {
 
@@ -64,12 +70,20 @@ class LogTailer {
  private:
   struct Tailed {
     std::unique_ptr<LogFollower> follower;
+    // Rotated files to finish first, oldest first: after a restart, the file the saved position
+    // names (now under a rotated name) and those rotated after it while the agent was down.
+    std::deque<std::unique_ptr<LogFollower>> catchup;
     Labels labels;
     std::optional<LogFormat> format;
     PartialJoiner joiner{256 << 10};
     FilePosition safe;  // past the last line fully taken (not mid-partial)
   };
   void Discover();
+  // Reads `t`'s lines into `streams` (catch-up files first); returns the lines taken.
+  size_t Take(Tailed& t, std::map<Labels, loki::Stream>& streams, size_t& bytes);
+  // The rotated names of `path` in its directory (0.log.20261130-055518, not the compressed
+  // ones), oldest first.
+  std::vector<std::string> RotatedSiblings(const std::string& path);
   void LoadPositions();
   Status SavePositions();
   // Pushes until acknowledged; false when given up (Stop, or a 4xx).

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -56,10 +57,10 @@ json GetJson(http::HttpClient& c, const std::string& url, int want = 200) {
   return json::parse(r->body, nullptr, false);
 }
 
-// Every line of app=`app` in the last hour, oldest first.
+// Every line of a selector in the last hour, oldest first.
 std::vector<std::string> AllLines(http::HttpClient& c, const std::string& base,
-                                  const std::string& app) {
-  const std::string q = http::PercentEncode("{app=\"" + app + "\"}");
+                                  const std::string& selector) {
+  const std::string q = http::PercentEncode(selector);
   json body = GetJson(c, base + "/loki/api/v1/query_range?direction=forward&limit=5000&query=" + q +
                              "&start=" + std::to_string(NowNs() - int64_t{3600} * 1'000'000'000) +
                              "&end=" + std::to_string(NowNs() + 1'000'000'000));
@@ -111,12 +112,72 @@ TEST(LogshipTest, Kill9DuringPushesLosesNoAcknowledgedLine) {
   std::set<int> stored;
   ASSERT_TRUE(testing::WaitFor([&] {
     stored.clear();
-    for (const auto& l : AllLines(c, logship->address(), "kill9"))
+    for (const auto& l : AllLines(c, logship->address(), "{app=\"kill9\"}"))
       stored.insert(std::stoi(l.substr(2)));
     return std::includes(stored.begin(), stored.end(), acked.begin(), acked.end());
   })) << "acknowledged "
       << acked.size() << ", stored " << stored.size();
   EXPECT_LE(stored.size(), acked.size() + 20 * 2);  // at most the pushes under way at the kill
+}
+
+// The agent tails a kubelet-layout log through rename rotations and a kill -9 of itself into
+// `vigil logship`: every line arrives; duplicates only from what was unacknowledged at the kill.
+TEST(LogshipTest, AgentTailsThroughRotationAndKill9) {
+  testing::TempDir dir;
+  auto logship = StartLogship(dir.Join("logship"), dir.Join("logs"));
+  ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
+  const std::string pod_dir = dir.Join("pods/default_writer_u1/app");
+  std::filesystem::create_directories(pod_dir);
+  const std::string log = pod_dir + "/0.log";
+  auto start_agent = [&](const std::string& logs) {
+    std::filesystem::create_directories(logs);
+    return std::make_unique<testing::VigilProcess>(
+        kVigil,
+        std::vector<std::string>{"agent", "--data-dir", dir.Join("agent"), "--collector", "node",
+                                 "--interval", "1h", "--instance", "n1", "--log-root",
+                                 dir.Join("pods/*/*/*.log"), "--log-push",
+                                 logship->address() + "/loki/api/v1/push"},
+        logs);
+  };
+  auto write = [&](int from, int to) {
+    std::ofstream out(log, std::ios::app);
+    for (int i = from; i < to; ++i) out << "2026-11-30T05:55:18Z stdout F n=" << i << "\n";
+  };
+  auto agent = start_agent(dir.Join("alogs1"));
+  ASSERT_FALSE(agent->address().empty()) << agent->proc().Stderr();
+  http::HttpClient c;
+  write(0, 300);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return AllLines(c, logship->address(), "{container=\"app\"}").size() >= 300; }));
+  std::filesystem::rename(log, log + ".20261130-055518");  // the kubelet's rotation
+  write(300, 600);
+  agent->proc().Stop(SIGKILL);  // (it may or may not have read some of those)
+  write(600, 700);
+  std::filesystem::rename(log, log + ".20261130-055519");
+  write(700, 1000);
+  // Down while two rotations happened: the restart finds the saved file under its rotated name.
+  agent = start_agent(dir.Join("alogs2"));
+  ASSERT_FALSE(agent->address().empty()) << agent->proc().Stderr();
+  std::multiset<int> got;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        got.clear();
+        for (const auto& l : AllLines(c, logship->address(), "{container=\"app\"}")) {
+          got.insert(std::stoi(l.substr(2)));
+        }
+        return std::set<int>(got.begin(), got.end()).size() == 1000;
+      },
+      std::chrono::seconds(60)))
+      << got.size() << " lines, missing from " <<
+      [&] {
+        for (int i = 0; i < 1000; ++i) {
+          if (got.count(i) == 0) return i;
+        }
+        return -1;
+      }()
+      << "\n"
+      << agent->proc().Stderr();
+  EXPECT_LE(got.size(), 1000u + 600u);  // at most what the first agent had read, again
 }
 
 TEST(LogshipTest, GrafanasRequestsAndBadInput) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "vigil/common/clock.h"
 #include "vigil/common/config.h"
@@ -26,6 +27,7 @@ struct ContainerView;
 class NodeCollector;
 class RemoteWriteQueue;
 class Scraper;
+class LogTailer;
 struct ShipSource;
 
 // Collects at the configured interval and keeps the latest pass; /metrics serves it.
@@ -64,6 +66,7 @@ class Agent {
   std::unique_ptr<NodeCollector> node_;             // nullptr when off
   std::unique_ptr<RemoteWriteQueue> shipper_;
   std::unique_ptr<Scraper> scraper_;                  // with --scrape-config
+  std::vector<std::unique_ptr<LogTailer>> tailers_;   // one per --log-push URL
   std::vector<std::unique_ptr<ShipSource>> sources_;  // containers, node, self
   std::mutex collect_mu_;  // one pass at a time; Stop() waits for the one under way
   std::mutex mu_;
