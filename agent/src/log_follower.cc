@@ -12,6 +12,12 @@ LogFollower::LogFollower(std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> 
 
 void LogFollower::Restore(const FilePosition& saved) { restore_ = saved; }
 
+bool LogFollower::Drained() {
+  if (!file_) return true;
+  auto info = file_->Stat();
+  return !info.ok() || info->size <= pos_.offset;
+}
+
 uint64_t LogFollower::Fingerprint(ReadableFile& f) const {
   std::string head(opts_.fingerprint_bytes, '\0');
   size_t got = 0;

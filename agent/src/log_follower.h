@@ -59,6 +59,8 @@ class LogFollower {
   uint64_t truncations() const { return truncations_; }
   // Whether the last Poll read the open file to its end with no line under way.
   bool at_end() const { return at_end_; }
+  // Whether the open file has nothing past what was handed out, now (a fresh fstat).
+  bool Drained();
 
  private:
   Status Open();

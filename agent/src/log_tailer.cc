@@ -203,10 +203,11 @@ void LogTailer::Discover() {
     t.joiner = PartialJoiner(opts_.max_line_bytes);
     followers_.emplace(p, std::move(t));
   }
-  // A path no glob matches any more (rotated away for good, or removed) is let go once its
-  // follower has read it to the end; its saved position goes with it.
+  // A path no glob matches any more (its pod's directory removed) is let go once its follower
+  // has read the open file to its end; its saved position goes with it.
   for (auto it = followers_.begin(); it != followers_.end();) {
-    if (seen.count(it->first) == 0 && !fs_->Stat(it->first).ok()) {
+    const bool drained = it->second.catchup.empty() && it->second.follower->Drained();
+    if (seen.count(it->first) == 0 && !fs_->Stat(it->first).ok() && drained) {
       saved_.erase(it->first);
       it = followers_.erase(it);
     } else {

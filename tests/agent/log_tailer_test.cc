@@ -136,6 +136,21 @@ TEST_F(LogTailerTest, ReceiverOutageAndRestartLoseAndRepeatNothing) {
   for (int i = 0; i < 90; ++i) EXPECT_EQ(lines[static_cast<size_t>(i)], "n=" + std::to_string(i));
 }
 
+TEST_F(LogTailerTest, ARemovedPodsLastLinesAreStillSent) {
+  LogTailerOptions o = Opts();
+  o.discover_every = std::chrono::milliseconds(0);  // look for files at every round
+  LogTailer t(RealFileSystem(), clock_, o);
+  Append("2026-11-30T05:55:18Z stdout F first\n");
+  EXPECT_EQ(t.RunOnce(), 1u);
+  // The pod goes away: its last lines were written but not read yet.
+  Append("2026-11-30T05:55:19Z stdout F last words\n");
+  std::filesystem::remove_all(dir_.Join("pods/default_web-1_0c5a"));
+  EXPECT_EQ(t.RunOnce(), 1u);
+  EXPECT_EQ(receiver_.lines(), (std::vector<std::string>{"first", "last words"}));
+  t.RunOnce();
+  EXPECT_EQ(t.files(), 0u);  // let go once read to the end
+}
+
 TEST(PathLabelsTest, KubeletLayouts) {
   EXPECT_EQ(PathLabels("/var/log/pods/kube-system_coredns-5d78c9869d-abcde_9f1c/coredns/3.log"),
             (Labels{{"container", "coredns"},
