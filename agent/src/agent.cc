@@ -249,6 +249,8 @@ Status Agent::Start() {
     o.positions_file = config_.data_dir + "/log-positions-" + std::to_string(i) + ".json";
     LabelsBuilder b(external);
     b.Set("node", a.instance.empty() ? HostName() : a.instance);
+    VIGIL_ASSIGN_OR_RETURN(Labels extra, ParseLabelPairs(a.log_labels));
+    for (const Label& l : extra) b.Set(l.name, l.value);
     o.static_labels = b.Build();
     VIGIL_RETURN_IF_ERROR(fs_->CreateDirs(config_.data_dir));
     tailers_.push_back(std::make_unique<LogTailer>(fs_, clock_, std::move(o)));

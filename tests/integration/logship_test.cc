@@ -134,9 +134,9 @@ TEST(LogshipTest, AgentTailsThroughRotationAndKill9) {
     return std::make_unique<testing::VigilProcess>(
         kVigil,
         std::vector<std::string>{"agent", "--data-dir", dir.Join("agent"), "--collector", "node",
-                                 "--interval", "1h", "--instance", "n1", "--log-root",
-                                 dir.Join("pods/*/*/*.log"), "--log-push",
-                                 logship->address() + "/loki/api/v1/push"},
+                                 "--interval", "1h", "--instance", "n1", "--log-label",
+                                 "team=storage", "--log-root", dir.Join("pods/*/*/*.log"),
+                                 "--log-push", logship->address() + "/loki/api/v1/push"},
         logs);
   };
   auto write = [&](int from, int to) {
@@ -162,7 +162,8 @@ TEST(LogshipTest, AgentTailsThroughRotationAndKill9) {
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         got.clear();
-        for (const auto& l : AllLines(c, logship->address(), "{container=\"app\"}")) {
+        for (const auto& l : AllLines(c, logship->address(),
+                                      "{container=\"app\", team=\"storage\", node=\"n1\"}")) {
           got.insert(std::stoi(l.substr(2)));
         }
         return std::set<int>(got.begin(), got.end()).size() == 1000;

@@ -51,6 +51,8 @@ struct AgentConfig {
   // "name=value" labels added to everything shipped by remote_write (node, cluster); a series
   // that has the label already keeps its own, as Prometheus' external_labels.
   std::vector<std::string> external_labels;
+  // name=value pairs added to every log line's labels (after the path's and the external ones).
+  std::vector<std::string> log_labels;
   // The `instance` label of the agent's own series (empty: this host's name).
   std::string instance;
   // On-disk bound of the remote_write queue (<data_dir>/agent-queue); past it the oldest
