@@ -306,8 +306,9 @@ size_t LogTailer::RunOnce() {
   if (lines == 0) return 0;  // nothing new (or only a partial line waiting for its end)
   std::vector<loki::Stream> batch;
   for (auto& [labels, s] : streams) batch.push_back(std::move(s));
-  if (Push(loki::EncodePush(batch), lines)) m.lines->Increment(static_cast<double>(lines));
-  if (stopping_) return 0;  // not acknowledged: the positions stay where they were
+  const PushResult pushed = Push(loki::EncodePush(batch), lines);
+  if (pushed == PushResult::kStopped) return 0;  // not acknowledged: the positions stay
+  if (pushed == PushResult::kAcknowledged) m.lines->Increment(static_cast<double>(lines));
   for (const auto& [path, pos] : advanced) saved_[path] = pos;
   if (Status st = SavePositions(); !st.ok()) {
     spdlog::error("agent: saving log positions to {}: {}", opts_.positions_file, st.ToString());
@@ -315,7 +316,7 @@ size_t LogTailer::RunOnce() {
   return lines;
 }
 
-bool LogTailer::Push(const std::string& body, size_t lines) {
+LogTailer::PushResult LogTailer::Push(const std::string& body, size_t lines) {
   Metrics& m = TailerMetrics(opts_.push_url);
   http::ClientOptions co;
   co.request_timeout = opts_.timeout;
@@ -323,12 +324,12 @@ bool LogTailer::Push(const std::string& body, size_t lines) {
   std::chrono::milliseconds backoff{100};
   while (!stopping_) {
     auto r = client.Post(opts_.push_url, std::string(loki::kProtobufContentType), body);
-    if (r.ok() && r->status / 100 == 2) return true;
+    if (r.ok() && r->status / 100 == 2) return PushResult::kAcknowledged;
     if (r.ok() && r->status / 100 == 4 && r->status != 429) {
       m.dropped->Increment(static_cast<double>(lines));
       spdlog::error("agent: {} refused {} log lines ({}): {}", opts_.push_url, lines, r->status,
                     r->body.substr(0, 512));
-      return false;
+      return PushResult::kRefused;
     }
     m.retries->Increment();
     spdlog::warn("agent: log push to {} failed ({}); retrying in {} ms", opts_.push_url,
@@ -340,7 +341,7 @@ bool LogTailer::Push(const std::string& body, size_t lines) {
     }
     backoff = std::min(backoff * 2, opts_.max_backoff);
   }
-  return false;
+  return PushResult::kStopped;
 }
 
 void LogTailer::Start() {

@@ -86,8 +86,9 @@ class LogTailer {
   std::vector<std::string> RotatedSiblings(const std::string& path);
   void LoadPositions();
   Status SavePositions();
-  // Pushes until acknowledged; false when given up (Stop, or a 4xx).
-  bool Push(const std::string& body, size_t lines);
+  // Pushes until acknowledged, refused with a 4xx (dropped, counted), or Stop.
+  enum class PushResult { kAcknowledged, kRefused, kStopped };
+  PushResult Push(const std::string& body, size_t lines);
 
   std::shared_ptr<FileSystem> fs_;
   std::shared_ptr<Clock> clock_;
