@@ -395,16 +395,23 @@ void PutLabel(prometheus::TimeSeries* ts, std::string_view name, std::string_vie
   pl->set_value(value.data(), value.size());
 }
 
-}  // namespace
-
-void SeriesWriter::Add(const Labels& labels, int64_t t_ms, double v,
-                       prometheus::WriteRequest& out) const {
+// One series with one sample as a WriteRequest message, for either form of labels.
+template <typename Labelish>
+void AddSeries(const Labelish& labels, const Labels& constant, int64_t t_ms, double v,
+               prometheus::WriteRequest& out) {
   auto* ts = out.add_timeseries();
-  MergeLabels(labels, constant_,
+  MergeLabels(labels, constant,
               [ts](std::string_view n, std::string_view val) { PutLabel(ts, n, val); });
   auto* s = ts->add_samples();
   s->set_timestamp(t_ms);
   s->set_value(v);
+}
+
+}  // namespace
+
+void SeriesWriter::Add(const Labels& labels, int64_t t_ms, double v,
+                       prometheus::WriteRequest& out) const {
+  AddSeries(labels, constant_, t_ms, v, out);
 }
 
 void SeriesWriter::Add(std::span<const LabelView> labels, int64_t t_ms, double v,
@@ -418,12 +425,7 @@ void SeriesWriter::Add(std::span<const LabelView> labels, int64_t t_ms, double v
 
 void SeriesWriter::Add(std::span<const LabelView> labels, int64_t t_ms, double v,
                        prometheus::WriteRequest& out) const {
-  auto* ts = out.add_timeseries();
-  MergeLabels(labels, constant_,
-              [ts](std::string_view n, std::string_view val) { PutLabel(ts, n, val); });
-  auto* s = ts->add_samples();
-  s->set_timestamp(t_ms);
-  s->set_value(v);
+  AddSeries(labels, constant_, t_ms, v, out);
 }
 
 void StalenessTracker::Update(std::vector<Labels> now, int64_t t_ms, const SeriesWriter& writer,

@@ -21,10 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void Write(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path) << text;
-}
+void Write(const std::string& path, const std::string& text) { testing::WriteFile(path, text); }
 
 void Cgroup(const std::string& dir) {
   Write(dir + "/cpu.stat", "usage_usec 2000000\nuser_usec 1\nsystem_usec 1\n");

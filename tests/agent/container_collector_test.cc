@@ -17,10 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void Write(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path) << text;
-}
+void Write(const std::string& path, const std::string& text) { testing::WriteFile(path, text); }
 
 // A v2 cgroup directory with the files the reader uses.
 void V2Cgroup(const std::string& dir, double usage_usec, double mem, double inactive,

@@ -36,7 +36,12 @@ TempDir::~TempDir() {
 }
 
 void TempDir::Write(const std::string& name, const std::string& content) const {
-  std::ofstream out(Join(name), std::ios::binary);
+  WriteFile(Join(name), content);
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary);
   out << content;
 }
 

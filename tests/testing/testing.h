@@ -30,6 +30,9 @@ class TempDir {
   std::string path_;
 };
 
+// Writes `content` to `path`, making its parent directories first.
+void WriteFile(const std::string& path, const std::string& content);
+
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). For
 // peers that cannot report the port they bound themselves.
 int FreePort();
