@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -139,9 +140,15 @@ TEST(LogshipTest, AgentTailsThroughRotationAndKill9) {
                                  "--log-push", logship->address() + "/loki/api/v1/push"},
         logs);
   };
+  // Lines stamped now: the queries below look at the last hour.
+  char stamp[32];
+  const time_t now_s = std::time(nullptr);
+  struct tm tm;
+  gmtime_r(&now_s, &tm);
+  std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
   auto write = [&](int from, int to) {
     std::ofstream out(log, std::ios::app);
-    for (int i = from; i < to; ++i) out << "2026-11-30T05:55:18Z stdout F n=" << i << "\n";
+    for (int i = from; i < to; ++i) out << stamp << " stdout F n=" << i << "\n";
   };
   auto agent = start_agent(dir.Join("alogs1"));
   ASSERT_FALSE(agent->address().empty()) << agent->proc().Stderr();
