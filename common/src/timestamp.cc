@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <ctime>
 #include <string>
 
 namespace vigil {
@@ -119,6 +121,29 @@ Result<int64_t> ParseTimeParam(const std::optional<std::string>& value, std::str
   return InvalidArgument("invalid parameter \"" + std::string(name) +
                          "\": Invalid time value for '" + std::string(name) +
                          "': " + t.status().message());
+}
+
+std::string FormatRfc3339Nanos(int64_t ns) {
+  int64_t secs = ns / 1'000'000'000;
+  int64_t nanos = ns % 1'000'000'000;
+  if (nanos < 0) {
+    nanos += 1'000'000'000;
+    --secs;
+  }
+  const time_t t = static_cast<time_t>(secs);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out(buf, n);
+  if (nanos != 0) {
+    char frac[16];
+    std::snprintf(frac, sizeof(frac), ".%09lld", static_cast<long long>(nanos));
+    std::string f(frac);
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  return out + "Z";
 }
 
 }  // namespace vigil

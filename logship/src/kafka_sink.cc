@@ -4,40 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <ctime>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 
+#include "kafka_client.h"
+#include "kafka_record.h"
 #include "vigil/common/self_metrics.h"
 
 namespace vigil::logship {
 namespace {
-
-using nlohmann::json;
-
-std::string Rfc3339Nano(int64_t ts_ns) {
-  int64_t secs = ts_ns / 1'000'000'000;
-  int64_t nanos = ts_ns % 1'000'000'000;
-  if (nanos < 0) {
-    nanos += 1'000'000'000;
-    --secs;
-  }
-  const time_t t = static_cast<time_t>(secs);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[64];
-  const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  if (nanos != 0) {
-    char frac[16];
-    std::snprintf(frac, sizeof(frac), ".%09lld", static_cast<long long>(nanos));
-    std::string f(frac);
-    while (f.back() == '0') f.pop_back();  // as Go's RFC3339Nano
-    out += f;
-  }
-  return out + "Z";
-}
 
 struct Metrics {
   prometheus::Counter* delivered;
@@ -86,22 +61,7 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
   state->pending.fetch_sub(1);
 }
 
-void OnLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
-  if (level <= 3) {
-    spdlog::warn("logship: kafka: {}: {}", fac, buf);
-  } else {
-    spdlog::debug("logship: kafka: {}: {}", fac, buf);
-  }
-}
-
 }  // namespace
-
-std::string KafkaValue(const Labels& labels, int64_t ts_ns, std::string_view line) {
-  json labels_json = json::object();
-  for (const Label& l : labels) labels_json[l.name] = l.value;
-  json v = {{"ts", Rfc3339Nano(ts_ns)}, {"labels", std::move(labels_json)}, {"line", line}};
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 std::string KafkaTopic(std::string_view tmpl, const Labels& labels) {
   std::string out;
@@ -155,28 +115,23 @@ Status KafkaSink::Impl::Connect() {
     rd_kafka_destroy(rk);
     rk = nullptr;
   }
-  std::string brokers;
-  for (const auto& b : opts.brokers) brokers += (brokers.empty() ? "" : ",") + b;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
-  const std::pair<std::string, std::string> settings[] = {
-      {"bootstrap.servers", brokers},
-      {"enable.idempotence", "true"},
-      {"acks", "all"},
-      {"compression.type", opts.compression},
-      {"linger.ms", "5"},
-      {"message.timeout.ms", std::to_string(opts.delivery_timeout.count())},
-      {"queue.buffering.max.messages", "1000000"},
-      {"queue.buffering.max.kbytes", "1048576"},
-  };
-  for (const auto& [k, v] : settings) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return InvalidArgument("kafka: " + k + "=" + v + ": " + err);
-    }
-  }
+  const std::string brokers = JoinBrokers(opts.brokers);
+  VIGIL_ASSIGN_OR_RETURN(
+      rd_kafka_conf_t * conf,
+      MakeKafkaConf(
+          {
+              {"bootstrap.servers", brokers},
+              {"enable.idempotence", "true"},
+              {"acks", "all"},
+              {"compression.type", opts.compression},
+              {"linger.ms", "5"},
+              {"message.timeout.ms", std::to_string(opts.delivery_timeout.count())},
+              {"queue.buffering.max.messages", "1000000"},
+              {"queue.buffering.max.kbytes", "1048576"},
+          },
+          opts.options));
   rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
-  rd_kafka_conf_set_log_cb(conf, OnLog);
+  char err[512];
   rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (rk == nullptr) return InvalidArgument(std::string("kafka: ") + err);
   spdlog::info("logship: kafka producer to {} (topic {}, idempotent, acks=all, {})", brokers,
@@ -201,7 +156,7 @@ Status KafkaSink::Write(const std::vector<loki::Stream>& batch) {
     rd_kafka_topic_t* topic = impl_->Topic(KafkaTopic(impl_->opts.topic, s.labels));
     if (topic == nullptr) return Internal("kafka: cannot make a topic handle");
     for (const auto& e : s.entries) {
-      std::string value = KafkaValue(s.labels, e.ts_ns, e.line);
+      std::string value = EncodeKafkaRecord(s.labels, e.ts_ns, e.line);
       state.pending.fetch_add(1);
       for (;;) {
         const int r = rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,

@@ -24,6 +24,7 @@ struct KafkaSinkOptions {
   std::string topic = "vigil-logs";
   std::string compression = "lz4";
   std::chrono::milliseconds delivery_timeout{30000};
+  std::vector<std::string> options;  // librdkafka name=value, over ours
 };
 
 class KafkaSink final : public LogSink {
@@ -39,8 +40,6 @@ class KafkaSink final : public LogSink {
   std::unique_ptr<Impl> impl_;
 };
 
-// The message value for one line.
-std::string KafkaValue(const Labels& labels, int64_t ts_ns, std::string_view line);
 // A topic template with {{label}} filled from `labels`.
 std::string KafkaTopic(std::string_view tmpl, const Labels& labels);
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <queue>
 #include <set>
+#include <unordered_set>
 
 #include "vigil/common/file_system.h"
 #include "vigil/common/rocksdb_status.h"
@@ -414,6 +415,8 @@ Status LogStore::CutLocked(uint64_t id, Head& h, void* batch) {
   return Status::Ok();
 }
 
+Status LogStore::Sync() { return FromRocks(db_->SyncWAL(), "sync the log store's WAL"); }
+
 Status LogStore::Flush() {
   std::lock_guard lock(mu_);
   for (auto& [id, h] : heads_) {
@@ -540,6 +543,9 @@ Status LogStore::ForEachEntry(uint64_t stream, int64_t start_ns, int64_t end_ns,
   };
   std::priority_queue<Source*, std::vector<Source*>, decltype(cmp)> heap(cmp);
   for (auto& s : sources) heap.push(s.get());
+  // The lines given at the current timestamp: an identical one again is a duplicate.
+  int64_t at_ts = std::numeric_limits<int64_t>::min();
+  std::unordered_set<std::string_view> given;
   for (;;) {
     while (it->Valid() && it->key().starts_with(prefix)) {
       const std::string_view key = it->key().ToStringView();
@@ -561,7 +567,13 @@ Status LogStore::ForEachEntry(uint64_t stream, int64_t start_ns, int64_t end_ns,
     Source* s = heap.top();
     heap.pop();
     const auto& [ts, line] = s->entries[s->pos];
-    if (!fn(LogEntry{ts, line})) return Status::Ok();
+    if (ts != at_ts) {
+      at_ts = ts;
+      given.clear();
+    }
+    if (given.insert(line).second) {
+      if (!fn(LogEntry{ts, line})) return Status::Ok();
+    }
     if (++s->pos < s->entries.size()) heap.push(s);
   }
   return FromRocks(it->status(), "read blocks");

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <thread>
 
+#include "kafka_consumer.h"
 #include "kafka_sink.h"
 #include "push_api.h"
 #include "query_api.h"
@@ -21,12 +22,27 @@ Status Run(const Config& config) {
   so.retention_ns = config.logship.retention.count() * 1'000'000;
   VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<LogStore> store, LogStore::Open(so));
   std::vector<std::shared_ptr<LogSink>> sinks = {store};
-  if (!config.logship.kafka_brokers.empty()) {
+  const LogshipConfig& lc = config.logship;
+  std::unique_ptr<KafkaConsumer> consumer;
+  if (!lc.kafka_consume.empty()) {
+    // Consumer mode: the topic fills the store; pushes go to the store only (never back to
+    // Kafka, which would loop).
+    if (lc.kafka_brokers.empty()) {
+      return InvalidArgument("logship: --kafka-consume needs --kafka-brokers");
+    }
+    KafkaConsumerOptions co;
+    co.brokers = lc.kafka_brokers;
+    co.topic = lc.kafka_consume;
+    co.group = lc.kafka_group;
+    co.options = lc.kafka_options;
+    VIGIL_ASSIGN_OR_RETURN(consumer, KafkaConsumer::Make(co, store));
+  } else if (!lc.kafka_brokers.empty()) {
     KafkaSinkOptions ko;
-    ko.brokers = config.logship.kafka_brokers;
-    ko.topic = config.logship.kafka_topic;
-    ko.compression = config.logship.kafka_compression;
-    ko.delivery_timeout = config.logship.kafka_delivery_timeout;
+    ko.brokers = lc.kafka_brokers;
+    ko.topic = lc.kafka_topic;
+    ko.compression = lc.kafka_compression;
+    ko.delivery_timeout = lc.kafka_delivery_timeout;
+    ko.options = lc.kafka_options;
     VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<KafkaSink> kafka, KafkaSink::Make(ko));
     sinks.push_back(std::move(kafka));
   }
@@ -34,6 +50,7 @@ Status Run(const Config& config) {
   po.dir = config.data_dir + "/spool";
   VIGIL_ASSIGN_OR_RETURN(auto spool, Spool::Open(RealFileSystem(), sinks, po));
   spool->Start();
+  if (consumer) consumer->Start();
   // Heads older than their age become blocks; retention runs every ten minutes.
   std::mutex mu;
   std::condition_variable cv;
@@ -59,11 +76,6 @@ Status Run(const Config& config) {
   http::Router router;
   AddPushRoute(router, *spool, loki::PushLimits{});
   AddQueryRoutes(router, *store);
-  if (!config.logship.kafka_brokers.empty()) {
-    spdlog::warn(
-        "logship: --kafka-brokers is set, but the Kafka sink is not built yet (issue #6); "
-        "lines go to the log store only");
-  }
   auto server = ServerOptionsFrom(config, "127.0.0.1:3100");
   Status st = ServeUntilSignal(config, "logship", server, std::move(router));
   {
@@ -72,6 +84,7 @@ Status Run(const Config& config) {
   }
   cv.notify_all();
   maintenance.join();
+  if (consumer) consumer->Stop();  // stores and commits what it holds
   spool->Stop();
   if (Status f = store->Flush(); !f.ok()) spdlog::error("logship: flush at exit: {}", f.ToString());
   return st;

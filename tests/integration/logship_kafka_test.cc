@@ -11,10 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "testing.h"
 #include "vigil/common/http_client.h"
@@ -81,32 +83,21 @@ std::vector<std::pair<std::string, std::string>> ReadTopic(const std::string& bo
   return out;
 }
 
-bool Push(http::HttpClient& c, const std::string& url, const std::vector<loki::Stream>& s) {
-  http::ClientRequest req;
-  req.method = "POST";
-  req.url = url + "/loki/api/v1/push";
-  req.body = loki::EncodePush(s);
-  req.headers.emplace_back("Content-Type", "application/x-protobuf");
-  auto r = c.Do(req);
-  return r.ok() && r->status == 204;
-}
-
 // Pushes `n` numbered lines for each of `streams` pods, `per_push` lines per stream per push,
-// numbering from `first`.
+// numbering from `first`; line i is stamped base_ns + i.
 void PushNumbered(http::HttpClient& c, const std::string& url, int streams, int first, int n,
-                  int per_push) {
+                  int per_push, int64_t base_ns = int64_t{1'700'000'000} * 1'000'000'000) {
   for (int at = first; at < first + n; at += per_push) {
     std::vector<loki::Stream> push;
     for (int s = 0; s < streams; ++s) {
       loki::Stream stream;
       stream.labels = Labels{{"namespace", "prod"}, {"pod", "pod-" + std::to_string(s)}};
       for (int i = at; i < at + per_push && i < first + n; ++i) {
-        stream.entries.push_back(
-            {int64_t{1'700'000'000} * 1'000'000'000 + i, "n=" + std::to_string(i), {}});
+        stream.entries.push_back({base_ns + i, "n=" + std::to_string(i), {}});
       }
       push.push_back(std::move(stream));
     }
-    ASSERT_TRUE(Push(c, url, push));
+    ASSERT_EQ(testing::LokiPush(c, url, push).status, 204);
   }
 }
 
@@ -134,15 +125,19 @@ class LogshipKafkaTest : public ::testing::Test {
   void SetUp() override {
     if (!testing::HaveProgram("kcat")) GTEST_SKIP() << "kcat is not installed (scripts/setup.sh)";
   }
+  // A logship named `name` (its data and logs under the test's directory) producing to, or with
+  // --kafka-consume consuming from, `bootstrap`.
   std::unique_ptr<testing::VigilProcess> StartLogship(const std::string& bootstrap,
-                                                      std::vector<std::string> extra = {}) {
-    std::filesystem::create_directories(dir_.Join("logs"));
-    std::vector<std::string> args = {"logship",         "--data-dir", dir_.Join("data"),
-                                     "--kafka-brokers", bootstrap,    "--kafka-topic",
-                                     "vigil-logs"};
+                                                      std::vector<std::string> extra = {},
+                                                      const std::string& name = "logship") {
+    const std::string logs = dir_.Join(name + "-logs-" + std::to_string(++started_));
+    std::filesystem::create_directories(logs);
+    std::vector<std::string> args = {"logship", "--data-dir",    dir_.Join(name), "--kafka-brokers",
+                                     bootstrap, "--kafka-topic", "vigil-logs"};
     args.insert(args.end(), extra.begin(), extra.end());
-    return std::make_unique<testing::VigilProcess>(kVigil, args, dir_.Join("logs"));
+    return std::make_unique<testing::VigilProcess>(kVigil, args, logs);
   }
+  int started_ = 0;
   testing::TempDir dir_;
 };
 
@@ -197,6 +192,118 @@ TEST_F(LogshipKafkaTest, ABrokerOutageLongerThanTheDeliveryTimeoutLosesNothing) 
   // The outage went past the producer's own retries: the spool held the batch and sent it again.
   EXPECT_NE(logship->proc().Stderr().find("sink kafka: write failed, retrying"), std::string::npos)
       << logship->proc().Stderr();
+}
+
+// Consumer mode: two logship instances in one consumer group share the topic's partitions and
+// store what they read; one is kill -9ed and restarted while lines keep coming. Every line is in
+// the union of their stores.
+TEST_F(LogshipKafkaTest, ConsumersInOneGroupShareThePartitionsAndLoseNothingThroughAKill) {
+  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:4");
+  ASSERT_FALSE(kafka.bootstrap().empty());
+  auto producer = StartLogship(kafka.bootstrap());
+  ASSERT_FALSE(producer->address().empty()) << producer->proc().Stderr();
+  const std::vector<std::string> consume = {"--kafka-consume", "vigil-logs",
+                                            "--kafka-group",   "stores",
+                                            "--kafka-option",  "session.timeout.ms=6000",
+                                            "--kafka-option",  "heartbeat.interval.ms=500"};
+  auto c1 = StartLogship(kafka.bootstrap(), consume, "c1");
+  auto c2 = StartLogship(kafka.bootstrap(), consume, "c2");
+  ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
+  ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
+  // The group settles with two partitions each.
+  const std::string partitions = "vigil_logship_kafka_consumer_partitions";
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
+               testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
+      },
+      std::chrono::seconds(60)))
+      << c1->proc().Stderr() << c2->proc().Stderr();
+
+  const int streams = 8, total = 600;
+  const int64_t base = testing::NowNs() - int64_t{600} * 1'000'000'000;
+  http::HttpClient c;
+  // Every pod's numbers found in the two stores together.
+  auto stored = [&] {
+    std::map<std::string, std::set<int>> by_pod;
+    for (auto* p : {&c1, &c2}) {
+      if ((*p)->address().empty()) continue;
+      for (const auto& e : testing::LokiEntries(c, (*p)->address(), "{namespace=\"prod\"}", base,
+                                                base + 1'000'000)) {
+        by_pod[e.labels.at("pod")].insert(std::stoi(e.line.substr(2)));
+      }
+    }
+    return by_pod;
+  };
+  auto complete = [&](int upto) {
+    auto by_pod = stored();
+    if (by_pod.size() != static_cast<size_t>(streams)) return false;
+    for (const auto& [pod, numbers] : by_pod) {
+      if (numbers.size() != static_cast<size_t>(upto) || *numbers.rbegin() != upto - 1) {
+        return false;
+      }
+    }
+    return true;
+  };
+  PushNumbered(c, producer->address(), streams, 0, 200, 20, base);
+  ASSERT_TRUE(testing::WaitFor([&] { return complete(200); }, std::chrono::seconds(60)));
+  // Both consumers hold lines: the partitions are shared.
+  for (auto* p : {&c1, &c2}) {
+    EXPECT_GT(testing::MetricValue((*p)->Url("/metrics"), "vigil_logship_kafka_consumed_total"), 0)
+        << (*p)->proc().Stderr();
+  }
+  // c1 dies during ingest; c2 takes its partitions after the session timeout; c1 comes back.
+  std::thread pusher([&] { PushNumbered(c, producer->address(), streams, 200, 400, 20, base); });
+  c1->proc().Stop(SIGKILL);
+  pusher.join();
+  c1 = StartLogship(kafka.bootstrap(), consume, "c1");
+  ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
+  ASSERT_TRUE(testing::WaitFor([&] { return complete(total); }, std::chrono::seconds(90))) << [&] {
+    std::string out;
+    for (const auto& [pod, numbers] : stored())
+      out += pod + ": " + std::to_string(numbers.size()) + "\n";
+    return out;
+  }() << c1->proc().Stderr() << c2->proc().Stderr();
+}
+
+// A message that is not a logship record is skipped, counted and logged; the lines after it are
+// stored.
+TEST_F(LogshipKafkaTest, AConsumerSkipsAMalformedMessageAndGoesOn) {
+  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:1");
+  ASSERT_FALSE(kafka.bootstrap().empty());
+  auto consumer = StartLogship(kafka.bootstrap(), {"--kafka-consume", "vigil-logs"}, "c");
+  ASSERT_FALSE(consumer->address().empty()) << consumer->proc().Stderr();
+  const int64_t now = testing::NowNs();
+  const std::string good =
+      R"({"ts":")" + std::to_string(now / 1'000'000'000) +
+      R"(","labels":{"app":"x"},"line":"bad ts"})" + "\n" + "not json at all\n" +
+      R"({"ts":"2026-01-01T00:00:00Z","labels":{"0bad":"x"},"line":"bad label"})" + "\n";
+  testing::TempDir tmp;
+  tmp.Write("in", good);
+  // A correct record last, stamped now.
+  char stamp[40];
+  const time_t secs = static_cast<time_t>(now / 1'000'000'000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::ofstream(tmp.Join("in"), std::ios::app)
+      << R"({"ts":")" << stamp << R"(","labels":{"app":"x"},"line":"good"})"
+      << "\n";
+  auto r = testing::Run(
+      {"kcat", "-b", kafka.bootstrap(), "-P", "-t", "vigil-logs", "-l", tmp.Join("in")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  http::HttpClient c;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::LokiLastHour(c, consumer->address(), "{app=\"x\"}") ==
+           std::vector<std::string>{"good"};
+  })) << consumer->proc().Stderr();
+  EXPECT_EQ(testing::MetricValue(consumer->Url("/metrics"),
+                                 "vigil_logship_kafka_consumer_errors_total{reason=\"malformed\"}"),
+            3);
+  EXPECT_NE(consumer->proc().Stderr().find("skipping vigil-logs [0] offset 1: the value is not a "
+                                           "JSON object"),
+            std::string::npos)
+      << consumer->proc().Stderr();
 }
 
 }  // namespace

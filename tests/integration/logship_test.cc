@@ -26,28 +26,11 @@ namespace {
 using nlohmann::json;
 const std::string kVigil = VIGIL_BINARY;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::unique_ptr<testing::VigilProcess> StartLogship(const std::string& data,
                                                     const std::string& logs) {
   std::filesystem::create_directories(logs);
   return std::make_unique<testing::VigilProcess>(
       kVigil, std::vector<std::string>{"logship", "--data-dir", data}, logs);
-}
-
-http::ClientResponse Push(http::HttpClient& c, const std::string& url,
-                          const std::vector<loki::Stream>& s, bool proto) {
-  http::ClientRequest req;
-  req.method = "POST";
-  req.url = url + "/loki/api/v1/push";
-  req.body = proto ? loki::EncodePush(s) : loki::EncodePushJson(s);
-  req.headers.emplace_back("Content-Type", proto ? "application/x-protobuf" : "application/json");
-  auto r = c.Do(req);
-  return r.ok() ? *r : http::ClientResponse{};
 }
 
 json GetJson(http::HttpClient& c, const std::string& url, int want = 200) {
@@ -56,24 +39,6 @@ json GetJson(http::HttpClient& c, const std::string& url, int want = 200) {
   if (!r.ok()) return {};
   EXPECT_EQ(r->status, want) << url << "\n" << r->body;
   return json::parse(r->body, nullptr, false);
-}
-
-// Every line of a selector in the last hour, oldest first.
-std::vector<std::string> AllLines(http::HttpClient& c, const std::string& base,
-                                  const std::string& selector) {
-  const std::string q = http::PercentEncode(selector);
-  json body = GetJson(c, base + "/loki/api/v1/query_range?direction=forward&limit=5000&query=" + q +
-                             "&start=" + std::to_string(NowNs() - int64_t{3600} * 1'000'000'000) +
-                             "&end=" + std::to_string(NowNs() + 1'000'000'000));
-  std::vector<std::pair<int64_t, std::string>> entries;
-  for (const auto& s : body["data"]["result"]) {
-    for (const auto& v : s["values"])
-      entries.emplace_back(std::stoll(v[0].get<std::string>()), v[1]);
-  }
-  std::sort(entries.begin(), entries.end());
-  std::vector<std::string> out;
-  for (auto& [t, l] : entries) out.push_back(std::move(l));
-  return out;
 }
 
 TEST(LogshipTest, Kill9DuringPushesLosesNoAcknowledgedLine) {
@@ -85,7 +50,7 @@ TEST(LogshipTest, Kill9DuringPushesLosesNoAcknowledgedLine) {
   std::mutex mu;
   std::set<int> acked;
   std::atomic<int> next{0};
-  const int64_t base = NowNs() - int64_t{60} * 1'000'000'000;
+  const int64_t base = testing::NowNs() - int64_t{60} * 1'000'000'000;
   std::thread pusher([&] {
     http::HttpClient c;
     while (!stop) {
@@ -94,7 +59,7 @@ TEST(LogshipTest, Kill9DuringPushesLosesNoAcknowledgedLine) {
       s.labels = Labels{{"app", "kill9"}};
       for (int i = first; i < first + 20; ++i)
         s.entries.push_back({base + i * 1000, "n=" + std::to_string(i), {}});
-      if (Push(c, url, {s}, first % 40 == 0).status == 204) {
+      if (testing::LokiPush(c, url, {s}, first % 40 == 0).status == 204) {
         std::lock_guard lock(mu);
         for (int i = first; i < first + 20; ++i) acked.insert(i);
       }
@@ -113,7 +78,7 @@ TEST(LogshipTest, Kill9DuringPushesLosesNoAcknowledgedLine) {
   std::set<int> stored;
   ASSERT_TRUE(testing::WaitFor([&] {
     stored.clear();
-    for (const auto& l : AllLines(c, logship->address(), "{app=\"kill9\"}"))
+    for (const auto& l : testing::LokiLastHour(c, logship->address(), "{app=\"kill9\"}"))
       stored.insert(std::stoi(l.substr(2)));
     return std::includes(stored.begin(), stored.end(), acked.begin(), acked.end());
   })) << "acknowledged "
@@ -154,8 +119,9 @@ TEST(LogshipTest, AgentTailsThroughRotationAndKill9) {
   ASSERT_FALSE(agent->address().empty()) << agent->proc().Stderr();
   http::HttpClient c;
   write(0, 300);
-  ASSERT_TRUE(testing::WaitFor(
-      [&] { return AllLines(c, logship->address(), "{container=\"app\"}").size() >= 300; }));
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::LokiLastHour(c, logship->address(), "{container=\"app\"}").size() >= 300;
+  }));
   std::filesystem::rename(log, log + ".20261130-055518");  // the kubelet's rotation
   write(300, 600);
   agent->proc().Stop(SIGKILL);  // (it may or may not have read some of those)
@@ -169,8 +135,8 @@ TEST(LogshipTest, AgentTailsThroughRotationAndKill9) {
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         got.clear();
-        for (const auto& l : AllLines(c, logship->address(),
-                                      "{container=\"app\", team=\"storage\", node=\"n1\"}")) {
+        for (const auto& l : testing::LokiLastHour(
+                 c, logship->address(), "{container=\"app\", team=\"storage\", node=\"n1\"}")) {
           got.insert(std::stoi(l.substr(2)));
         }
         return std::set<int>(got.begin(), got.end()).size() == 1000;
@@ -194,7 +160,7 @@ TEST(LogshipTest, GrafanasRequestsAndBadInput) {
   ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
   const std::string url = logship->address();
   http::HttpClient c;
-  const int64_t now = NowNs();
+  const int64_t now = testing::NowNs();
   loki::Stream web, db;
   web.labels = Labels{{"app", "web"}, {"namespace", "prod"}};
   db.labels = Labels{{"app", "db"}, {"namespace", "prod"}};
@@ -205,8 +171,8 @@ TEST(LogshipTest, GrafanasRequestsAndBadInput) {
                            {}});
   }
   db.entries.push_back({now - 5'000'000'000, R"({"level":"warn","msg":"slow query"})", {}});
-  ASSERT_EQ(Push(c, url, {web}, true).status, 204);
-  ASSERT_EQ(Push(c, url, {db}, false).status, 204);
+  ASSERT_EQ(testing::LokiPush(c, url, {web}, true).status, 204);
+  ASSERT_EQ(testing::LokiPush(c, url, {db}, false).status, 204);
   const std::string range = "&start=" + std::to_string(now - int64_t{3600} * 1'000'000'000) +
                             "&end=" + std::to_string(now + 1'000'000'000);
   auto q = [](const std::string& s) { return http::PercentEncode(s); };

@@ -1,5 +1,8 @@
 #include "testing.h"
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -17,6 +20,7 @@
 #include <regex>
 
 #include "vigil/common/http_client.h"
+#include "vigil/common/http_util.h"
 #include "vigil/common/remote_write.h"
 
 namespace vigil::testing {
@@ -194,6 +198,70 @@ http::ClientRequest RemoteWritePost(const std::string& url, std::string body) {
                  {std::string(remote::kVersionHeader), std::string(remote::kVersion)}};
   req.body = std::move(body);
   return req;
+}
+
+double MetricValue(const std::string& url, const std::string& series) {
+  auto r = http::HttpClient().Get(url);
+  if (!r.ok() || r->status != 200) return -1;
+  std::istringstream in(r->body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > series.size() && line.starts_with(series) && line[series.size()] == ' ') {
+      return std::strtod(line.c_str() + series.size() + 1, nullptr);
+    }
+  }
+  return -1;
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+http::ClientResponse LokiPush(http::HttpClient& c, const std::string& base,
+                              const std::vector<loki::Stream>& streams, bool proto) {
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = base + "/loki/api/v1/push";
+  req.body = proto ? loki::EncodePush(streams) : loki::EncodePushJson(streams);
+  req.headers.emplace_back(
+      "Content-Type", std::string(proto ? loki::kProtobufContentType : loki::kJsonContentType));
+  auto r = c.Do(req);
+  return r.ok() ? *r : http::ClientResponse{};
+}
+
+std::vector<LokiEntry> LokiEntries(http::HttpClient& c, const std::string& base,
+                                   const std::string& selector, int64_t start_ns, int64_t end_ns) {
+  const std::string url = base + "/loki/api/v1/query_range?direction=forward&limit=5000&query=" +
+                          http::PercentEncode(selector) + "&start=" + std::to_string(start_ns) +
+                          "&end=" + std::to_string(end_ns);
+  auto r = c.Get(url);
+  EXPECT_TRUE(r.ok() && r->status == 200)
+      << url << ": " << (r.ok() ? r->body : r.status().ToString());
+  std::vector<LokiEntry> out;
+  if (!r.ok() || r->status != 200) return out;
+  const nlohmann::json body = nlohmann::json::parse(r->body, nullptr, false);
+  if (body.is_discarded()) return out;
+  for (const auto& s : body["data"]["result"]) {
+    std::map<std::string, std::string> labels = s["stream"];
+    for (const auto& v : s["values"]) {
+      out.push_back({labels, std::stoll(v[0].get<std::string>()), v[1].get<std::string>()});
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const LokiEntry& a, const LokiEntry& b) { return a.ts_ns < b.ts_ns; });
+  return out;
+}
+
+std::vector<std::string> LokiLastHour(http::HttpClient& c, const std::string& base,
+                                      const std::string& selector) {
+  std::vector<std::string> out;
+  const int64_t now = NowNs();
+  for (auto& e :
+       LokiEntries(c, base, selector, now - int64_t{3600} * 1'000'000'000, now + 1'000'000'000)) {
+    out.push_back(std::move(e.line));
+  }
+  return out;
 }
 
 }  // namespace vigil::testing

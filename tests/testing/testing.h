@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "vigil/common/http_client.h"
+#include "vigil/common/loki_push.h"
 
 namespace vigil::testing {
 
@@ -100,5 +101,29 @@ class VigilProcess {
 
 // A POST of a remote_write body with the headers of the specification.
 http::ClientRequest RemoteWritePost(const std::string& url, std::string body);
+
+// The value of one series in the text exposition at `url` (`series` as written there:
+// name{labels} or name), or -1 when absent or unreachable.
+double MetricValue(const std::string& url, const std::string& series);
+
+// The wall clock in Unix nanoseconds.
+int64_t NowNs();
+
+// POSTs a Loki push (snappy protobuf, or JSON) to `base`/loki/api/v1/push; the answer.
+http::ClientResponse LokiPush(http::HttpClient& c, const std::string& base,
+                              const std::vector<loki::Stream>& streams, bool proto = true);
+
+// Every entry of `selector` in [start_ns, end_ns) from `base`'s Loki query_range (up to 5000),
+// oldest first, with its stream's labels. A failed query fails the test and returns nothing.
+struct LokiEntry {
+  std::map<std::string, std::string> labels;
+  int64_t ts_ns = 0;
+  std::string line;
+};
+std::vector<LokiEntry> LokiEntries(http::HttpClient& c, const std::string& base,
+                                   const std::string& selector, int64_t start_ns, int64_t end_ns);
+// The lines of the last hour, oldest first.
+std::vector<std::string> LokiLastHour(http::HttpClient& c, const std::string& base,
+                                      const std::string& selector);
 
 }  // namespace vigil::testing

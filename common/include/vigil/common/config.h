@@ -83,6 +83,9 @@ struct LogshipConfig {
   std::string kafka_topic = "vigil-logs";  // {{label}} is replaced by the stream's label value
   std::string kafka_compression = "lz4";
   milliseconds kafka_delivery_timeout{30000};
+  std::vector<std::string> kafka_options;  // librdkafka name=value, for producer and consumer
+  std::string kafka_consume;               // consumer mode: the topic read into the store
+  std::string kafka_group = "vigil-logship";
   milliseconds retention{7LL * 24 * 3600 * 1000};
 };
 

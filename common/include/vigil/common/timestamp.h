@@ -23,6 +23,9 @@ Result<int64_t> ParseTimestamp(std::string_view s);
 // RFC 3339 with up to nanoseconds ("2026-11-30T05:55:18.123456789Z", "...+01:00"), in
 // nanoseconds since the epoch: the timestamps of container log lines.
 Result<int64_t> ParseRfc3339Nanos(std::string_view s);
+// The inverse, in UTC as Go's time.RFC3339Nano writes it (trailing zeros of the fraction
+// dropped): "2026-11-30T05:55:18.1234Z".
+std::string FormatRfc3339Nanos(int64_t ns);
 
 // A time parameter of an API request (`value` absent or empty: `default_ms`), with Prometheus'
 // error text: `invalid parameter "start": Invalid time value for 'start': cannot parse ...`.

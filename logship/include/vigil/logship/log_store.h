@@ -18,6 +18,9 @@
 // {reason="too_old"} and logged); within the window it is accepted: into the head, or, when older
 // than the head, into a block of its own that overlaps older blocks, which reads merge.
 //
+// Duplicates: entries of one stream with the same timestamp and the same line are read once (as
+// Loki shows them), so a batch written twice (a replay after a crash) is seen once.
+//
 // Retention: EnforceRetention drops whole blocks whose last entry is older than the retention.
 //
 // Thread safety: Write, the readers and EnforceRetention may run concurrently (one mutex guards
@@ -65,6 +68,9 @@ class LogStore final : public LogSink {
 
   std::string name() const override { return "store"; }
   Status Write(const std::vector<loki::Stream>& batch) override;
+  // Makes every Write so far survive a crash of the machine (fsyncs the WAL): for writers that
+  // have no fsynced spool of their own, as the Kafka consumer.
+  Status Sync();
 
   struct StreamInfo {
     uint64_t id = 0;
