@@ -24,6 +24,7 @@ struct Metrics {
   prometheus::Counter* dropped;
   prometheus::Counter* retries;
   prometheus::Gauge* files;
+  prometheus::Gauge* watched;
 };
 
 Metrics& TailerMetrics(const std::string& url) {
@@ -65,6 +66,11 @@ Metrics& TailerMetrics(const std::string& url) {
                  .Help("Log files followed, by URL.")
                  .Register(reg)
                  .Add(l);
+  m.watched = &prometheus::BuildGauge()
+                   .Name("vigil_agent_log_watched_directories")
+                   .Help("Directories watched with inotify for new log files and lines, by URL.")
+                   .Register(reg)
+                   .Add(l);
   return by_url.emplace(url, m).first->second;
 }
 
@@ -107,6 +113,10 @@ Labels PathLabels(const std::string& path) {
 LogTailer::LogTailer(std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> clock,
                      LogTailerOptions options)
     : fs_(std::move(fs)), clock_(std::move(clock)), opts_(std::move(options)) {
+  if (opts_.inotify) {
+    watcher_ = std::make_unique<DirWatcher>();
+    if (!watcher_->ok()) watcher_.reset();
+  }
   LoadPositions();
 }
 
@@ -144,9 +154,23 @@ Status LogTailer::SavePositions() {
   return fs_->WriteFileAtomic(opts_.positions_file, doc.dump());
 }
 
+bool LogTailer::TakeEvents(std::chrono::milliseconds timeout) {
+  if (!watcher_) {
+    if (timeout.count() > 0) std::this_thread::sleep_for(timeout);
+    return false;
+  }
+  const DirWatcher::Events ev = watcher_->Wait(timeout);
+  tree_changed_ |= ev.tree_changed;
+  return ev.written || ev.tree_changed;
+}
+
 void LogTailer::Discover() {
   std::set<std::string> seen;
   for (const auto& glob : opts_.globs) {
+    // Watched before listing: a file made in between is in the listing or sends an event.
+    if (watcher_) {
+      for (const auto& dir : GlobDirectories(glob)) watcher_->Watch(dir);
+    }
     auto paths = fs_->Glob(glob);
     if (!paths.ok()) continue;
     for (const auto& p : *paths) seen.insert(p);
@@ -215,6 +239,8 @@ void LogTailer::Discover() {
     }
   }
   TailerMetrics(opts_.push_url).files->Set(static_cast<double>(followers_.size()));
+  TailerMetrics(opts_.push_url)
+      .watched->Set(watcher_ ? static_cast<double>(watcher_->watched()) : 0);
   if (record_new) {
     if (Status st = SavePositions(); !st.ok()) {
       spdlog::error("agent: saving log positions to {}: {}", opts_.positions_file, st.ToString());
@@ -291,8 +317,11 @@ std::vector<std::string> LogTailer::RotatedSiblings(const std::string& path) {
 
 size_t LogTailer::RunOnce() {
   Metrics& m = TailerMetrics(opts_.push_url);
-  if (followers_.empty() || clock_->SteadyNow() - last_discover_ >= opts_.discover_every) {
+  TakeEvents(std::chrono::milliseconds(0));
+  const auto every = watcher_ ? opts_.discover_every : opts_.discover_every / 10;
+  if (followers_.empty() || tree_changed_ || clock_->SteadyNow() - last_discover_ >= every) {
     last_discover_ = clock_->SteadyNow();
+    tree_changed_ = false;
     Discover();
   }
   std::map<Labels, loki::Stream> streams;
@@ -348,9 +377,11 @@ void LogTailer::Start() {
   thread_ = std::thread([this] {
     while (!stopping_) {
       if (RunOnce() == 0) {
+        // Idle: wait for a write or a new file (inotify), at most poll_interval.
+        const auto slice = std::min(opts_.poll_interval, std::chrono::milliseconds(50));
         for (auto waited = std::chrono::milliseconds(0); waited < opts_.poll_interval && !stopping_;
-             waited += std::chrono::milliseconds(20)) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+             waited += slice) {
+          if (TakeEvents(slice)) break;
         }
       }
     }

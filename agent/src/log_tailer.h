@@ -2,12 +2,17 @@
 
 // LogTailer: the agent's log shipping to one Loki push URL (logship, or a real Loki).
 //
-// It follows the files of `globs` (found again every `discover_every`), each with a LogFollower
+// It follows the files of `globs`, each with a LogFollower
 // (rotation, truncation, inode reuse), parses each line as CRI or docker json-file (decided per
 // file by its first line; a line that is neither is shipped raw and counted), joins partial
 // lines, and labels each line from the kubelet's path layout
 // /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log: namespace, pod, pod_uid, container,
 // stream, node, and the static labels.
+//
+// Finding files: inotify watches the directories the globs can match in (DirWatcher), so a new
+// file is found, and new lines read, at once; the globs are also listed again every
+// `discover_every` (ten times as often when inotify is off or unavailable), which finds what
+// inotify cannot report (its watch limit reached, file systems that send no events).
 //
 // Rotations while the agent is down: a saved position whose file is no longer at its path is
 // looked for among the path's rotated names (the kubelet's 0.log.<time>); that file is finished
@@ -29,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "dir_watcher.h"
 #include "log_follower.h"
 #include "log_line.h"
 #include "vigil/common/clock.h"
@@ -46,7 +52,8 @@ struct LogTailerOptions {
   size_t batch_bytes = 1 << 20;
   size_t max_line_bytes = 256 << 10;
   std::chrono::milliseconds poll_interval{250};
-  std::chrono::milliseconds discover_every{1000};
+  bool inotify = true;
+  std::chrono::milliseconds discover_every{10000};  // 1/10 of it without inotify
   std::chrono::milliseconds rotate_wait{5000};
   std::chrono::milliseconds max_backoff{5000};
   std::chrono::milliseconds timeout{10000};
@@ -79,6 +86,8 @@ class LogTailer {
     FilePosition safe;  // past the last line fully taken (not mid-partial)
   };
   void Discover();
+  // Takes the watcher's events (waiting up to `timeout`); true if a file may have new lines.
+  bool TakeEvents(std::chrono::milliseconds timeout);
   // Reads `t`'s lines into `streams` (catch-up files first); returns the lines taken.
   size_t Take(Tailed& t, std::map<Labels, loki::Stream>& streams, size_t& bytes);
   // The rotated names of `path` in its directory (0.log.20261130-055518, not the compressed
@@ -96,6 +105,8 @@ class LogTailer {
   std::map<std::string, Tailed> followers_;  // by path
   std::map<std::string, FilePosition> saved_;
   Clock::SteadyTime last_discover_{};
+  std::unique_ptr<DirWatcher> watcher_;  // null without inotify
+  bool tree_changed_ = false;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -149,6 +151,55 @@ TEST_F(LogTailerTest, ARemovedPodsLastLinesAreStillSent) {
   EXPECT_EQ(receiver_.lines(), (std::vector<std::string>{"first", "last words"}));
   t.RunOnce();
   EXPECT_EQ(t.files(), 0u);  // let go once read to the end
+}
+
+// A pod started after the agent is found by inotify at once: the globs are not listed again
+// for an hour here, so polling cannot be what finds it.
+TEST_F(LogTailerTest, ANewPodsLogIsFoundByInotify) {
+  LogTailerOptions o = Opts();
+  o.discover_every = std::chrono::hours(1);
+  o.poll_interval = std::chrono::seconds(1);
+  Append("2026-11-30T05:55:18Z stdout F first\n");
+  LogTailer t(RealFileSystem(), clock_, o);
+  t.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return receiver_.lines().size() == 1; }));
+  const std::string later = dir_.Join("pods/default_web-2_77aa/app/0.log");
+  std::filesystem::create_directories(std::filesystem::path(later).parent_path());
+  std::ofstream(later) << "2026-11-30T05:55:19Z stdout F from the new pod\n";
+  ASSERT_TRUE(testing::WaitFor([&] { return receiver_.lines().size() == 2; }))
+      << receiver_.lines().size();
+  EXPECT_EQ(receiver_.lines()[1], "from the new pod");
+  t.Stop();
+}
+
+// Without inotify the globs are listed again every discover_every / 10.
+TEST_F(LogTailerTest, WithoutInotifyPollingFindsNewFiles) {
+  LogTailerOptions o = Opts();
+  o.inotify = false;
+  o.discover_every = std::chrono::milliseconds(500);
+  Append("2026-11-30T05:55:18Z stdout F first\n");
+  LogTailer t(RealFileSystem(), clock_, o);
+  t.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return receiver_.lines().size() == 1; }));
+  const std::string later = dir_.Join("pods/default_web-2_77aa/app/0.log");
+  std::filesystem::create_directories(std::filesystem::path(later).parent_path());
+  std::ofstream(later) << "2026-11-30T05:55:19Z stdout F polled\n";
+  ASSERT_TRUE(testing::WaitFor([&] { return receiver_.lines().size() == 2; }));
+  t.Stop();
+}
+
+TEST(GlobDirectoriesTest, FixedPrefixAndEachMatchedLevel) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Join("pods/ns_a_1/app"));
+  std::filesystem::create_directories(dir.Join("pods/ns_b_2/db"));
+  testing::WriteFile(dir.Join("pods/ns_a_1/file.log"), "not a directory level\n");
+  auto got = GlobDirectories(dir.Join("pods/*/*/*.log"));
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{dir.Join("pods"), dir.Join("pods/ns_a_1"),
+                                           dir.Join("pods/ns_a_1/app"), dir.Join("pods/ns_b_2"),
+                                           dir.Join("pods/ns_b_2/db")}));
+  EXPECT_EQ(GlobDirectories("/var/log/syslog"), std::vector<std::string>{"/var/log"});
+  EXPECT_EQ(GlobDirectories(dir.Join("x/*/logs/*.log")), std::vector<std::string>{dir.Join("x")});
 }
 
 TEST(PathLabelsTest, KubeletLayouts) {
