@@ -18,16 +18,58 @@ bool LogFollower::Drained() {
   return !info.ok() || info->size <= pos_.offset;
 }
 
-uint64_t LogFollower::Fingerprint(ReadableFile& f) const {
-  std::string head(opts_.fingerprint_bytes, '\0');
+namespace {
+
+// The first `bytes` of `f` (fewer if it is shorter).
+std::string ReadHead(ReadableFile& f, size_t bytes) {
+  std::string head(bytes, '\0');
   size_t got = 0;
   while (got < head.size()) {
     auto n = f.ReadAt(got, head.data() + got, head.size() - got);
     if (!n.ok() || *n == 0) break;
     got += *n;
   }
-  if (got < head.size()) return 0;  // too short to tell yet
-  return XXH3_64bits(head.data(), head.size());
+  head.resize(got);
+  return head;
+}
+
+}  // namespace
+
+uint64_t LogFollower::Fingerprint(ReadableFile& f) {
+  head_ = ReadHead(f, opts_.fingerprint_bytes);
+  if (head_.size() < opts_.fingerprint_bytes) return 0;  // too short to tell yet
+  return XXH3_64bits(head_.data(), head_.size());
+}
+
+bool LogFollower::Holds(FileSystem& fs, const std::string& path, const Handover& h,
+                        size_t fingerprint_bytes) {
+  auto f = fs.OpenForRead(path);
+  if (!f.ok()) return false;
+  auto info = (*f)->Stat();
+  if (!info.ok()) return false;
+  const bool same_file = info->device == h.from.device && info->inode == h.from.inode;
+  if (!h.replaced) return same_file;
+  if (same_file || info->size < h.from.offset) return false;
+  if (!h.head.empty()) {
+    return ReadHead(**f, h.head.size()) == h.head;  // what we read before it was replaced
+  }
+  if (h.from.fingerprint == 0) return false;  // too short to tell
+  const std::string head = ReadHead(**f, fingerprint_bytes);
+  return head.size() == fingerprint_bytes &&
+         XXH3_64bits(head.data(), head.size()) == h.from.fingerprint;
+}
+
+bool LogFollower::IsOrCopies(const std::string& path) const {
+  if (!file_) return false;
+  auto f = fs_->OpenForRead(path);
+  if (!f.ok()) return false;
+  auto info = (*f)->Stat();
+  if (!info.ok()) return false;
+  if (info->device == pos_.device && info->inode == pos_.inode) return true;
+  if (head_.empty()) return false;
+  // A copy still being written is a prefix of it.
+  const std::string head = ReadHead(**f, head_.size());
+  return head_.starts_with(head);
 }
 
 Status LogFollower::Open() {
@@ -40,10 +82,16 @@ Status LogFollower::Open() {
   if (restore_) {
     // The saved position counts only for the same file: same inode, and the same first bytes
     // when both were long enough to have them.
-    const bool same = restore_->device == pos_.device && restore_->inode == pos_.inode &&
+    const bool same_inode = restore_->device == pos_.device && restore_->inode == pos_.inode;
+    const bool same = same_inode &&
                       (restore_->fingerprint == 0 || restore_->fingerprint == pos_.fingerprint) &&
                       restore_->offset <= info.size;
-    if (same) pos_.offset = restore_->offset;
+    if (same) {
+      pos_.offset = restore_->offset;
+    } else if (restore_->offset > 0 || !same_inode) {
+      // Rotated (another inode here) or replaced (copytruncate) while the agent was down.
+      handover_ = Handover{*restore_, same_inode, {}};
+    }
     restore_.reset();
   }
   return Status::Ok();
@@ -54,24 +102,29 @@ Status LogFollower::Poll(std::vector<FollowedLine>& out, size_t max_bytes) {
   if (!file_) {
     Status st = Open();
     if (!st.ok()) return st.code() == StatusCode::kNotFound ? Status::Ok() : st;
+    if (handover_) return Status::Ok();  // the owner reads the rotated files first
   }
   VIGIL_ASSIGN_OR_RETURN(FileInfo info, file_->Stat());
+  const FilePosition before = pos_;
+  std::string head_before = head_;  // as of the last Poll
   // copytruncate: the file shrank below what was read.
-  bool restarted = false;
-  if (info.size < pos_.offset) {
-    ++truncations_;
-    pos_.offset = 0;
-    restarted = true;
-  }
+  bool replaced = info.size < pos_.offset;
   // The first bytes: known once the file is long enough; different ones mean another file in
-  // the same inode (deleted and made again).
+  // the same inode (deleted and made again), or one truncated and grown past the offset.
   const uint64_t fp = Fingerprint(*file_);
   if (pos_.fingerprint == 0) {
+    // Short until now: compare what there was of it.
+    replaced |= !head_before.empty() && !head_.starts_with(head_before);
     pos_.fingerprint = fp;
   } else if (fp != pos_.fingerprint) {
-    if (!restarted) ++truncations_;  // rewritten in place: the same as a truncation
+    replaced = true;
     pos_.fingerprint = fp;
+  }
+  if (replaced) {
+    ++truncations_;
     pos_.offset = 0;
+    handover_ = Handover{before, true, std::move(head_before)};
+    return Status::Ok();  // the owner looks for the copy first
   }
   // Complete lines from the offset.
   std::string buf;
@@ -87,6 +140,15 @@ Status LogFollower::Poll(std::vector<FollowedLine>& out, size_t max_bytes) {
       break;
     }
     buf.append(chunk, *n);
+  }
+  // Truncated and written again while we read? Then the bytes may be the new content's, read at
+  // the old offset: drop them, and hand over, so the copy is read from the offset instead.
+  if (!buf.empty() && !head_.empty() && ReadHead(*file_, head_.size()) != head_) {
+    ++truncations_;
+    handover_ = Handover{before, true, head_};
+    pos_ = FilePosition{before.device, before.inode, 0, 0};
+    head_.clear();
+    return Status::Ok();
   }
   size_t start = 0, taken = 0;
   for (;;) {
@@ -126,6 +188,7 @@ Status LogFollower::Poll(std::vector<FollowedLine>& out, size_t max_bytes) {
   // path (if the new file is there yet).
   if (clock_->SteadyNow() - *rotated_at_ < opts_.rotate_wait || !now_info.ok()) return Status::Ok();
   ++rotations_;
+  handover_ = Handover{pos_, false, head_};
   file_.reset();
   Status st = Open();
   return st.code() == StatusCode::kNotFound ? Status::Ok() : st;

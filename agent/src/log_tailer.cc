@@ -184,32 +184,10 @@ void LogTailer::Discover() {
     Tailed t;
     t.follower = std::make_unique<LogFollower>(fs_, clock_, p, fo);
     if (auto it = saved_.find(p); it != saved_.end()) {
-      const FilePosition& saved = it->second;
-      t.safe = saved;
-      auto now = fs_->Stat(p);
-      if (now.ok() && now->device == saved.device && now->inode == saved.inode) {
-        t.follower->Restore(saved);
-      } else {
-        // Rotated while the agent was down: finish the saved file under its rotated name, then
-        // the files rotated after it; the current file then starts at 0.
-        const auto siblings = RotatedSiblings(p);
-        size_t k = siblings.size();
-        for (size_t i = 0; i < siblings.size(); ++i) {
-          auto info = fs_->Stat(siblings[i]);
-          if (info.ok() && info->device == saved.device && info->inode == saved.inode) k = i;
-        }
-        if (k == siblings.size()) {
-          spdlog::warn(
-              "agent: {} was rotated while the agent was down and its file is gone "
-              "(compressed or removed): its lines after the saved position are lost",
-              p);
-        }
-        for (size_t i = k; i < siblings.size(); ++i) {
-          auto f = std::make_unique<LogFollower>(fs_, clock_, siblings[i], fo);
-          if (i == k) f->Restore(saved);
-          t.catchup.push_back(std::move(f));
-        }
-      }
+      // Resumed; if its file was rotated or copytruncated meanwhile, the follower's handover
+      // sends Take to the rotated files first.
+      t.safe = it->second;
+      t.follower->Restore(it->second);
     }
     if (saved_.count(p) == 0) {
       // A file seen for the first time is recorded at its start before anything is read: if
@@ -227,11 +205,20 @@ void LogTailer::Discover() {
     t.joiner = PartialJoiner(opts_.max_line_bytes);
     followers_.emplace(p, std::move(t));
   }
-  // A path no glob matches any more (its pod's directory removed) is let go once its follower
-  // has read the open file to its end; its saved position goes with it.
+  // A path no glob matches any more (its pod's directory removed) is let go once it has been
+  // gone for rotate_wait (not just between a rename and the new file) and its follower has read
+  // the open file to its end; its saved position goes with it.
+  const auto now = clock_->SteadyNow();
   for (auto it = followers_.begin(); it != followers_.end();) {
-    const bool drained = it->second.catchup.empty() && it->second.follower->Drained();
-    if (seen.count(it->first) == 0 && !fs_->Stat(it->first).ok() && drained) {
+    Tailed& t = it->second;
+    if (seen.count(it->first) > 0 || fs_->Stat(it->first).ok()) {
+      t.missing_since.reset();
+      ++it;
+      continue;
+    }
+    if (!t.missing_since) t.missing_since = now;
+    const bool drained = t.catchup.empty() && t.follower->Drained();
+    if (drained && now - *t.missing_since >= opts_.rotate_wait) {
       saved_.erase(it->first);
       it = followers_.erase(it);
     } else {
@@ -248,17 +235,79 @@ void LogTailer::Discover() {
   }
 }
 
-size_t LogTailer::Take(Tailed& t, std::map<Labels, loki::Stream>& streams, size_t& bytes) {
+void LogTailer::CatchUp(const std::string& path, Tailed& t, const Handover* h) {
+  LogFollower::Options fo;
+  fo.max_line_bytes = opts_.max_line_bytes;
+  fo.rotate_wait = opts_.rotate_wait;
+  const auto siblings = RotatedSiblings(path);
+  auto queue = [&](const std::string& s, uint64_t offset) {
+    auto f = std::make_unique<LogFollower>(fs_, clock_, s, fo);
+    if (offset > 0) {
+      if (auto info = fs_->Stat(s); info.ok()) {
+        f->Restore(FilePosition{info->device, info->inode, 0, offset});
+      }
+    }
+    t.catchup.push_back(std::move(f));
+    t.accounted.insert(s);
+  };
+  // The file the handover left: the newest that can be it.
+  size_t k = siblings.size();
+  if (h != nullptr) {
+    for (size_t i = 0; i < siblings.size(); ++i) {
+      if (LogFollower::Holds(*fs_, siblings[i], *h, fo.fingerprint_bytes)) k = i;
+    }
+    if (k == siblings.size() && h->replaced) {
+      spdlog::warn(
+          "agent: {} was truncated and no rotated copy of it is here: lines written after "
+          "offset {} before the truncation, if any, are lost",
+          path, h->from.offset);
+    } else if (k == siblings.size()) {
+      spdlog::warn(
+          "agent: {} was rotated and its old file is gone (compressed or removed): its lines "
+          "after offset {} are lost",
+          path, h->from.offset);
+    }
+  }
+  // The first look (a new path, or a restart): what was rotated before the followed file is
+  // old.
+  if (!t.reconciled) {
+    for (size_t i = 0; i < std::min(k, siblings.size()); ++i) t.accounted.insert(siblings[i]);
+    t.reconciled = true;
+  }
+  // Oldest first: the handover's file from its offset; every other name not seen before from
+  // its start (content the follower never read: rotated, or copied before it read any), unless
+  // it is the follower's own file renamed or a copy of what it is reading (its next handover
+  // brings those).
+  for (size_t i = 0; i < siblings.size(); ++i) {
+    if (t.accounted.count(siblings[i]) > 0) continue;
+    if (i == k) {
+      queue(siblings[i], h->from.offset);
+    } else if (!t.follower->IsOrCopies(siblings[i])) {
+      queue(siblings[i], 0);
+    }
+  }
+  // Names no longer there are forgotten (the kubelet removes the oldest).
+  for (auto it = t.accounted.begin(); it != t.accounted.end();) {
+    it = std::binary_search(siblings.begin(), siblings.end(), *it) ? std::next(it)
+                                                                   : t.accounted.erase(it);
+  }
+}
+
+size_t LogTailer::Take(const std::string& path, Tailed& t, std::map<Labels, loki::Stream>& streams,
+                       size_t& bytes, bool recheck) {
+  bool rechecked = false;
   Metrics& m = TailerMetrics(opts_.push_url);
   size_t lines = 0;
   while (bytes < opts_.batch_bytes) {
     // Catch-up files first, each to its end; then the path's current file.
-    LogFollower& f = t.catchup.empty() ? *t.follower : *t.catchup.front();
+    const bool catching_up = !t.catchup.empty();
+    LogFollower& f = catching_up ? *t.catchup.front() : *t.follower;
     std::vector<FollowedLine> got;
-    if (Status st = f.Poll(got, opts_.batch_bytes - bytes); !st.ok()) {
-      spdlog::warn("agent: reading {}: {}", f.path(), st.ToString());
-      if (t.catchup.empty()) break;
-      t.catchup.pop_front();
+    if (Status st = f.Poll(got, opts_.batch_bytes - bytes);
+        !st.ok() || (catching_up && !f.is_open())) {
+      if (!st.ok()) spdlog::warn("agent: reading {}: {}", f.path(), st.ToString());
+      if (!catching_up) break;
+      t.catchup.pop_front();  // gone meanwhile (or unreadable): the next one
       continue;
     }
     for (auto& fl : got) {
@@ -289,7 +338,15 @@ size_t LogTailer::Take(Tailed& t, std::map<Labels, loki::Stream>& streams, size_
       ++lines;
       t.safe = fl.end;  // a whole line ends here: a restart may resume past it
     }
-    if (t.catchup.empty()) break;
+    if (!catching_up) {
+      auto h = f.TakeHandover();
+      if (h || !t.reconciled || (recheck && !rechecked)) {
+        rechecked = true;
+        CatchUp(path, t, h ? &*h : nullptr);
+        if (!t.catchup.empty()) continue;  // the rotated files first, then this file again
+      }
+      break;
+    }
     if (!t.catchup.front()->at_end()) break;  // more of it next round
     t.catchup.pop_front();
   }
@@ -319,7 +376,9 @@ size_t LogTailer::RunOnce() {
   Metrics& m = TailerMetrics(opts_.push_url);
   TakeEvents(std::chrono::milliseconds(0));
   const auto every = watcher_ ? opts_.discover_every : opts_.discover_every / 10;
-  if (followers_.empty() || tree_changed_ || clock_->SteadyNow() - last_discover_ >= every) {
+  const bool recheck =
+      followers_.empty() || tree_changed_ || clock_->SteadyNow() - last_discover_ >= every;
+  if (recheck) {
     last_discover_ = clock_->SteadyNow();
     tree_changed_ = false;
     Discover();
@@ -329,7 +388,7 @@ size_t LogTailer::RunOnce() {
   std::map<std::string, FilePosition> advanced;
   for (auto& [path, t] : followers_) {
     if (bytes >= opts_.batch_bytes) break;
-    lines += Take(t, streams, bytes);
+    lines += Take(path, t, streams, bytes, recheck);
     advanced[path] = t.safe;
   }
   if (lines == 0) return 0;  // nothing new (or only a partial line waiting for its end)

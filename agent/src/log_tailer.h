@@ -14,9 +14,18 @@
 // `discover_every` (ten times as often when inotify is off or unavailable), which finds what
 // inotify cannot report (its watch limit reached, file systems that send no events).
 //
-// Rotations while the agent is down: a saved position whose file is no longer at its path is
-// looked for among the path's rotated names (the kubelet's 0.log.<time>); that file is finished
-// from the position, then the ones rotated after it, then the current file from its start.
+// Catch-up: each path's rotated names (the kubelet's 0.log.<time>, sorted by name as time) are
+// accounted for, each read once, before the path's current file goes on:
+// - when a follower loses sight of a file (a Handover: it moved to the path's new file, its
+//   file was copytruncated, or a saved position names a file rotated while the agent was down),
+//   that file is found among them (by inode, or a copy by its first bytes) and finished from the
+//   position; the names before it are old;
+// - every name that appears after that (found when the directories change, or every
+//   discover_every) is read from its start, unless it is the follower's own file renamed or a
+//   copy of what the follower is reading, which its next handover brings.
+// So rotations faster than the agent reads, copytruncate and restarts lose nothing while the
+// rotated files are kept. At the first look at a path, the rotated files already there are old
+// and not read (as a file found for the first time is read from its start, and no further back).
 //
 // Delivery, at-least-once: a batch is pushed (protobuf, snappy) and retried on 429, 5xx and
 // connection errors with capped backoff until it is acknowledged; only then are the files'
@@ -30,6 +39,8 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,12 +95,23 @@ class LogTailer {
     std::optional<LogFormat> format;
     PartialJoiner joiner{256 << 10};
     FilePosition safe;  // past the last line fully taken (not mid-partial)
+    std::optional<Clock::SteadyTime> missing_since;  // when the path was first seen gone
+    // Rotated names of the path already read, queued, or older than what is followed; and
+    // whether they were looked at once (the first look accounts for what is there).
+    std::set<std::string> accounted;
+    bool reconciled = false;
   };
   void Discover();
   // Takes the watcher's events (waiting up to `timeout`); true if a file may have new lines.
   bool TakeEvents(std::chrono::milliseconds timeout);
   // Reads `t`'s lines into `streams` (catch-up files first); returns the lines taken.
-  size_t Take(Tailed& t, std::map<Labels, loki::Stream>& streams, size_t& bytes);
+  // `recheck`: the directories changed (or it is time to look again): rotated files are looked
+  // for even without a handover.
+  size_t Take(const std::string& path, Tailed& t, std::map<Labels, loki::Stream>& streams,
+              size_t& bytes, bool recheck);
+  // Queues the rotated files of `path` not yet accounted for (see Catch-up above): the one `h`
+  // (if any) lost sight of, from its offset, and every one rotated since, from its start.
+  void CatchUp(const std::string& path, Tailed& t, const Handover* h);
   // The rotated names of `path` in its directory (0.log.20261130-055518, not the compressed
   // ones), oldest first.
   std::vector<std::string> RotatedSiblings(const std::string& path);

@@ -64,16 +64,34 @@ TEST_F(LogFollowerTest, RenameAndCreateReadsTheOldFileToItsEnd) {
   EXPECT_EQ(Poll(f), Lines{});  // within rotate_wait: still on the old file
   clock_->Advance(milliseconds(1500));
   EXPECT_EQ(Poll(f), Lines{});  // switched
+  auto h = f.TakeHandover();    // the owner may look for files rotated in between
+  ASSERT_TRUE(h.has_value());
+  EXPECT_FALSE(h->replaced);
+  EXPECT_TRUE(LogFollower::Holds(*RealFileSystem(), dir_.Join("a.log.1"), *h, 16));
+  EXPECT_FALSE(LogFollower::Holds(*RealFileSystem(), dir_.Join("a.log"), *h, 16));
   EXPECT_EQ(Poll(f), Lines{"new 1 ............."});
   EXPECT_EQ(f.rotations(), 1u);
+  EXPECT_FALSE(f.TakeHandover().has_value());
 }
 
-TEST_F(LogFollowerTest, CopytruncateStartsAgainAtZero) {
+TEST_F(LogFollowerTest, CopytruncateStartsAgainAtZeroAndSaysWhereTheCopyStarts) {
   LogFollower f(RealFileSystem(), clock_, dir_.Join("a.log"), Opts());
   Append("a.log", "first line .........\nsecond\n");
   EXPECT_EQ(Poll(f).size(), 2u);
+  Append("a.log", "unread third\n");
+  // logrotate's copytruncate: a copy, then the file cut to 0.
+  testing::WriteFile(dir_.Join("a.log.1"), testing::ReadFileOrEmpty(dir_.Join("a.log")));
+  testing::WriteFile(dir_.Join("decoy"), "first line ....\nsecond\nunread third\n");
   ASSERT_TRUE(RealFileSystem()->Truncate(dir_.Join("a.log"), 0).ok());
   Append("a.log", "after truncate .....\n");
+  EXPECT_EQ(Poll(f), Lines{});  // the owner reads the copy first
+  auto h = f.TakeHandover();
+  ASSERT_TRUE(h.has_value());
+  EXPECT_TRUE(h->replaced);
+  EXPECT_EQ(h->from.offset, 28u);
+  EXPECT_TRUE(LogFollower::Holds(*RealFileSystem(), dir_.Join("a.log.1"), *h, 16));
+  EXPECT_FALSE(LogFollower::Holds(*RealFileSystem(), dir_.Join("decoy"), *h, 16));
+  EXPECT_FALSE(LogFollower::Holds(*RealFileSystem(), dir_.Join("a.log"), *h, 16));
   EXPECT_EQ(Poll(f), Lines{"after truncate ....."});
   EXPECT_EQ(f.truncations(), 1u);
 }
@@ -97,6 +115,8 @@ TEST_F(LogFollowerTest, ASavedPositionResumesOnlyTheSameFile) {
   Append("a.log", "ANOTHER FILE ...... 1\n");
   LogFollower other(RealFileSystem(), clock_, dir_.Join("a.log"), Opts());
   other.Restore(saved);
+  EXPECT_EQ(Poll(other), Lines{});  // the owner looks for the saved file first
+  EXPECT_TRUE(other.TakeHandover().has_value());
   EXPECT_EQ(Poll(other), Lines{"ANOTHER FILE ...... 1"});
 }
 
@@ -123,6 +143,10 @@ TEST_F(LogFollowerTest, InodeReuseIsToldByTheFirstBytes) {
   ASSERT_EQ(fs->Stat("/logs/a.log")->inode, saved.inode);  // the same inode number again
   LogFollower f(fs, clock_, "/logs/a.log", Opts());
   f.Restore(saved);
+  EXPECT_EQ(Poll(f), Lines{});
+  auto h = f.TakeHandover();
+  ASSERT_TRUE(h.has_value());
+  EXPECT_TRUE(h->replaced);  // same inode, other bytes
   EXPECT_EQ(Poll(f), Lines{"second file reusing the inode, longer"});
 }
 

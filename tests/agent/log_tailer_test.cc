@@ -141,6 +141,7 @@ TEST_F(LogTailerTest, ReceiverOutageAndRestartLoseAndRepeatNothing) {
 TEST_F(LogTailerTest, ARemovedPodsLastLinesAreStillSent) {
   LogTailerOptions o = Opts();
   o.discover_every = std::chrono::milliseconds(0);  // look for files at every round
+  o.rotate_wait = std::chrono::milliseconds(0);
   LogTailer t(RealFileSystem(), clock_, o);
   Append("2026-11-30T05:55:18Z stdout F first\n");
   EXPECT_EQ(t.RunOnce(), 1u);
@@ -151,6 +152,63 @@ TEST_F(LogTailerTest, ARemovedPodsLastLinesAreStillSent) {
   EXPECT_EQ(receiver_.lines(), (std::vector<std::string>{"first", "last words"}));
   t.RunOnce();
   EXPECT_EQ(t.files(), 0u);  // let go once read to the end
+}
+
+// A storm of rotations while a writer appends numbered lines, faster than the tailer's
+// rotate_wait: hundreds of rename-and-create and copytruncate rotations, mixed. Every number
+// arrives, once.
+TEST_F(LogTailerTest, ARotationStormLosesAndRepeatsNothing) {
+  LogTailerOptions o = Opts();
+  o.rotate_wait = std::chrono::milliseconds(100);
+  o.batch_bytes = 16 << 10;
+  LogTailer t(RealFileSystem(), clock_, o);
+  Append("2026-11-30T05:55:18.000000001Z stdout F n=0\n");
+  t.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return receiver_.lines().size() == 1; }));
+  const int total = 20000, every = 50;
+  int rotations = 0;
+  {
+    std::ofstream out(log_, std::ios::app);
+    for (int i = 1; i < total; ++i) {
+      out << "2026-11-30T05:55:18.000000001Z stdout F n=" << i << "\n";
+      if ((i + 1) % every != 0) continue;
+      out.flush();
+      char name[32];
+      std::snprintf(name, sizeof(name), ".%06d", ++rotations);
+      if (rotations % 2 == 0) {  // the kubelet's rename and create
+        out.close();
+        std::filesystem::rename(log_, log_ + name);
+        out.open(log_, std::ios::app);
+      } else {  // logrotate's copytruncate
+        std::filesystem::copy_file(log_, log_ + name);
+        std::filesystem::resize_file(log_, 0);
+        out.seekp(0);
+      }
+    }
+  }
+  ASSERT_GE(rotations, 300);
+  std::vector<std::string> lines;
+  testing::WaitFor(
+      [&] {
+        lines = receiver_.lines();
+        return lines.size() >= static_cast<size_t>(total);
+      },
+      std::chrono::seconds(60));
+  t.Stop();
+  std::map<int, int> seen;
+  for (const auto& l : lines) ++seen[std::stoi(l.substr(2))];
+  std::vector<int> missing, repeated;
+  for (int i = 0; i < total; ++i) {
+    if (seen[i] == 0) missing.push_back(i);
+    if (seen[i] > 1) repeated.push_back(i);
+  }
+  auto first = [](const std::vector<int>& v) {
+    std::string out;
+    for (size_t i = 0; i < v.size() && i < 20; ++i) out += std::to_string(v[i]) + " ";
+    return out;
+  };
+  EXPECT_TRUE(missing.empty()) << missing.size() << " missing: " << first(missing);
+  EXPECT_TRUE(repeated.empty()) << repeated.size() << " repeated: " << first(repeated);
 }
 
 // A pod started after the agent is found by inotify at once: the globs are not listed again
