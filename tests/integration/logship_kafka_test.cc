@@ -10,8 +10,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <regex>
 #include <set>
@@ -304,6 +307,144 @@ TEST_F(LogshipKafkaTest, AConsumerSkipsAMalformedMessageAndGoesOn) {
                                            "JSON object"),
             std::string::npos)
       << consumer->proc().Stderr();
+}
+
+// The rotation storm: a writer appends numbered lines to a kubelet-layout log while it is
+// rotated hundreds of times (rename-and-create and copytruncate, alternately), and the agent
+// tailing it into logship (store and Kafka) is kill -9ed and restarted three times. Every number
+// arrives in the store and in Kafka; the only duplicates are lines re-sent after a kill (at most
+// one unacknowledged batch each).
+TEST_F(LogshipKafkaTest, ARotationStormWithAgentKillsLosesNoLine) {
+  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:3");
+  ASSERT_FALSE(kafka.bootstrap().empty());
+  auto logship = StartLogship(kafka.bootstrap());
+  ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
+  const std::string log = dir_.Join("pods/default_storm_u1/app/0.log");
+  std::filesystem::create_directories(std::filesystem::path(log).parent_path());
+  int agents = 0;
+  auto start_agent = [&] {
+    const std::string logs = dir_.Join("agent-logs-" + std::to_string(++agents));
+    std::filesystem::create_directories(logs);
+    return std::make_unique<testing::VigilProcess>(
+        kVigil,
+        std::vector<std::string>{"agent", "--data-dir", dir_.Join("agent"), "--collector", "node",
+                                 "--interval", "1h", "--instance", "n1", "--log-root",
+                                 dir_.Join("pods/*/*/*.log"), "--log-push",
+                                 logship->address() + "/loki/api/v1/push"},
+        logs);
+  };
+  const int total = 15000, every = 50;
+  const int64_t base = (testing::NowNs() / 1'000'000'000 - 600) * 1'000'000'000;
+  auto line = [&](int i) {
+    const int64_t ts = base + int64_t{i} * 1'000'000;
+    const time_t secs = static_cast<time_t>(ts / 1'000'000'000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    char frac[16];
+    std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(ts % 1'000'000'000));
+    return std::string(buf, n) + frac + " stdout F n=" + std::to_string(i) + "\n";
+  };
+  std::ofstream(log) << line(0);
+  auto agent = start_agent();
+  ASSERT_FALSE(agent->address().empty()) << agent->proc().Stderr();
+  std::atomic<int> written{1};
+  int rotations = 0;
+  std::thread writer([&] {
+    std::ofstream out(log, std::ios::app);
+    for (int i = 1; i < total; ++i) {
+      out << line(i);
+      written = i + 1;
+      if (i % 5 == 0) {
+        out.flush();
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      if ((i + 1) % every != 0) continue;
+      out.flush();
+      char name[32];
+      std::snprintf(name, sizeof(name), ".%06d", ++rotations);
+      if (rotations % 2 == 0) {  // the kubelet's rename and create
+        out.close();
+        std::filesystem::rename(log, log + name);
+        out.open(log, std::ios::app);
+      } else {  // logrotate's copytruncate
+        std::filesystem::copy_file(log, log + name);
+        std::filesystem::resize_file(log, 0);
+      }
+    }
+  });
+  // Three kill -9s while the storm goes on, each at a third more of the lines.
+  for (int k = 1; k <= 3; ++k) {
+    ASSERT_TRUE(testing::WaitFor([&] { return written >= total * k / 4; }));
+    agent->proc().Stop(SIGKILL);
+    agent = start_agent();
+    ASSERT_FALSE(agent->address().empty()) << agent->proc().Stderr();
+  }
+  writer.join();
+  EXPECT_GE(rotations, 299);
+
+  // The store: every number (read back in windows of 4000, the API's limit being 5000).
+  http::HttpClient c;
+  std::map<int, int> stored;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        stored.clear();
+        for (int from = 0; from < total; from += 4000) {
+          for (const auto& e : testing::LokiEntries(
+                   c, logship->address(), "{container=\"app\", node=\"n1\"}",
+                   base + int64_t{from} * 1'000'000, base + int64_t{from + 4000} * 1'000'000)) {
+            ++stored[std::stoi(e.line.substr(2))];
+          }
+        }
+        return stored.size() == static_cast<size_t>(total);
+      },
+      std::chrono::seconds(120)))
+      << stored.size() << " of " << total << " numbers stored; first missing: " <<
+      [&] {
+        for (int i = 0; i < total; ++i) {
+          if (stored.count(i) == 0) return i;
+        }
+        return -1;
+      }()
+      << "\n"
+      << agent->proc().Stderr();
+
+  // Kafka: every number, duplicates only from re-sent batches.
+  std::map<int, int> in_kafka;
+  size_t messages = 0;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        in_kafka.clear();
+        auto all = ReadTopic(kafka.bootstrap(), "vigil-logs");
+        messages = all.size();
+        for (const auto& [key, value] : all) {
+          json v = json::parse(value, nullptr, false);
+          if (v.is_discarded()) continue;
+          ++in_kafka[std::stoi(v["line"].get<std::string>().substr(2))];
+        }
+        return in_kafka.size() == static_cast<size_t>(total);
+      },
+      std::chrono::seconds(60)))
+      << in_kafka.size() << " of " << total;
+  // A kill repeats the batch that was unacknowledged: a run of consecutive numbers (one file's
+  // lines in order). So at most three runs of repeated numbers, each repeated once per kill.
+  const size_t duplicates = messages - in_kafka.size();
+  int runs = 0, last = -2;
+  std::string repeated;
+  for (const auto& [n, count] : in_kafka) {
+    if (count == 1) continue;
+    EXPECT_LE(count, 4) << "n=" << n;
+    if (n != last + 1) {
+      ++runs;
+      repeated += " " + std::to_string(n) + "..";
+    }
+    last = n;
+  }
+  EXPECT_LE(runs, 3) << repeated;
+  std::cout << "rotation storm: " << rotations << " rotations, 3 kills, " << total << " lines, "
+            << duplicates << " duplicates in Kafka in " << runs << " runs starting at" << repeated
+            << "\n";
 }
 
 }  // namespace
