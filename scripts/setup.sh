@@ -12,6 +12,8 @@ packages=(
   librocksdb-dev libzstd-dev librdkafka-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test peers and tools
   prometheus prometheus-alertmanager prometheus-node-exporter kcat curl ca-certificates python3 tmux
+  # benchmark peers
+  rsyslog rsyslog-kafka
 )
 
 missing=()

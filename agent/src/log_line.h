@@ -56,7 +56,4 @@ class PartialJoiner {
   Pending out_, err_;
 };
 
-// A copy of `s` with every invalid UTF-8 sequence replaced by U+FFFD (the Loki push needs UTF-8).
-std::string ValidUtf8(std::string_view s);
-
 }  // namespace vigil::agent

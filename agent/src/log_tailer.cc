@@ -113,6 +113,9 @@ Labels PathLabels(const std::string& path) {
 LogTailer::LogTailer(std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> clock,
                      LogTailerOptions options)
     : fs_(std::move(fs)), clock_(std::move(clock)), opts_(std::move(options)) {
+  http::ClientOptions co;
+  co.request_timeout = opts_.timeout;
+  client_ = std::make_unique<http::HttpClient>(co);
   if (opts_.inotify) {
     watcher_ = std::make_unique<DirWatcher>();
     if (!watcher_->ok()) watcher_.reset();
@@ -334,7 +337,7 @@ size_t LogTailer::Take(const std::string& path, Tailed& t, std::map<Labels, loki
       auto& s = streams[labels];
       s.labels = labels;
       bytes += line.message.size();
-      s.entries.push_back({line.ts_ns, ValidUtf8(line.message), {}});
+      s.entries.push_back({line.ts_ns, ToValidUtf8(line.message), {}});
       ++lines;
       t.safe = fl.end;  // a whole line ends here: a restart may resume past it
     }
@@ -406,12 +409,9 @@ size_t LogTailer::RunOnce() {
 
 LogTailer::PushResult LogTailer::Push(const std::string& body, size_t lines) {
   Metrics& m = TailerMetrics(opts_.push_url);
-  http::ClientOptions co;
-  co.request_timeout = opts_.timeout;
-  http::HttpClient client(co);
   std::chrono::milliseconds backoff{100};
   while (!stopping_) {
-    auto r = client.Post(opts_.push_url, std::string(loki::kProtobufContentType), body);
+    auto r = client_->Post(opts_.push_url, std::string(loki::kProtobufContentType), body);
     if (r.ok() && r->status / 100 == 2) return PushResult::kAcknowledged;
     if (r.ok() && r->status / 100 == 4 && r->status != 429) {
       m.dropped->Increment(static_cast<double>(lines));

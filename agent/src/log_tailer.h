@@ -50,6 +50,7 @@
 #include "log_line.h"
 #include "vigil/common/clock.h"
 #include "vigil/common/file_system.h"
+#include "vigil/common/http_client.h"
 #include "vigil/common/labels.h"
 #include "vigil/common/loki_push.h"
 
@@ -127,7 +128,8 @@ class LogTailer {
   std::map<std::string, Tailed> followers_;  // by path
   std::map<std::string, FilePosition> saved_;
   Clock::SteadyTime last_discover_{};
-  std::unique_ptr<DirWatcher> watcher_;  // null without inotify
+  std::unique_ptr<DirWatcher> watcher_;       // null without inotify
+  std::unique_ptr<http::HttpClient> client_;  // kept: one connection, reused
   bool tree_changed_ = false;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

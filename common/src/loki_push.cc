@@ -277,7 +277,7 @@ std::string FormatStreamLabels(const Labels& labels) { return labels.ToString();
 
 Result<std::vector<Stream>> DecodePush(std::string_view body, std::string_view content_type,
                                        const PushLimits& limits) {
-  if (content_type.find(kProtobufContentType) != std::string_view::npos) {
+  if (IsProtobufPush(content_type)) {
     return DecodeProto(body, limits);
   }
   return DecodeJson(body, limits);

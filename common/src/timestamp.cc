@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -130,12 +131,18 @@ std::string FormatRfc3339Nanos(int64_t ns) {
     nanos += 1'000'000'000;
     --secs;
   }
-  const time_t t = static_cast<time_t>(secs);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
+  // The seconds are formatted once per second seen (log lines come in time order).
+  thread_local int64_t cached_secs = INT64_MIN;
+  thread_local std::string cached;
+  if (secs != cached_secs) {
+    const time_t t = static_cast<time_t>(secs);
+    struct tm tm {};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    cached.assign(buf, std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm));
+    cached_secs = secs;
+  }
+  std::string out = cached;
   if (nanos != 0) {
     char frac[16];
     std::snprintf(frac, sizeof(frac), ".%09lld", static_cast<long long>(nanos));

@@ -31,7 +31,10 @@ void AddPushRoute(http::Router& router, Spool& spool, loki::PushLimits limits) {
       res = http::Response::Text(large ? 413 : 400, streams.status().message() + "\n");
       return;
     }
-    if (Status st = spool.Append(*streams); !st.ok()) {
+    // A protobuf body is already the spool's record.
+    const bool proto = loki::IsProtobufPush(req.Header("Content-Type"));
+    if (Status st = spool.Append(*streams, proto ? std::string_view(req.body) : std::string_view());
+        !st.ok()) {
       failed->Increment();
       spdlog::error("logship: spooling a push: {}", st.ToString());
       res = http::Response::Text(500, "could not spool the push: " + st.message() + "\n");

@@ -108,8 +108,9 @@ Result<std::unique_ptr<Spool>> Spool::Open(std::shared_ptr<FileSystem> fs,
   return spool;
 }
 
-Status Spool::Append(const std::vector<loki::Stream>& streams) {
-  VIGIL_RETURN_IF_ERROR(queue_->Append(loki::EncodePush(streams)).status());
+Status Spool::Append(const std::vector<loki::Stream>& streams, std::string_view encoded) {
+  VIGIL_RETURN_IF_ERROR(
+      queue_->Append(encoded.empty() ? loki::EncodePush(streams) : std::string(encoded)).status());
   Metrics().appended->Increment(static_cast<double>(CountLines(streams)));
   Metrics().bytes->Set(static_cast<double>(queue_->bytes()));
   return Status::Ok();

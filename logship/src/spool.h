@@ -36,7 +36,9 @@ class Spool {
   ~Spool();
 
   // Appends a push durably. ResourceExhausted never: past the bound the oldest are dropped.
-  Status Append(const std::vector<loki::Stream>& streams);
+  // `encoded`, when given, is `streams` already as a protobuf push body (snappy), as a protobuf
+  // push arrives: stored as it is instead of encoding again.
+  Status Append(const std::vector<loki::Stream>& streams, std::string_view encoded = {});
   // Starts one draining thread per sink; Stop joins them (a Write under way finishes first).
   void Start();
   void Stop();

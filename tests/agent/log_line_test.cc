@@ -96,14 +96,5 @@ TEST(LogLineTest, PartialsJoinPerStreamUpToTheLimit) {
   EXPECT_FALSE(j.Flush("stderr", out));
 }
 
-TEST(LogLineTest, InvalidUtf8IsReplaced) {
-  EXPECT_EQ(ValidUtf8("plain"), "plain");
-  EXPECT_EQ(ValidUtf8("caf\xc3\xa9"), "caf\xc3\xa9");
-  EXPECT_EQ(ValidUtf8("a\xff"
-                      "b\xc3"),
-            "a\xEF\xBF\xBD"
-            "b\xEF\xBF\xBD");
-}
-
 }  // namespace
 }  // namespace vigil::agent

@@ -75,5 +75,14 @@ TEST(LabelsTest, QuotesLikeGo) {
   EXPECT_EQ(out, R"("a\"b\\c\nd\x01")");
 }
 
+TEST(LabelsTest, ToValidUtf8ReplacesEachBadByte) {
+  EXPECT_EQ(ToValidUtf8("plain"), "plain");
+  EXPECT_EQ(ToValidUtf8("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(ToValidUtf8("a\xff"
+                        "b\xc3"),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
+}
+
 }  // namespace
 }  // namespace vigil

@@ -13,6 +13,7 @@
 
 #include "vigil/common/duration.h"
 #include "vigil/common/exposition.h"
+#include "vigil/common/json_text.h"
 #include "vigil/common/self_metrics.h"
 #include "vigil/common/timestamp.h"
 #include "vigil/common/version.h"
@@ -61,38 +62,6 @@ std::string FormatApiTime(int64_t ms) {
 namespace {
 
 using nlohmann::json;
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
 
 void AppendLabels(std::string& out, const Labels& l) {
   out += '{';

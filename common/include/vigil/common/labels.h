@@ -119,6 +119,8 @@ class LabelsBuilder {
 bool IsValidLabelName(std::string_view name);
 bool IsValidMetricName(std::string_view name);
 bool IsValidUtf8(std::string_view s);
+// `s` with each byte that is not part of valid UTF-8 replaced by U+FFFD.
+std::string ToValidUtf8(std::string_view s);
 Status ValidateLabelName(std::string_view name);
 Status ValidateMetricName(std::string_view name);
 Status ValidateLabelValue(std::string_view name, std::string_view value);

@@ -51,6 +51,11 @@ Result<Labels> ParseStreamLabels(std::string_view text);
 // The same form, as Loki prints a stream: {a="x", b="y"}.
 std::string FormatStreamLabels(const Labels& labels);
 
+// Whether a Content-Type names the protobuf body (else the body is JSON).
+inline bool IsProtobufPush(std::string_view content_type) {
+  return content_type.find(kProtobufContentType) != std::string_view::npos;
+}
+
 // Decodes a push body by its Content-Type (protobuf when it says x-protobuf, else JSON) and
 // checks every stream against the limits.
 Result<std::vector<Stream>> DecodePush(std::string_view body, std::string_view content_type,

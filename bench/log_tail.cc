@@ -1,0 +1,137 @@
+// The log tailer alone, without the network: a file of CRI lines read by LogFollower, each line
+// parsed (ParseLogLine, partial joins), batched into 1 MiB push requests and encoded as the
+// agent sends them (protobuf, snappy), as LogTailer does. Reports lines, MiB and CPU seconds,
+// and MiB/s per core (MiB over CPU seconds). --generate writes the file first: realistic
+// access-log lines in CRI format, one in 50 split into two partials.
+//
+//   build/bench/log_tail --generate 1000000 --file /dev/shm/cri.log
+//   build/bench/log_tail --file /dev/shm/cri.log
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+
+#include "log_follower.h"
+#include "log_line.h"
+#include "vigil/common/loki_push.h"
+
+namespace {
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+void Generate(const std::string& path, long lines) {
+  std::ofstream out(path, std::ios::trunc);
+  std::mt19937 rng(42);
+  const char* paths[] = {"/api/v1/items", "/api/v1/users", "/healthz", "/static/app.js",
+                         "/api/v1/orders"};
+  const char* agents[] = {"Go-http-client/1.1", "curl/7.88.1",
+                          "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"};
+  const int codes[] = {200, 200, 200, 201, 304, 404, 500};
+  int64_t ts = int64_t{1'764'489'600} * 1'000'000'000;  // 2025-11-30T08:00:00Z
+  char buf[512];
+  for (long i = 0; i < lines; ++i) {
+    ts += 1'000'000 + rng() % 1000;
+    const time_t secs = static_cast<time_t>(ts / 1'000'000'000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char stamp[40];
+    std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    const int n = std::snprintf(
+        buf, sizeof(buf),
+        "10.%u.%u.%u - - [30/Nov/2025:08:00:00 +0000] \"GET %s/%u HTTP/1.1\" %d %u \"-\" \"%s\" "
+        "rt=0.%03u req=%08x",
+        rng() % 256, rng() % 256, rng() % 256, paths[rng() % 5], rng() % 100000, codes[rng() % 7],
+        200 + rng() % 5000, agents[rng() % 3], rng() % 1000, rng());
+    std::string msg(buf, n);
+    char prefix[64];
+    std::snprintf(prefix, sizeof(prefix), "%s.%09lldZ %s ", stamp,
+                  static_cast<long long>(ts % 1'000'000'000), i % 7 == 0 ? "stderr" : "stdout");
+    if (i % 50 == 0) {  // a long line the runtime split
+      out << prefix << "P " << msg.substr(0, 60) << '\n'
+          << prefix << "F " << msg.substr(60) << '\n';
+    } else {
+      out << prefix << "F " << msg << '\n';
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string file = "/dev/shm/vigil-cri.log";
+  long generate = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--file") file = argv[i + 1];
+    if (a == "--generate") generate = std::atol(argv[i + 1]);
+  }
+  if (generate > 0) {
+    Generate(file, generate);
+    std::fprintf(stderr, "wrote %ld lines to %s\n", generate, file.c_str());
+    return 0;
+  }
+  using namespace vigil;
+  auto fs = RealFileSystem();
+  auto clock = RealClock();
+  agent::LogFollower follower(fs, clock, file, agent::LogFollower::Options{});
+  agent::PartialJoiner joiner(256 << 10);
+  std::optional<agent::LogFormat> format;
+  const Labels labels{{"container", "app"},
+                      {"namespace", "bench"},
+                      {"node", "n1"},
+                      {"pod", "web-1"},
+                      {"pod_uid", "u1"}};
+  const double cpu0 = CpuSeconds();
+  const auto wall0 = std::chrono::steady_clock::now();
+  size_t lines = 0, file_bytes = 0, encoded = 0, unparsed = 0;
+  for (;;) {
+    std::map<std::string, loki::Stream> streams;  // by stream name
+    size_t bytes = 0;
+    std::vector<agent::FollowedLine> got;
+    if (!follower.Poll(got, 1 << 20).ok() || got.empty()) break;
+    for (auto& fl : got) {
+      file_bytes += fl.text.size() + 1;
+      if (!format) format = agent::DetectFormat(fl.text);
+      auto parsed = agent::ParseLogLine(*format, fl.text);
+      agent::LogLine line;
+      if (!parsed.ok()) {
+        ++unparsed;
+        continue;
+      }
+      bool cut = false;
+      if (!joiner.Add(std::move(*parsed), line, cut)) continue;
+      auto& s = streams[std::string(line.stream)];
+      if (s.entries.empty()) {
+        LabelsBuilder b(labels);
+        b.Set("stream", line.stream);
+        s.labels = b.Build();
+      }
+      bytes += line.message.size();
+      s.entries.push_back({line.ts_ns, ToValidUtf8(line.message), {}});
+      ++lines;
+    }
+    std::vector<loki::Stream> batch;
+    for (auto& [name, s] : streams) batch.push_back(std::move(s));
+    encoded += loki::EncodePush(batch).size();
+  }
+  const double cpu = CpuSeconds() - cpu0;
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double mib = file_bytes / 1048576.0;
+  std::printf(
+      "{\"lines\": %zu, \"unparsed\": %zu, \"file_mib\": %.1f, \"encoded_mib\": %.1f, "
+      "\"cpu_s\": %.3f, \"wall_s\": %.3f, \"mib_per_cpu_s\": %.1f, \"lines_per_cpu_s\": %.0f}\n",
+      lines, unparsed, mib, encoded / 1048576.0, cpu, wall, mib / cpu, lines / cpu);
+  return 0;
+}

@@ -1,0 +1,13 @@
+#pragma once
+
+// JSON written by hand where a document per item would cost (query results, Kafka records).
+
+#include <string>
+#include <string_view>
+
+namespace vigil {
+
+// Appends `s` as a JSON string (quotes and escapes; invalid UTF-8 becomes U+FFFD).
+void AppendJsonString(std::string& out, std::string_view s);
+
+}  // namespace vigil
