@@ -5,6 +5,7 @@
 # realistic CRI lines (build/bench/log_tail --generate) from its start; each run ends when the
 # topic's high watermarks (summed over partitions, by kcat -Q) count every line. Reported:
 # lines/s and MiB/s of the file, peak RSS (VmHWM; vigil's is agent + logship) and CPU seconds.
+# vigil runs twice: logship with its store (and Kafka), and as a forwarder (--store=false).
 # Then the tailer alone (file → parsed, batched, encoded records; no network) in MiB/s per core.
 #
 # What each does per line is not the same, which the figures should be read with:
@@ -29,7 +30,7 @@ file_lines=$(wc -l < "$work/cri.log")
 file_bytes=$(stat -c %s "$work/cri.log")
 
 mkfifo "$work/kafka-control"
-"$BUILD/tests/vigil_kafka_mock" --brokers 3 --topic vigil-logs:3 --topic rsyslog:3 \
+"$BUILD/tests/vigil_kafka_mock" --brokers 3 --topic vigil-logs:3 --topic vigil-forward:3 --topic rsyslog:3 \
   --control "$work/kafka-control" > "$work/kafka.out" 2>&1 &
 for _ in $(seq 1 200); do grep -q '^bootstrap' "$work/kafka.out" && break; sleep 0.05; done
 bootstrap=$(awk '/^bootstrap/ {print $2}' "$work/kafka.out")
@@ -47,25 +48,34 @@ wait_topic() {
   python3 -c "import time; print(round(time.time() - $start, 2))"
 }
 
-# vigil: logship (store + Kafka), then the agent tailing a kubelet-layout copy of the file.
-mkdir -p "$work/vigil/pods/bench_web-1_u1/app"
-cp "$work/cri.log" "$work/vigil/pods/bench_web-1_u1/app/0.log"
-lp=$(free_port)
-"$BUILD/vigil" logship --listen 127.0.0.1:$lp --data-dir "$work/logship" \
-  --kafka-brokers "$bootstrap" --kafka-topic vigil-logs --kafka-compression lz4 \
-  > "$work/logship.log" 2>&1 &
-lpid=$!
-wait_ready "http://127.0.0.1:$lp/-/ready"
-ap=$(free_port)
-start=$(date +%s.%N)
-"$BUILD/vigil" agent --listen 127.0.0.1:$ap --data-dir "$work/agent" --collector node \
-  --interval 1h --log-root "$work/vigil/pods/*/*/*.log" \
-  --log-push "http://127.0.0.1:$lp/loki/api/v1/push" > "$work/agent.log" 2>&1 &
-apid=$!
-vigil_s=$(wait_topic vigil-logs "$LINES" "$start")
-vigil_rss=$(($(peak_rss_kib $apid) + $(peak_rss_kib $lpid)))
-vigil_cpu=$(($(cpu_ticks $apid) + $(cpu_ticks $lpid)))
-kill $apid $lpid; wait $apid $lpid 2>/dev/null || true
+# vigil: logship, then the agent tailing a kubelet-layout copy of the file. Twice: logship with
+# its log store and Kafka (the default), and as a forwarder (--store=false: spool → Kafka).
+# Prints: seconds agent_rss_kib logship_rss_kib agent_ticks logship_ticks.
+run_vigil() {
+  local name=$1 topic=$2 store=$3
+  mkdir -p "$work/$name/pods/bench_web-1_u1/app"
+  cp "$work/cri.log" "$work/$name/pods/bench_web-1_u1/app/0.log"
+  local lp ap lpid apid start secs
+  lp=$(free_port)
+  "$BUILD/vigil" logship --listen 127.0.0.1:$lp --data-dir "$work/$name/logship" \
+    --kafka-brokers "$bootstrap" --kafka-topic "$topic" --kafka-compression lz4 \
+    --store="$store" > "$work/$name/logship.log" 2>&1 &
+  lpid=$!
+  wait_ready "http://127.0.0.1:$lp/-/ready"
+  ap=$(free_port)
+  start=$(date +%s.%N)
+  "$BUILD/vigil" agent --listen 127.0.0.1:$ap --data-dir "$work/$name/agent" --collector node \
+    --interval 1h --log-root "$work/$name/pods/*/*/*.log" \
+    --log-push "http://127.0.0.1:$lp/loki/api/v1/push" > "$work/$name/agent.log" 2>&1 &
+  apid=$!
+  secs=$(wait_topic "$topic" "$LINES" "$start")
+  echo "$secs $(peak_rss_kib $apid) $(peak_rss_kib $lpid) $(cpu_ticks $apid) $(cpu_ticks $lpid)"
+  kill $apid $lpid
+  wait $apid $lpid 2>/dev/null || true
+}
+read -r vigil_s agent_rss logship_rss agent_cpu logship_cpu < <(run_vigil vigil vigil-logs true)
+read -r fwd_s fwd_agent_rss fwd_logship_rss fwd_agent_cpu fwd_logship_cpu \
+  < <(run_vigil forwarder vigil-forward false)
 
 # rsyslog: imfile → omkafka, in the foreground with its own configuration and state directory.
 mkdir -p "$work/rsyslog/state"
@@ -98,20 +108,31 @@ tail_json=$("$BUILD/bench/log_tail" --file "$work/cri.log")
 hz=$(getconf CLK_TCK)
 python3 - <<PY
 import json
-lines, file_lines, mib = $LINES, $file_lines, $file_bytes / 1048576
-v_s, r_s = $vigil_s, $rsyslog_s
+lines, file_lines, mib, hz = $LINES, $file_lines, $file_bytes / 1048576, $hz
+def vigil(secs, arss, lrss, acpu, lcpu):
+  return {"seconds": secs, "lines_per_s": round(lines / secs), "mib_per_s": round(mib / secs, 1),
+          "peak_rss_mib": round((arss + lrss) / 1024, 1), "cpu_s": round((acpu + lcpu) / hz, 2),
+          "agent": {"peak_rss_mib": round(arss / 1024, 1), "cpu_s": round(acpu / hz, 2)},
+          "logship": {"peak_rss_mib": round(lrss / 1024, 1), "cpu_s": round(lcpu / hz, 2)}}
 out = {
   "records": lines, "file_lines": file_lines, "file_mib": round(mib, 1),
-  "vigil": {"seconds": v_s, "lines_per_s": round(lines / v_s), "mib_per_s": round(mib / v_s, 1),
-            "peak_rss_mib": round($vigil_rss / 1024, 1), "cpu_s": round($vigil_cpu / $hz, 2)},
-  "rsyslog": {"seconds": r_s, "lines_per_s": round(file_lines / r_s), "mib_per_s": round(mib / r_s, 1),
-              "peak_rss_mib": round($rsyslog_rss / 1024, 1), "cpu_s": round($rsyslog_cpu / $hz, 2)},
+  "vigil_store_and_kafka": vigil($vigil_s, $agent_rss, $logship_rss, $agent_cpu, $logship_cpu),
+  "vigil_forwarder": vigil($fwd_s, $fwd_agent_rss, $fwd_logship_rss, $fwd_agent_cpu, $fwd_logship_cpu),
+  "rsyslog": {"seconds": $rsyslog_s, "lines_per_s": round(file_lines / $rsyslog_s),
+              "mib_per_s": round(mib / $rsyslog_s, 1),
+              "peak_rss_mib": round($rsyslog_rss / 1024, 1), "cpu_s": round($rsyslog_cpu / hz, 2)},
   "tailer_alone": json.loads('''$tail_json'''),
 }
-out["vigil_over_rsyslog"] = {
-  "records_per_s": round(out["vigil"]["lines_per_s"] / out["rsyslog"]["lines_per_s"], 2),
-  "mib_per_s": round(out["vigil"]["mib_per_s"] / out["rsyslog"]["mib_per_s"], 2),
-  "peak_rss": round(out["vigil"]["peak_rss_mib"] / out["rsyslog"]["peak_rss_mib"], 2),
-}
+r = out["rsyslog"]
+for k in ("vigil_store_and_kafka", "vigil_forwarder"):
+  v = out[k]
+  # Records per second: vigil's records are whole lines (partials joined); rsyslog's are the
+  # file's lines. The same file either way: MiB/s compares like with like.
+  out[k + "_over_rsyslog"] = {
+    "mib_per_s": round(v["mib_per_s"] / r["mib_per_s"], 2),
+    "records_per_s": round(v["lines_per_s"] / r["lines_per_s"], 2),
+    "peak_rss": round(v["peak_rss_mib"] / r["peak_rss_mib"], 2),
+    "cpu": round(v["cpu_s"] / r["cpu_s"], 2),
+  }
 print(json.dumps(out))
 PY

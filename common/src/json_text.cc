@@ -5,16 +5,22 @@
 namespace vigil {
 
 void AppendJsonString(std::string& out, std::string_view s) {
-  if (!IsValidUtf8(s)) {
-    const std::string fixed = ToValidUtf8(s);
-    AppendJsonString(out, fixed);
-    return;
-  }
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   size_t plain = 0;  // start of the run of bytes copied as they are
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // A multi-byte sequence: copied when valid, else one U+FFFD for the byte.
+      if (const size_t n = Utf8SequenceAt(s, i); n > 0) {
+        i += n - 1;
+        continue;
+      }
+      out.append(s.substr(plain, i - plain));
+      plain = i + 1;
+      out += "\xEF\xBF\xBD";
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.substr(plain, i - plain));
     plain = i + 1;

@@ -235,15 +235,23 @@ bool IsValidLabelName(std::string_view name) { return IsValidName(name, false); 
 bool IsValidMetricName(std::string_view name) { return IsValidName(name, true); }
 bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
 
+size_t Utf8SequenceAt(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const size_t n = c < 0x80           ? 1
+                   : (c >> 5) == 0x6  ? 2
+                   : (c >> 4) == 0xe  ? 3
+                   : (c >> 3) == 0x1e ? 4
+                                      : 0;
+  return n > 0 && i + n <= s.size() && (n == 1 || IsValidUtf8(s.substr(i, n))) ? n : 0;
+}
+
 std::string ToValidUtf8(std::string_view s) {
   if (IsValidUtf8(s)) return std::string(s);
   std::string out;
   out.reserve(s.size() + 8);
   size_t i = 0;
   while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (n > 0 && i + n <= s.size() && IsValidUtf8(s.substr(i, n))) {
+    if (const size_t n = Utf8SequenceAt(s, i); n > 0) {
       out.append(s.substr(i, n));
       i += n;
     } else {

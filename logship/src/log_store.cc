@@ -179,11 +179,16 @@ Status LogStore::Load() {
   rocksdb::Options db_opts;
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
+  // Memtables smaller than RocksDB's 64 MiB: head entries live minutes (until their block is
+  // cut), blocks are written once; a large memtable is only resident memory here.
   rocksdb::ColumnFamilyOptions small;
+  small.write_buffer_size = 4 << 20;
   rocksdb::ColumnFamilyOptions blocks;
   blocks.compression = rocksdb::kNoCompression;  // blocks are zstd already
+  blocks.write_buffer_size = 8 << 20;
   rocksdb::ColumnFamilyOptions head;
   head.compression = rocksdb::kNoCompression;
+  head.write_buffer_size = 16 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
       {rocksdb::kDefaultColumnFamilyName, small},
       {"streams", small},

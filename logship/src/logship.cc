@@ -17,12 +17,22 @@
 namespace vigil::logship {
 
 Status Run(const Config& config) {
-  LogStoreOptions so;
-  so.dir = config.data_dir + "/logstore";
-  so.retention_ns = config.logship.retention.count() * 1'000'000;
-  VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<LogStore> store, LogStore::Open(so));
-  std::vector<std::shared_ptr<LogSink>> sinks = {store};
   const LogshipConfig& lc = config.logship;
+  // Without the store (--store=false) logship is a forwarder: push → spool → Kafka, for nodes
+  // or edges that feed consumers which store.
+  if (!lc.store && (lc.kafka_brokers.empty() || !lc.kafka_consume.empty())) {
+    return InvalidArgument(
+        "logship: --store=false needs --kafka-brokers to forward to (and no --kafka-consume)");
+  }
+  std::shared_ptr<LogStore> store;
+  std::vector<std::shared_ptr<LogSink>> sinks;
+  if (lc.store) {
+    LogStoreOptions so;
+    so.dir = config.data_dir + "/logstore";
+    so.retention_ns = lc.retention.count() * 1'000'000;
+    VIGIL_ASSIGN_OR_RETURN(store, LogStore::Open(so));
+    sinks.push_back(store);
+  }
   std::unique_ptr<KafkaConsumer> consumer;
   if (!lc.kafka_consume.empty()) {
     // Consumer mode: the topic fills the store; pushes go to the store only (never back to
@@ -56,6 +66,7 @@ Status Run(const Config& config) {
   std::condition_variable cv;
   bool stopping = false;
   std::thread maintenance([&] {
+    if (!store) return;
     auto last_retention = std::chrono::steady_clock::time_point{};
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return stopping; })) {
@@ -75,7 +86,7 @@ Status Run(const Config& config) {
   });
   http::Router router;
   AddPushRoute(router, *spool, loki::PushLimits{});
-  AddQueryRoutes(router, *store);
+  if (store) AddQueryRoutes(router, *store);
   auto server = ServerOptionsFrom(config, "127.0.0.1:3100");
   Status st = ServeUntilSignal(config, "logship", server, std::move(router));
   {
@@ -86,7 +97,11 @@ Status Run(const Config& config) {
   maintenance.join();
   if (consumer) consumer->Stop();  // stores and commits what it holds
   spool->Stop();
-  if (Status f = store->Flush(); !f.ok()) spdlog::error("logship: flush at exit: {}", f.ToString());
+  if (store) {
+    if (Status f = store->Flush(); !f.ok()) {
+      spdlog::error("logship: flush at exit: {}", f.ToString());
+    }
+  }
   return st;
 }
 

@@ -1,4 +1,5 @@
 #include "vigil/common/labels.h"
+#include "vigil/common/json_text.h"
 
 #include <gtest/gtest.h>
 
@@ -73,6 +74,12 @@ TEST(LabelsTest, QuotesLikeGo) {
   std::string out;
   AppendQuoted(out, "a\"b\\c\nd\x01");
   EXPECT_EQ(out, R"("a\"b\\c\nd\x01")");
+}
+
+TEST(JsonTextTest, StringsAreEscapedAndMadeValidUtf8) {
+  std::string out;
+  AppendJsonString(out, "a\"b\\c\n\t\x01 é \xff end");
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\t\\u0001 é \xEF\xBF\xBD end\"");
 }
 
 TEST(LabelsTest, ToValidUtf8ReplacesEachBadByte) {

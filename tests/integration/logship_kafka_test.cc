@@ -162,6 +162,30 @@ TEST_F(LogshipKafkaTest, EveryLineReachesTheTopicOnceInOrderPerStream) {
   ExpectEveryLineOnceInOrder(messages, 5, 300);
 }
 
+// --store=false: a forwarder. Every line reaches the topic; there is no query API.
+TEST_F(LogshipKafkaTest, AForwarderWithoutAStoreSendsEveryLine) {
+  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:3");
+  ASSERT_FALSE(kafka.bootstrap().empty());
+  auto logship = StartLogship(kafka.bootstrap(), {"--store=false"});
+  ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
+  http::HttpClient c;
+  PushNumbered(c, logship->address(), 2, 0, 100, 25);
+  std::vector<std::pair<std::string, std::string>> messages;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    messages = ReadTopic(kafka.bootstrap(), "vigil-logs");
+    return messages.size() >= 200;
+  }));
+  ExpectEveryLineOnceInOrder(messages, 2, 100);
+  auto q = c.Get(logship->Url("/loki/api/v1/labels"));
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->status, 404);
+  EXPECT_FALSE(std::filesystem::exists(dir_.Join("logship/logstore")));
+  // Without brokers there is nothing to forward to: a clear error at start.
+  auto bad = testing::Run({kVigil, "logship", "--data-dir", dir_.Join("bad"), "--store=false"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--store=false needs --kafka-brokers"), std::string::npos) << bad.err;
+}
+
 TEST_F(LogshipKafkaTest, ABrokerOutageLongerThanTheDeliveryTimeoutLosesNothing) {
   KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:3");
   ASSERT_FALSE(kafka.bootstrap().empty());

@@ -86,6 +86,7 @@ struct LogshipConfig {
   std::vector<std::string> kafka_options;  // librdkafka name=value, for producer and consumer
   std::string kafka_consume;               // consumer mode: the topic read into the store
   std::string kafka_group = "vigil-logship";
+  bool store = true;  // false: a forwarder (spool → Kafka), no log store, no query API
   milliseconds retention{7LL * 24 * 3600 * 1000};
 };
 

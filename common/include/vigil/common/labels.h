@@ -119,6 +119,8 @@ class LabelsBuilder {
 bool IsValidLabelName(std::string_view name);
 bool IsValidMetricName(std::string_view name);
 bool IsValidUtf8(std::string_view s);
+// The length of the valid UTF-8 sequence at s[i] (1 to 4), or 0 if the byte there starts none.
+size_t Utf8SequenceAt(std::string_view s, size_t i);
 // `s` with each byte that is not part of valid UTF-8 replaced by U+FFFD.
 std::string ToValidUtf8(std::string_view s);
 Status ValidateLabelName(std::string_view name);
