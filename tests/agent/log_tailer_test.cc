@@ -171,19 +171,7 @@ TEST_F(LogTailerTest, ARotationStormLosesAndRepeatsNothing) {
     std::ofstream out(log_, std::ios::app);
     for (int i = 1; i < total; ++i) {
       out << "2026-11-30T05:55:18.000000001Z stdout F n=" << i << "\n";
-      if ((i + 1) % every != 0) continue;
-      out.flush();
-      char name[32];
-      std::snprintf(name, sizeof(name), ".%06d", ++rotations);
-      if (rotations % 2 == 0) {  // the kubelet's rename and create
-        out.close();
-        std::filesystem::rename(log_, log_ + name);
-        out.open(log_, std::ios::app);
-      } else {  // logrotate's copytruncate
-        std::filesystem::copy_file(log_, log_ + name);
-        std::filesystem::resize_file(log_, 0);
-        out.seekp(0);
-      }
+      if ((i + 1) % every == 0) testing::RotateLog(out, log_, ++rotations);
     }
   }
   ASSERT_GE(rotations, 300);

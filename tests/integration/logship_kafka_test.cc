@@ -384,18 +384,7 @@ TEST_F(LogshipKafkaTest, ARotationStormWithAgentKillsLosesNoLine) {
         out.flush();
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
       }
-      if ((i + 1) % every != 0) continue;
-      out.flush();
-      char name[32];
-      std::snprintf(name, sizeof(name), ".%06d", ++rotations);
-      if (rotations % 2 == 0) {  // the kubelet's rename and create
-        out.close();
-        std::filesystem::rename(log, log + name);
-        out.open(log, std::ios::app);
-      } else {  // logrotate's copytruncate
-        std::filesystem::copy_file(log, log + name);
-        std::filesystem::resize_file(log, 0);
-      }
+      if ((i + 1) % every == 0) testing::RotateLog(out, log, ++rotations);
     }
   });
   // Three kill -9s while the storm goes on, each at a third more of the lines.

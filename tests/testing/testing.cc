@@ -212,6 +212,20 @@ double MetricValue(const std::string& url, const std::string& series) {
   return -1;
 }
 
+void RotateLog(std::ofstream& out, const std::string& path, int n) {
+  out.flush();
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), ".%06d", n);
+  if (n % 2 == 0) {
+    out.close();
+    std::filesystem::rename(path, path + suffix);
+    out.open(path, std::ios::app);
+  } else {
+    std::filesystem::copy_file(path, path + suffix);
+    std::filesystem::resize_file(path, 0);  // `out` appends (O_APPEND): on at the new end
+  }
+}
+
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())

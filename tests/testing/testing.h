@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -105,6 +106,11 @@ http::ClientRequest RemoteWritePost(const std::string& url, std::string body);
 // The value of one series in the text exposition at `url` (`series` as written there:
 // name{labels} or name), or -1 when absent or unreachable.
 double MetricValue(const std::string& url, const std::string& series);
+
+// Rotates the log at `path` that `out` appends to, as the n-th rotation of a storm: an even n
+// the kubelet's way (renamed to path.<n, 6 digits>, a new file made), an odd n logrotate's
+// copytruncate (copied to that name, then cut to 0). `out` appends to `path` after either.
+void RotateLog(std::ofstream& out, const std::string& path, int n);
 
 // The wall clock in Unix nanoseconds.
 int64_t NowNs();
