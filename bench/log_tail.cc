@@ -32,7 +32,8 @@ double CpuSeconds() {
 
 void Generate(const std::string& path, long lines) {
   std::ofstream out(path, std::ios::trunc);
-  std::mt19937 rng(42);
+  std::mt19937 engine(42);
+  auto rng = [&engine] { return static_cast<unsigned>(engine()); };
   const char* paths[] = {"/api/v1/items", "/api/v1/users", "/healthz", "/static/app.js",
                          "/api/v1/orders"};
   const char* agents[] = {"Go-http-client/1.1", "curl/7.88.1",
