@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 8192) return 0;
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  if (!vigil::IsValidUtf8(vigil::agent::ValidUtf8(in))) std::abort();
+  if (!vigil::IsValidUtf8(vigil::ToValidUtf8(in))) std::abort();
   vigil::agent::PartialJoiner joiner(64);
   size_t pos = 0;
   while (pos <= in.size()) {
