@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -375,8 +376,7 @@ std::vector<std::string> LogTailer::RotatedSiblings(const std::string& path) {
   return out;
 }
 
-size_t LogTailer::RunOnce() {
-  Metrics& m = TailerMetrics(opts_.push_url);
+LogTailer::Batch LogTailer::Read() {
   TakeEvents(std::chrono::milliseconds(0));
   const auto every = watcher_ ? opts_.discover_every : opts_.discover_every / 10;
   const bool recheck =
@@ -387,24 +387,39 @@ size_t LogTailer::RunOnce() {
     Discover();
   }
   std::map<Labels, loki::Stream> streams;
-  size_t bytes = 0, lines = 0;
-  std::map<std::string, FilePosition> advanced;
+  size_t bytes = 0;
+  Batch b;
   for (auto& [path, t] : followers_) {
     if (bytes >= opts_.batch_bytes) break;
-    lines += Take(path, t, streams, bytes, recheck);
-    advanced[path] = t.safe;
+    b.lines += Take(path, t, streams, bytes, recheck);
+    b.advanced[path] = t.safe;
   }
-  if (lines == 0) return 0;  // nothing new (or only a partial line waiting for its end)
+  if (b.lines == 0) return b;  // nothing new (or only a partial line waiting for its end)
   std::vector<loki::Stream> batch;
   for (auto& [labels, s] : streams) batch.push_back(std::move(s));
-  const PushResult pushed = Push(loki::EncodePush(batch), lines);
-  if (pushed == PushResult::kStopped) return 0;  // not acknowledged: the positions stay
-  if (pushed == PushResult::kAcknowledged) m.lines->Increment(static_cast<double>(lines));
-  for (const auto& [path, pos] : advanced) saved_[path] = pos;
+  b.body = loki::EncodePush(batch);
+  return b;
+}
+
+void LogTailer::Delivered(const Batch& b, PushResult pushed) {
+  if (pushed == PushResult::kAcknowledged) {
+    TailerMetrics(opts_.push_url).lines->Increment(static_cast<double>(b.lines));
+  }
+  for (const auto& [path, pos] : b.advanced) {
+    if (followers_.count(path) > 0) saved_[path] = pos;  // (not a path let go meanwhile)
+  }
   if (Status st = SavePositions(); !st.ok()) {
     spdlog::error("agent: saving log positions to {}: {}", opts_.positions_file, st.ToString());
   }
-  return lines;
+}
+
+size_t LogTailer::RunOnce() {
+  Batch b = Read();
+  if (b.lines == 0) return 0;
+  const PushResult pushed = Push(b.body, b.lines);
+  if (pushed == PushResult::kStopped) return 0;  // not acknowledged: the positions stay
+  Delivered(b, pushed);
+  return b.lines;
 }
 
 LogTailer::PushResult LogTailer::Push(const std::string& body, size_t lines) {
@@ -433,16 +448,34 @@ LogTailer::PushResult LogTailer::Push(const std::string& body, size_t lines) {
 }
 
 void LogTailer::Start() {
+  // Pipelined: the next batch is read while the last one is being pushed; positions are still
+  // saved in order, each once its batch is acknowledged.
   thread_ = std::thread([this] {
+    std::future<PushResult> inflight;
+    Batch sent;
     while (!stopping_) {
-      if (RunOnce() == 0) {
+      Batch next = Read();
+      if (inflight.valid()) {
+        const PushResult pushed = inflight.get();
+        if (pushed == PushResult::kStopped) return;  // not acknowledged: the positions stay
+        Delivered(sent, pushed);
+      }
+      if (next.lines == 0) {
         // Idle: wait for a write or a new file (inotify), at most poll_interval.
         const auto slice = std::min(opts_.poll_interval, std::chrono::milliseconds(50));
         for (auto waited = std::chrono::milliseconds(0); waited < opts_.poll_interval && !stopping_;
              waited += slice) {
           if (TakeEvents(slice)) break;
         }
+        continue;
       }
+      sent = std::move(next);
+      inflight =
+          std::async(std::launch::async, [this, &sent] { return Push(sent.body, sent.lines); });
+    }
+    if (inflight.valid()) {
+      const PushResult pushed = inflight.get();
+      if (pushed != PushResult::kStopped) Delivered(sent, pushed);
     }
   });
 }

@@ -29,10 +29,11 @@
 //
 // Delivery, at-least-once: a batch is pushed (protobuf, snappy) and retried on 429, 5xx and
 // connection errors with capped backoff until it is acknowledged; only then are the files'
-// positions saved (`positions_file`, written atomically). Reading waits while a batch is
-// unacknowledged, so a receiver that is down holds the lines in the files, not in memory. After
-// a crash the lines of the last unacknowledged batch come again; nothing is skipped. A batch the
-// receiver refuses with another 4xx is dropped, counted and logged.
+// positions saved (`positions_file`, written atomically), in order. The thread reads the next
+// batch while one is being pushed, and no further, so a receiver that is down holds the lines in
+// the files, not in memory (two batches at most). After a crash the lines of the unacknowledged
+// batches (the one in flight and the one read ahead, consecutive) come again; nothing is skipped.
+// A batch the receiver refuses with another 4xx is dropped, counted and logged.
 
 #include <atomic>
 #include <chrono>
@@ -121,6 +122,15 @@ class LogTailer {
   // Pushes until acknowledged, refused with a 4xx (dropped, counted), or Stop.
   enum class PushResult { kAcknowledged, kRefused, kStopped };
   PushResult Push(const std::string& body, size_t lines);
+  // One batch read: its encoded push, its lines, and the positions past them per path.
+  struct Batch {
+    std::string body;
+    size_t lines = 0;
+    std::map<std::string, FilePosition> advanced;
+  };
+  Batch Read();  // finds files when due, reads up to batch_bytes
+  // Counts an acknowledged (or refused, dropped) batch and saves the positions past it.
+  void Delivered(const Batch& b, PushResult pushed);
 
   std::shared_ptr<FileSystem> fs_;
   std::shared_ptr<Clock> clock_;

@@ -23,7 +23,7 @@ struct SpoolOptions {
   std::string dir;
   uint64_t max_bytes = 4ULL << 30;
   bool sync = true;
-  size_t batch_bytes = 4 << 20;  // what one Write gets at most (past one push)
+  size_t batch_bytes = 1 << 20;  // what one Write gets at most (past one push)
   std::chrono::milliseconds max_backoff{5000};
 };
 
