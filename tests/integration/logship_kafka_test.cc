@@ -24,6 +24,7 @@
 #include "testing.h"
 #include "vigil/common/http_client.h"
 #include "vigil/common/loki_push.h"
+#include "vigil/common/timestamp.h"
 
 namespace vigil {
 namespace {
@@ -308,13 +309,8 @@ TEST_F(LogshipKafkaTest, AConsumerSkipsAMalformedMessageAndGoesOn) {
   testing::TempDir tmp;
   tmp.Write("in", good);
   // A correct record last, stamped now.
-  char stamp[40];
-  const time_t secs = static_cast<time_t>(now / 1'000'000'000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
   std::ofstream(tmp.Join("in"), std::ios::app)
-      << R"({"ts":")" << stamp << R"(","labels":{"app":"x"},"line":"good"})"
+      << R"({"ts":")" << FormatRfc3339Nanos(now) << R"(","labels":{"app":"x"},"line":"good"})"
       << "\n";
   auto r = testing::Run(
       {"kcat", "-b", kafka.bootstrap(), "-P", "-t", "vigil-logs", "-l", tmp.Join("in")});
@@ -360,15 +356,8 @@ TEST_F(LogshipKafkaTest, ARotationStormWithAgentKillsLosesNoLine) {
   const int total = 15000, every = 50;
   const int64_t base = (testing::NowNs() / 1'000'000'000 - 600) * 1'000'000'000;
   auto line = [&](int i) {
-    const int64_t ts = base + int64_t{i} * 1'000'000;
-    const time_t secs = static_cast<time_t>(ts / 1'000'000'000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    const size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    char frac[16];
-    std::snprintf(frac, sizeof(frac), ".%09lldZ", static_cast<long long>(ts % 1'000'000'000));
-    return std::string(buf, n) + frac + " stdout F n=" + std::to_string(i) + "\n";
+    return FormatRfc3339Nanos(base + int64_t{i} * 1'000'000) + " stdout F n=" + std::to_string(i) +
+           "\n";
   };
   std::ofstream(log) << line(0);
   auto agent = start_agent();

@@ -19,6 +19,7 @@
 #include "vigil/common/http_client.h"
 #include "vigil/common/http_util.h"
 #include "vigil/common/loki_push.h"
+#include "vigil/common/timestamp.h"
 
 namespace vigil {
 namespace {
@@ -106,11 +107,7 @@ TEST(LogshipTest, AgentTailsThroughRotationAndKill9) {
         logs);
   };
   // Lines stamped now: the queries below look at the last hour.
-  char stamp[32];
-  const time_t now_s = std::time(nullptr);
-  struct tm tm;
-  gmtime_r(&now_s, &tm);
-  std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  const std::string stamp = FormatRfc3339Nanos(testing::NowNs() / 1'000'000'000 * 1'000'000'000);
   auto write = [&](int from, int to) {
     std::ofstream out(log, std::ios::app);
     for (int i = from; i < to; ++i) out << stamp << " stdout F n=" << i << "\n";
