@@ -18,7 +18,9 @@ namespace {
 
 using nlohmann::json;
 
-struct Metrics {
+}  // namespace
+
+struct LogTailer::Metrics {
   prometheus::Counter* lines;
   prometheus::Counter* unparsed;
   prometheus::Counter* truncated;
@@ -28,15 +30,18 @@ struct Metrics {
   prometheus::Gauge* watched;
 };
 
-Metrics& TailerMetrics(const std::string& url) {
+namespace {
+
+// One set per URL for the process (a tailer made again for the same URL counts on).
+LogTailer::Metrics& TailerMetrics(const std::string& url) {
   static std::mutex mu;
-  static std::map<std::string, Metrics> by_url;
+  static std::map<std::string, LogTailer::Metrics> by_url;
   std::lock_guard lock(mu);
   auto it = by_url.find(url);
   if (it != by_url.end()) return it->second;
   auto& reg = SelfMetrics();
   const std::map<std::string, std::string> l = {{"url", url}};
-  Metrics m;
+  LogTailer::Metrics m;
   m.lines = &prometheus::BuildCounter()
                  .Name("vigil_agent_log_lines_sent_total")
                  .Help("Log lines the push receiver acknowledged, by URL.")
@@ -113,7 +118,10 @@ Labels PathLabels(const std::string& path) {
 
 LogTailer::LogTailer(std::shared_ptr<FileSystem> fs, std::shared_ptr<Clock> clock,
                      LogTailerOptions options)
-    : fs_(std::move(fs)), clock_(std::move(clock)), opts_(std::move(options)) {
+    : fs_(std::move(fs)),
+      clock_(std::move(clock)),
+      opts_(std::move(options)),
+      metrics_(&TailerMetrics(opts_.push_url)) {
   http::ClientOptions co;
   co.request_timeout = opts_.timeout;
   client_ = std::make_unique<http::HttpClient>(co);
@@ -192,8 +200,7 @@ void LogTailer::Discover() {
       // sends Take to the rotated files first.
       t.safe = it->second;
       t.follower->Restore(it->second);
-    }
-    if (saved_.count(p) == 0) {
+    } else {
       // A file seen for the first time is recorded at its start before anything is read: if
       // the agent dies before its first acknowledgement is saved and the file is rotated
       // meanwhile, the restart still knows the file and finishes it under its rotated name.
@@ -205,7 +212,10 @@ void LogTailer::Discover() {
     }
     LabelsBuilder b(PathLabels(p));
     for (const Label& l : opts_.static_labels) b.Set(l.name, l.value);
-    t.labels = b.Build();
+    for (const char* stream : {"stdout", "stderr"}) {
+      b.Set("stream", stream);
+      t.labels.emplace(stream, b.Build());
+    }
     t.joiner = PartialJoiner(opts_.max_line_bytes);
     followers_.emplace(p, std::move(t));
   }
@@ -229,9 +239,8 @@ void LogTailer::Discover() {
       ++it;
     }
   }
-  TailerMetrics(opts_.push_url).files->Set(static_cast<double>(followers_.size()));
-  TailerMetrics(opts_.push_url)
-      .watched->Set(watcher_ ? static_cast<double>(watcher_->watched()) : 0);
+  metrics_->files->Set(static_cast<double>(followers_.size()));
+  metrics_->watched->Set(watcher_ ? static_cast<double>(watcher_->watched()) : 0);
   if (record_new) {
     if (Status st = SavePositions(); !st.ok()) {
       spdlog::error("agent: saving log positions to {}: {}", opts_.positions_file, st.ToString());
@@ -300,7 +309,7 @@ void LogTailer::CatchUp(const std::string& path, Tailed& t, const Handover* h) {
 size_t LogTailer::Take(const std::string& path, Tailed& t, std::map<Labels, loki::Stream>& streams,
                        size_t& bytes, bool recheck) {
   bool rechecked = false;
-  Metrics& m = TailerMetrics(opts_.push_url);
+  Metrics& m = *metrics_;
   size_t lines = 0;
   while (bytes < opts_.batch_bytes) {
     // Catch-up files first, each to its end; then the path's current file.
@@ -332,11 +341,14 @@ size_t LogTailer::Take(const std::string& path, Tailed& t, std::map<Labels, loki
         truncated |= cut;
       }
       if (truncated) m.truncated->Increment();
-      LabelsBuilder b(t.labels);
-      b.Set("stream", line.stream);
-      Labels labels = b.Build();
-      auto& s = streams[labels];
-      s.labels = labels;
+      auto ls = t.labels.find(line.stream);
+      if (ls == t.labels.end()) {  // a stream other than stdout and stderr: its set made once
+        LabelsBuilder b(t.labels.begin()->second);
+        b.Set("stream", line.stream);
+        ls = t.labels.emplace(std::string(line.stream), b.Build()).first;
+      }
+      auto& s = streams[ls->second];
+      if (s.entries.empty()) s.labels = ls->second;
       bytes += line.message.size();
       s.entries.push_back({line.ts_ns, ToValidUtf8(line.message), {}});
       ++lines;
@@ -376,7 +388,7 @@ std::vector<std::string> LogTailer::RotatedSiblings(const std::string& path) {
   return out;
 }
 
-LogTailer::Batch LogTailer::Read() {
+LogTailer::Batch LogTailer::ReadBatch() {
   TakeEvents(std::chrono::milliseconds(0));
   const auto every = watcher_ ? opts_.discover_every : opts_.discover_every / 10;
   const bool recheck =
@@ -403,7 +415,7 @@ LogTailer::Batch LogTailer::Read() {
 
 void LogTailer::Delivered(const Batch& b, PushResult pushed) {
   if (pushed == PushResult::kAcknowledged) {
-    TailerMetrics(opts_.push_url).lines->Increment(static_cast<double>(b.lines));
+    metrics_->lines->Increment(static_cast<double>(b.lines));
   }
   for (const auto& [path, pos] : b.advanced) {
     if (followers_.count(path) > 0) saved_[path] = pos;  // (not a path let go meanwhile)
@@ -414,7 +426,7 @@ void LogTailer::Delivered(const Batch& b, PushResult pushed) {
 }
 
 size_t LogTailer::RunOnce() {
-  Batch b = Read();
+  Batch b = ReadBatch();
   if (b.lines == 0) return 0;
   const PushResult pushed = Push(b.body, b.lines);
   if (pushed == PushResult::kStopped) return 0;  // not acknowledged: the positions stay
@@ -423,7 +435,7 @@ size_t LogTailer::RunOnce() {
 }
 
 LogTailer::PushResult LogTailer::Push(const std::string& body, size_t lines) {
-  Metrics& m = TailerMetrics(opts_.push_url);
+  Metrics& m = *metrics_;
   std::chrono::milliseconds backoff{100};
   while (!stopping_) {
     auto r = client_->Post(opts_.push_url, std::string(loki::kProtobufContentType), body);
@@ -454,7 +466,7 @@ void LogTailer::Start() {
     std::future<PushResult> inflight;
     Batch sent;
     while (!stopping_) {
-      Batch next = Read();
+      Batch next = ReadBatch();
       if (inflight.valid()) {
         const PushResult pushed = inflight.get();
         if (pushed == PushResult::kStopped) return;  // not acknowledged: the positions stay

@@ -87,13 +87,26 @@ class LogTailer {
   size_t RunOnce();
   size_t files() const { return followers_.size(); }
 
+  // One batch read: its encoded push, its lines, and the positions past them per path.
+  struct Batch {
+    std::string body;
+    size_t lines = 0;
+    std::map<std::string, FilePosition> advanced;
+  };
+  // One round of reading without pushing: finds files when due, reads up to batch_bytes of
+  // lines, encodes them. RunOnce and the thread push what it returns; the tailer benchmark
+  // measures it alone.
+  Batch ReadBatch();
+  struct Metrics;  // the vigil_agent_log_* series of the push URL
+
  private:
   struct Tailed {
     std::unique_ptr<LogFollower> follower;
-    // Rotated files to finish first, oldest first: after a restart, the file the saved position
-    // names (now under a rotated name) and those rotated after it while the agent was down.
+    // Rotated files to finish first, oldest first (see Catch-up above).
     std::deque<std::unique_ptr<LogFollower>> catchup;
-    Labels labels;
+    // The label set of each stream (stdout, stderr, any other met): path, static and stream
+    // labels.
+    std::map<std::string, Labels, std::less<>> labels;
     std::optional<LogFormat> format;
     PartialJoiner joiner{256 << 10};
     FilePosition safe;  // past the last line fully taken (not mid-partial)
@@ -122,19 +135,13 @@ class LogTailer {
   // Pushes until acknowledged, refused with a 4xx (dropped, counted), or Stop.
   enum class PushResult { kAcknowledged, kRefused, kStopped };
   PushResult Push(const std::string& body, size_t lines);
-  // One batch read: its encoded push, its lines, and the positions past them per path.
-  struct Batch {
-    std::string body;
-    size_t lines = 0;
-    std::map<std::string, FilePosition> advanced;
-  };
-  Batch Read();  // finds files when due, reads up to batch_bytes
   // Counts an acknowledged (or refused, dropped) batch and saves the positions past it.
   void Delivered(const Batch& b, PushResult pushed);
 
   std::shared_ptr<FileSystem> fs_;
   std::shared_ptr<Clock> clock_;
   LogTailerOptions opts_;
+  Metrics* metrics_;
   std::map<std::string, Tailed> followers_;  // by path
   std::map<std::string, FilePosition> saved_;
   Clock::SteadyTime last_discover_{};
