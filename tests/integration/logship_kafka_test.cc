@@ -332,8 +332,8 @@ TEST_F(LogshipKafkaTest, AConsumerSkipsAMalformedMessageAndGoesOn) {
 // The rotation storm: a writer appends numbered lines to a kubelet-layout log while it is
 // rotated hundreds of times (rename-and-create and copytruncate, alternately), and the agent
 // tailing it into logship (store and Kafka) is kill -9ed and restarted three times. Every number
-// arrives in the store and in Kafka; the only duplicates are lines re-sent after a kill (at most
-// one unacknowledged batch each).
+// arrives in the store and in Kafka; the only duplicates are lines re-sent after a kill (the
+// unacknowledged batches: the one in flight and the one read ahead).
 TEST_F(LogshipKafkaTest, ARotationStormWithAgentKillsLosesNoLine) {
   KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:3");
   ASSERT_FALSE(kafka.bootstrap().empty());
@@ -429,8 +429,8 @@ TEST_F(LogshipKafkaTest, ARotationStormWithAgentKillsLosesNoLine) {
       },
       std::chrono::seconds(60)))
       << in_kafka.size() << " of " << total;
-  // A kill repeats the batch that was unacknowledged: a run of consecutive numbers (one file's
-  // lines in order). So at most three runs of repeated numbers, each repeated once per kill.
+  // A kill repeats the unacknowledged batches (in flight and read ahead, consecutive): a run of
+  // consecutive numbers. So at most three runs of repeated numbers, each repeated once per kill.
   const size_t duplicates = messages - in_kafka.size();
   int runs = 0, last = -2;
   std::string repeated;
