@@ -182,13 +182,13 @@ Status LogStore::Load() {
   // Memtables smaller than RocksDB's 64 MiB: head entries live minutes (until their block is
   // cut), blocks are written once; a large memtable is only resident memory here.
   rocksdb::ColumnFamilyOptions small;
-  small.write_buffer_size = 4 << 20;
+  small.write_buffer_size = 2 << 20;
   rocksdb::ColumnFamilyOptions blocks;
   blocks.compression = rocksdb::kNoCompression;  // blocks are zstd already
-  blocks.write_buffer_size = 8 << 20;
+  blocks.write_buffer_size = 4 << 20;
   rocksdb::ColumnFamilyOptions head;
   head.compression = rocksdb::kNoCompression;
-  head.write_buffer_size = 16 << 20;
+  head.write_buffer_size = 4 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
       {rocksdb::kDefaultColumnFamilyName, small},
       {"streams", small},
