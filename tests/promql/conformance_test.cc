@@ -17,6 +17,7 @@
 #include "vigil/common/duration.h"
 #include "vigil/tsdb/promql/engine.h"
 #include "vigil/tsdb/promql/parser.h"
+#include "vigil/tsdb/promql/series_notation.h"
 #include "vigil/tsdb/rocksdb_store.h"
 
 namespace vigil::promql {
@@ -39,105 +40,6 @@ std::string Trim(std::string_view s) {
   if (a == std::string_view::npos) return "";
   size_t b = s.find_last_not_of(" \t\r");
   return std::string(s.substr(a, b - a + 1));
-}
-
-// "metric{a="b"}  rest" -> labels, rest.
-bool SplitSeries(const std::string& line, Labels& labels, std::string& rest) {
-  size_t end;
-  const size_t brace = line.find('{');
-  const size_t space = line.find_first_of(" \t");
-  if (brace != std::string::npos && (space == std::string::npos || brace < space)) {
-    bool quoted = false;
-    end = brace;
-    for (; end < line.size(); ++end) {
-      if (line[end] == '\\') {
-        ++end;
-        continue;
-      }
-      if (line[end] == '"') quoted = !quoted;
-      if (line[end] == '}' && !quoted) break;
-    }
-    ++end;
-  } else {
-    end = space == std::string::npos ? line.size() : space;
-  }
-  const std::string sel = line.substr(0, end);
-  rest = Trim(line.substr(std::min(end, line.size())));
-  auto ms = ParseMetricSelector(sel);
-  if (!ms.ok()) {
-    if (sel == "{}") {
-      labels = Labels();
-      return true;
-    }
-    return false;
-  }
-  std::vector<Label> pairs;
-  for (const Matcher& m : *ms) pairs.push_back({m.name(), m.value()});
-  auto l = Labels::FromPairs(std::move(pairs));
-  if (!l.ok()) return false;
-  labels = *l;
-  return true;
-}
-
-bool ParseValue(const std::string& s, double& v) {
-  if (s == "Inf" || s == "+Inf" || s == "inf") {
-    v = INFINITY;
-    return true;
-  }
-  if (s == "-Inf" || s == "-inf") {
-    v = -INFINITY;
-    return true;
-  }
-  if (s == "NaN" || s == "nan") {
-    v = NAN;
-    return true;
-  }
-  char* end = nullptr;
-  v = std::strtod(s.c_str(), &end);
-  return end == s.c_str() + s.size() && !s.empty();
-}
-
-// Expands one value token of a load line: `1`, `_`, `stale`, `a+bxN`, `a-bxN`, `axN`, `_xN`.
-bool ExpandValues(const std::string& tok, std::vector<std::optional<double>>& out) {
-  if (tok == "_") {
-    out.push_back(std::nullopt);
-    return true;
-  }
-  if (tok == "stale") {
-    out.push_back(tsdb::StaleNaN());
-    return true;
-  }
-  const size_t x = tok.rfind('x');
-  if (x != std::string::npos && x + 1 < tok.size() &&
-      tok.find_first_not_of("0123456789", x + 1) == std::string::npos) {
-    const int n = std::atoi(tok.c_str() + x + 1);
-    const std::string head = tok.substr(0, x);
-    if (head == "_") {
-      for (int i = 0; i < n; ++i) out.push_back(std::nullopt);
-      return true;
-    }
-    // a+b or a-b: the operator is a sign not at the start and not after an exponent 'e'.
-    size_t op = std::string::npos;
-    for (size_t i = 1; i < head.size(); ++i) {
-      if ((head[i] == '+' || head[i] == '-') && head[i - 1] != 'e' && head[i - 1] != 'E') {
-        op = i;
-        break;
-      }
-    }
-    double a, b = 0;
-    if (op == std::string::npos) {
-      if (!ParseValue(head, a)) return false;
-    } else {
-      if (!ParseValue(head.substr(0, op), a) || !ParseValue(head.substr(op + 1), b)) return false;
-      if (head[op] == '-') b = -b;
-    }
-    for (int i = 0; i <= n; ++i) out.push_back(a + b * i);
-    return true;
-  }
-  double v;
-  if (!ParseValue(tok, v)) return false;
-  out.push_back(v);
-  return true;
 }
 
 bool AlmostEqual(double a, double b) {
@@ -183,19 +85,13 @@ class ScriptRunner {
           ++i;
           const std::string def = Trim(lines[i]);
           if (def.empty() || def[0] == '#') continue;
-          Labels labels;
-          std::string rest;
-          if (!SplitSeries(def, labels, rest)) {
-            ADD_FAILURE() << file_ << ":" << i + 1 << ": cannot read series " << def;
+          auto d = ParseSeriesDescription(def);
+          if (!d.ok()) {
+            ADD_FAILURE() << file_ << ":" << i + 1 << ": " << d.status().ToString();
             continue;
           }
-          std::vector<std::optional<double>> values;
-          std::istringstream toks(rest);
-          for (std::string tok; toks >> tok;) {
-            if (!ExpandValues(tok, values)) {
-              ADD_FAILURE() << file_ << ":" << i + 1 << ": cannot read value " << tok;
-            }
-          }
+          const Labels& labels = d->labels;
+          std::vector<std::optional<double>>& values = d->values;
           if (!defs.count(labels)) order.push_back(labels);
           defs[labels] = std::move(values);
         }
@@ -266,8 +162,11 @@ class ScriptRunner {
     if (r.type == ValueType::kScalar) {
       if (expected.size() != 1)
         return "got a scalar, expected " + std::to_string(expected.size()) + " lines";
-      double want;
-      if (!ParseValue(expected[0], want)) return "cannot read expected scalar " + expected[0];
+      auto values = ParseSeriesValues(expected[0]);
+      if (!values.ok() || values->size() != 1 || !(*values)[0]) {
+        return "cannot read expected scalar " + expected[0];
+      }
+      const double want = *(*values)[0];
       if (!AlmostEqual(r.scalar, want)) {
         return "scalar: got " + std::to_string(r.scalar) + ", want " + expected[0];
       }
@@ -277,12 +176,11 @@ class ScriptRunner {
     if (r.type == ValueType::kString) return "got a string";
     std::vector<std::pair<Labels, double>> want;
     for (const std::string& x : expected) {
-      Labels l;
-      std::string rest;
-      if (!SplitSeries(x, l, rest)) return "cannot read expected line " + x;
-      double v;
-      if (!ParseValue(rest, v)) return "cannot read expected value in " + x;
-      want.emplace_back(l, v);
+      auto d = ParseSeriesDescription(x);
+      if (!d.ok() || d->values.size() != 1 || !d->values[0]) {
+        return "cannot read expected line " + x;
+      }
+      want.emplace_back(d->labels, *d->values[0]);
     }
     if (r.vector.size() != want.size()) {
       std::string got;
