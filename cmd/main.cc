@@ -12,6 +12,7 @@
 #include "vigil/agent/agent.h"
 #include "vigil/agent/top.h"
 #include "vigil/alertd/alertd.h"
+#include "vigil/alertd/rules_cli.h"
 #include "vigil/common/config.h"
 #include "vigil/common/daemon.h"
 #include "vigil/common/duration.h"
@@ -97,11 +98,6 @@ Status RunUp(const Config& config) {
   auto server = vigil::ServerOptionsFrom(config, "127.0.0.1:9090");
   server.max_body_bytes = config.tsdb.max_body_bytes;
   return vigil::ServeUntilSignal(config, "up", server, std::move(router));
-}
-
-Status NotBuilt(std::string_view what, int issue) {
-  return vigil::Unimplemented(std::string(what) + " is not built yet: see issue #" +
-                              std::to_string(issue));
 }
 
 }  // namespace
@@ -202,8 +198,12 @@ int main(int argc, char** argv) {
     return ExitFor(vigil::logship::RunLogQueryCommand(lc, std::cout));
   }
   if (query->parsed()) return ExitFor(vigil::tsdb::RunQueryCommand(qc, std::cout));
-  if (rules_check->parsed()) return ExitFor(NotBuilt("vigil rules check", 7));
-  if (rules_test->parsed()) return ExitFor(NotBuilt("vigil rules test", 7));
+  if (rules_check->parsed() || rules_test->parsed()) {
+    (void)vigil::InitLogging("warn",
+                             "text");  // the report is on stdout; the store's notes are noise
+    if (rules_check->parsed()) return vigil::alertd::RulesCheck(files, std::cout);
+    return vigil::alertd::RulesTest(files, std::cout);
+  }
   if (top->parsed()) {
     auto config = BuildConfig(fv, "agent");
     if (!config.ok()) return ExitFor(config.status());

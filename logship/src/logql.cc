@@ -1,4 +1,4 @@
-#include "logql.h"
+#include "vigil/logship/logql.h"
 
 #include <re2/re2.h>
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "logql.h"
 #include "vigil/logship/log_store.h"
+#include "vigil/logship/logql.h"
 
 namespace vigil::logql {
 

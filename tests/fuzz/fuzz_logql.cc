@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "logql.h"
+#include "vigil/logship/logql.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 4096) return 0;  // long inputs only slow the search

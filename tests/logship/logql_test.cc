@@ -1,6 +1,6 @@
 // LogQL: the parser's errors and the engine's answers over a real log store on disk.
 
-#include "logql.h"
+#include "vigil/logship/logql.h"
 
 #include <gtest/gtest.h>
 

@@ -87,7 +87,8 @@ Result<Labels> ParseSeriesLabels(std::string_view series) {
   while (!series.empty() && (series.front() == ' ' || series.front() == '\t')) {
     series.remove_prefix(1);
   }
-  while (!series.empty() && (series.back() == ' ' || series.back() == '\t')) series.remove_suffix(1);
+  while (!series.empty() && (series.back() == ' ' || series.back() == '\t'))
+    series.remove_suffix(1);
   if (series == "{}") return Labels();
   VIGIL_ASSIGN_OR_RETURN(auto matchers, ParseMetricSelector(series));
   std::vector<Label> pairs;

@@ -1,0 +1,38 @@
+#include "query_sources.h"
+
+namespace vigil::alertd {
+
+Result<std::vector<Sample>> EngineSource::Query(std::string_view expr, int64_t t_ms) {
+  VIGIL_ASSIGN_OR_RETURN(auto res, engine_.Instant(store_, expr, t_ms));
+  std::vector<Sample> out;
+  switch (res.type) {
+    case promql::ValueType::kScalar:
+      out.push_back({Labels(), res.scalar});
+      return out;
+    case promql::ValueType::kVector:
+      out.reserve(res.vector.size());
+      for (auto& e : res.vector) out.push_back({std::move(e.labels), e.v});
+      return out;
+    default:
+      return FailedPrecondition("rule result is not a vector or scalar");
+  }
+}
+
+Status AppendSamples(tsdb::Appendable& store, std::vector<OutSample> samples) {
+  auto app = store.NewAppender();
+  size_t rejected = 0;
+  std::string first;
+  for (const OutSample& s : samples) {
+    auto r = app->Append(0, s.labels, s.t_ms, s.value);
+    if (!r.ok()) {
+      if (rejected++ == 0) first = s.labels.ToString() + ": " + r.status().message();
+    }
+  }
+  VIGIL_RETURN_IF_ERROR(app->Commit());
+  if (rejected > 0) {
+    return FailedPrecondition(std::to_string(rejected) + " samples rejected, the first " + first);
+  }
+  return Status::Ok();
+}
+
+}  // namespace vigil::alertd
