@@ -10,6 +10,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -19,7 +21,6 @@
 #include "rules.h"
 #include "vigil/common/clock.h"
 #include "vigil/common/duration.h"
-#include "vigil/common/exposition.h"
 #include "vigil/common/file_system.h"
 #include "vigil/tsdb/promql/series_notation.h"
 #include "vigil/tsdb/rocksdb_store.h"
@@ -122,11 +123,14 @@ class Reader {
     if (!d.ok()) return Err(n, what + ": " + d.status().message());
     return d->count();
   }
+  // A YAML float, as Go's YAML reads one: 1, 1.5e3, .inf, -.inf, .nan (not "NaN").
   Result<double> Num(const YAML::Node& n, const std::string& what) const {
-    VIGIL_ASSIGN_OR_RETURN(std::string s, Str(n, what));
-    auto v = promql::ParseSeriesValues(s);
-    if (!v.ok() || v->size() != 1 || !(*v)[0]) return Err(n, what + ": expected a number");
-    return *(*v)[0];
+    if (!n.IsScalar()) return Err(n, what + ": expected a number");
+    try {
+      return n.as<double>();
+    } catch (const YAML::Exception&) {
+      return Err(n, what + ": cannot read \"" + n.Scalar() + "\" as a number");
+    }
   }
   Result<Labels> LabelMap(const YAML::Node& n, const std::string& what) const {
     std::vector<Label> pairs;
@@ -295,11 +299,21 @@ struct ParsedSample {
   Labels labels;
   double value;
 };
+// Go's %E with the shortest digits, as promtool prints sample values: 5E-01, 1.5E+00.
+std::string GoE(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  std::string s(buf, r.ptr);
+  for (char& c : s) c = c == 'e' ? 'E' : c;
+  return s;
+}
+
 std::string ShowSamples(const std::vector<ParsedSample>& v) {
   std::string out;
-  for (const auto& s : v) {
-    out += (out.empty() ? "" : ", ") + s.labels.ToString() + " " + expo::FormatValue(s.value);
-  }
+  for (const auto& s : v)
+    out += (out.empty() ? "" : ", ") + s.labels.ToString() + " " + GoE(s.value);
   return out;
 }
 
@@ -328,8 +342,9 @@ std::vector<std::string> RunGroup(const TestGroup& tg, std::vector<std::unique_p
   } cleanup{dir};
   auto store = tsdb::RocksDbStore::Open(opts);
   if (!store.ok()) return {"    cannot open a store for the test: " + store.status().message()};
-  // Input series, one value per interval from 0.
-  const int64_t step = tg.interval > 0 ? tg.interval : 60'000;
+  // Input series, one value per interval from 0. promtool 2.42 has no default for a test
+  // group's interval: without one every value lands at 0, and the first one stays.
+  const int64_t step = tg.interval;
   {
     auto app = (*store)->NewAppender();
     for (const auto& in : tg.input) {
@@ -343,8 +358,10 @@ std::vector<std::string> RunGroup(const TestGroup& tg, std::vector<std::unique_p
         errs.push_back("    series " + in.series + ": " + values.status().message());
         continue;
       }
+      bool appended = false;
       for (size_t k = 0; k < values->size(); ++k) {
-        if (!(*values)[k]) continue;
+        if (!(*values)[k] || (step == 0 && appended)) continue;
+        appended = true;
         auto r = app->Append(0, *labels, static_cast<int64_t>(k) * step, *(*values)[k]);
         if (!r.ok()) errs.push_back("    series " + in.series + ": " + r.status().message());
       }
@@ -459,8 +476,8 @@ std::vector<std::string> RunGroup(const TestGroup& tg, std::vector<std::unique_p
   return errs;
 }
 
-// The errors of one test file (empty: it passed).
-std::vector<std::string> RunFile(const std::string& file) {
+// The errors of one test file (empty: it passed); warnings go to `warnings`.
+std::vector<std::string> RunFile(const std::string& file, std::vector<std::string>& warnings) {
   auto text = RealFileSystem()->ReadFile(file);
   if (!text.ok()) return {"  " + text.status().message()};
   YAML::Node root;
@@ -472,19 +489,24 @@ std::vector<std::string> RunFile(const std::string& file) {
   Reader reader(file);
   auto tf = reader.Read(root);
   if (!tf.ok()) return {"  " + tf.status().message()};
-  // Rule files relative to the test file; globs expanded.
-  std::vector<std::string> patterns;
+  // Rule files relative to the test file, each a glob; one that matches nothing is a warning,
+  // as promtool says it.
+  std::vector<std::string> files;
   const fs::path base = fs::path(file).parent_path();
   for (const auto& r : tf->rule_files) {
-    patterns.push_back(fs::path(r).is_absolute() || base.empty() ? r : (base / r).string());
+    const std::string pattern = fs::path(r).is_absolute() || base.empty() ? r : (base / r).string();
+    auto matched = RealFileSystem()->Glob(pattern);
+    if (!matched.ok() || matched->empty()) {
+      warnings.push_back("  WARNING: no file match pattern " + r);
+      continue;
+    }
+    files.insert(files.end(), matched->begin(), matched->end());
   }
-  auto files = ExpandRuleGlobs(patterns);
-  if (!files.ok()) return {"  " + files.status().message()};
   std::vector<std::string> errs;
   for (const auto& tg : tf->tests) {
     // Fresh rules (and alert state) for each test group.
     std::vector<std::unique_ptr<Group>> groups;
-    for (const auto& f : *files) {
+    for (const auto& f : files) {
       auto specs = LoadRuleFile(f);
       if (!specs.ok()) return {"  " + specs.status().message()};
       for (auto& s : *specs) {
@@ -532,7 +554,9 @@ int RulesTest(const std::vector<std::string>& files, std::ostream& out) {
   int failed = 0;
   for (const auto& f : files) {
     out << "Unit Testing:  " << f << "\n";
-    auto errs = RunFile(f);
+    std::vector<std::string> warnings;
+    auto errs = RunFile(f, warnings);
+    for (const auto& w : warnings) out << w << "\n";
     if (errs.empty()) {
       out << "  SUCCESS\n\n";
       continue;
