@@ -184,6 +184,9 @@ const std::map<std::string, Field, std::less<>>& Fields() {
       {"alertd.webhook_url", ListField(VIGIL_M(alertd.webhook_url))},
       {"alertd.remote_write", StringField(VIGIL_M(alertd.remote_write))},
       {"alertd.eval_interval", DurationField(VIGIL_M(alertd.eval_interval))},
+      {"alertd.resend_delay", DurationField(VIGIL_M(alertd.resend_delay))},
+      {"alertd.external_labels", ListField(VIGIL_M(alertd.external_labels))},
+      {"alertd.external_url", StringField(VIGIL_M(alertd.external_url))},
   };
   return *fields;
 }
@@ -317,7 +320,11 @@ const std::vector<FlagSpec>& Flags(std::string_view component) {
         {"--pagerduty-key", "alertd.pagerduty_key", "PagerDuty routing key"},
         {"--webhook-url", "alertd.webhook_url", "webhook URL (repeatable)", true},
         {"--remote-write", "alertd.remote_write", "where ALERTS and recording rules are written"},
-        {"--eval-interval", "alertd.eval_interval", "default rule group interval"}}},
+        {"--eval-interval", "alertd.eval_interval", "default rule group interval"},
+        {"--resend-delay", "alertd.resend_delay", "how often a firing alert is sent again"},
+        {"--external-label", "alertd.external_labels",
+         "name=value added to alerts sent and seen by templates (repeatable)", true},
+        {"--external-url", "alertd.external_url", "the URL alerts link back to"}}},
   };
   static const std::vector<FlagSpec> kNone;
   auto it = flags->find(component);

@@ -55,7 +55,8 @@ TEST(RuleFileTest, ErrorsNameFileLineAndRule) {
       {"groups:\n  - name: l\n    source: logs\n    rules:\n      - record: a:b\n        expr: "
        "'rate({app=\"x\"}[5m'\n",
        "f.yml:6:15: group \"l\", rule 1, \"a:b\": could not parse LogQL expression: "},
-      {"groups:\n  - name: a\n    source: traces\n", "f.yml:3:13: source: expected logs or metrics"},
+      {"groups:\n  - name: a\n    source: traces\n",
+       "f.yml:3:13: source: expected logs or metrics"},
       {"groups:\n  - name: a\n    limit: -1\n", "f.yml:3:12: limit: expected a number"},
       {"groups: {}\n", "f.yml:1:9: groups: expected a list"},
       {"rules: []\n", "f.yml:1:1: field rules not found in the file"},

@@ -15,12 +15,12 @@ class ScriptedSource final : public QuerySource {
 };
 
 RuleSpec AlertSpec(int64_t for_ms, int64_t keep_ms = 0) {
-  auto g = ParseRuleFile("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: x > 0\n"
-                         "        for: " +
-                             std::to_string(for_ms) + "ms\n        keep_firing_for: " +
-                             std::to_string(keep_ms) +
-                             "ms\n        annotations: {v: '{{ $value }}'}\n",
-                         "t.yml");
+  auto g = ParseRuleFile(
+      "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: x > 0\n"
+      "        for: " +
+          std::to_string(for_ms) + "ms\n        keep_firing_for: " + std::to_string(keep_ms) +
+          "ms\n        annotations: {v: '{{ $value }}'}\n",
+      "t.yml");
   EXPECT_TRUE(g.ok()) << g.status().ToString();
   return (*g)[0].rules[0];
 }
@@ -37,7 +37,8 @@ TEST(AlertingRuleTest, PendingThenFiringWithSeries) {
   ASSERT_EQ(out->size(), 2u);
   EXPECT_EQ((*out)[0].labels.ToString(),
             R"({__name__="ALERTS", alertname="A", alertstate="pending", pod="p"})");
-  EXPECT_EQ((*out)[1].labels.ToString(), R"({__name__="ALERTS_FOR_STATE", alertname="A", pod="p"})");
+  EXPECT_EQ((*out)[1].labels.ToString(),
+            R"({__name__="ALERTS_FOR_STATE", alertname="A", pod="p"})");
   EXPECT_EQ((*out)[1].value, 0);
   EXPECT_TRUE(rule.TakeAlertsToSend(0, kMin, kMin).empty()) << "pending alerts are not sent";
   ctx.t_ms = kMin;
@@ -105,7 +106,8 @@ TEST(AlertingRuleTest, DuplicateLabelSetsAndLimit) {
   ScriptedSource src;
   AlertingRule rule(AlertSpec(0));
   // The same labels once __name__ is dropped.
-  src.answer = {{Labels{{"__name__", "a"}, {"pod", "p"}}, 1}, {Labels{{"__name__", "b"}, {"pod", "p"}}, 1}};
+  src.answer = {{Labels{{"__name__", "a"}, {"pod", "p"}}, 1},
+                {Labels{{"__name__", "b"}, {"pod", "p"}}, 1}};
   EvalContext ctx{0, &src, {}, "", 0};
   auto r = rule.Eval(ctx);
   ASSERT_FALSE(r.ok());
@@ -119,8 +121,8 @@ TEST(AlertingRuleTest, DuplicateLabelSetsAndLimit) {
 }
 
 TEST(GroupTest, StaleMarkersForSeriesThatStop) {
-  auto specs = ParseRuleFile("groups:\n  - name: g\n    rules:\n      - record: r:x\n        expr: x\n",
-                             "t.yml");
+  auto specs = ParseRuleFile(
+      "groups:\n  - name: g\n    rules:\n      - record: r:x\n        expr: x\n", "t.yml");
   ASSERT_TRUE(specs.ok());
   Group g((*specs)[0], kMin);
   ScriptedSource src;
@@ -129,7 +131,8 @@ TEST(GroupTest, StaleMarkersForSeriesThatStop) {
     written.insert(written.end(), s.begin(), s.end());
     return Status::Ok();
   };
-  src.answer = {{Labels{{"__name__", "x"}, {"pod", "p"}}, 1}, {Labels{{"__name__", "x"}, {"pod", "q"}}, 2}};
+  src.answer = {{Labels{{"__name__", "x"}, {"pod", "p"}}, 1},
+                {Labels{{"__name__", "x"}, {"pod", "q"}}, 2}};
   EvalContext ctx{0, &src, {}, "", 0};
   g.Eval(ctx, kMin, write, nullptr);
   ASSERT_EQ(written.size(), 2u);

@@ -45,9 +45,9 @@ TEST(TemplateTest, QueryFirstValueLabel) {
     if (expr == "none") return std::vector<Sample>{};
     return std::vector<Sample>{{Labels{{"pod", "p1"}}, 3}, {Labels{{"pod", "p2"}}, 4}};
   };
-  EXPECT_EQ(Expand("{{ query \"x\" | first | value }} {{ query \"x\" | first | label \"pod\" }}",
-                   0, q),
-            "3 p1");
+  EXPECT_EQ(
+      Expand("{{ query \"x\" | first | value }} {{ query \"x\" | first | label \"pod\" }}", 0, q),
+      "3 p1");
   EXPECT_EQ(Expand("{{ with query \"none\" }}some{{ else }}none{{ end }}", 0, q), "none");
   EXPECT_EQ(Expand("{{ (index (query \"x\") 1).Value }}", 0, q), "4");
   EXPECT_EQ(Expand("{{ query \"bad\" }}", 0, q), "exec: error calling query: parse error");
@@ -56,7 +56,8 @@ TEST(TemplateTest, QueryFirstValueLabel) {
 }
 
 TEST(TemplateTest, ParseErrorsNameThePosition) {
-  EXPECT_EQ(Expand("a\n{{ humanise $value }}"), "parse: template: 2:4: function \"humanise\" not defined");
+  EXPECT_EQ(Expand("a\n{{ humanise $value }}"),
+            "parse: template: 2:4: function \"humanise\" not defined");
   EXPECT_EQ(Expand("{{ range $labels }}x{{ end }}"),
             "parse: template: 1:4: \"range\" is not supported in vigil's templates");
   EXPECT_EQ(Expand("{{ $nope }}"), "parse: template: 1:4: undefined variable \"$nope\"");

@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   d.labels = {{"instance", "a:1"}, {"job", "node"}};
   d.external_labels = {{"cluster", "east"}};
   d.value = 12.5;
-  vigil::alertd::TemplateQueryFunc q = [](std::string_view expr)
-      -> vigil::Result<std::vector<vigil::alertd::Sample>> {
+  vigil::alertd::TemplateQueryFunc q =
+      [](std::string_view expr) -> vigil::Result<std::vector<vigil::alertd::Sample>> {
     if (expr.empty()) return vigil::InvalidArgument("empty query");
     return std::vector<vigil::alertd::Sample>{{vigil::Labels{{"pod", std::string(expr)}}, 1}};
   };

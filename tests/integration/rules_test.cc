@@ -39,9 +39,9 @@ TEST(RulesCliTest, TestVerdictsMatchPromtool) {
     auto vigil = testing::Run({"sh", "-c",
                                "cd " + f.parent_path().string() + " && " + VIGIL_BINARY +
                                    " rules test " + f.filename().string()});
-    auto promtool = testing::Run({"sh", "-c",
-                                  "cd " + f.parent_path().string() + " && promtool test rules " +
-                                      f.filename().string()});
+    auto promtool = testing::Run(
+        {"sh", "-c",
+         "cd " + f.parent_path().string() + " && promtool test rules " + f.filename().string()});
     EXPECT_EQ(vigil.exit_code, Want(f)) << f << "\n" << vigil.out << vigil.err;
     EXPECT_EQ(promtool.exit_code, Want(f)) << f << "\n" << promtool.out << promtool.err;
     EXPECT_EQ(vigil.exit_code, promtool.exit_code) << f;

@@ -7,8 +7,9 @@
 
 namespace vigil::alertd {
 
-// Runs `vigil alertd` until SIGINT or SIGTERM. Until the component is built (issue #7), it
-// returns Unimplemented and starts nothing.
+// Runs `vigil alertd` until SIGINT or SIGTERM: evaluates the rule files against --query-url
+// (PromQL) and --logs-url (LogQL groups), sends alerts to the receivers, keeps alert state under
+// <data-dir>/alertd, reloads on SIGHUP and POST /-/reload.
 Status Run(const Config& config);
 
 }  // namespace vigil::alertd

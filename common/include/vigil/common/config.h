@@ -100,6 +100,10 @@ struct AlertdConfig {
   std::vector<std::string> webhook_url;
   std::string remote_write;
   milliseconds eval_interval{60'000};
+  milliseconds resend_delay{60'000};
+  // "name=value": added to alerts sent (unless they have the label) and $externalLabels.
+  std::vector<std::string> external_labels;
+  std::string external_url;  // generatorURL's base; empty: http://<listen address>
 };
 
 struct Config {

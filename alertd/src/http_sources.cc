@@ -1,0 +1,109 @@
+#include "http_sources.h"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <cmath>
+
+#include "vigil/common/http_util.h"
+
+namespace vigil::alertd {
+namespace {
+
+http::ClientOptions Options(std::chrono::milliseconds timeout) {
+  http::ClientOptions o;
+  o.request_timeout = timeout;
+  o.accept_gzip = true;
+  return o;
+}
+
+std::string Trim(std::string base) {
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base;
+}
+
+Result<double> ParseValue(const nlohmann::json& pair) {
+  if (!pair.is_array() || pair.size() != 2 || !pair[1].is_string()) {
+    return InvalidArgument("a sample is not [time, \"value\"]");
+  }
+  const std::string& s = pair[1].get_ref<const std::string&>();
+  if (s == "NaN") return NAN;
+  if (s == "+Inf" || s == "Inf") return INFINITY;
+  if (s == "-Inf") return -INFINITY;
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) {
+    return InvalidArgument("a sample value \"" + s + "\" is not a number");
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<std::vector<Sample>> ParseInstantResponse(int http_status, std::string_view body) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Unavailable("query answered " + std::to_string(http_status) +
+                       " with a body that is not JSON: " + std::string(body.substr(0, 200)));
+  }
+  if (j.value("status", "") != "success") {
+    const std::string type = j.value("errorType", "");
+    const std::string err = j.value("error", std::string(body.substr(0, 200)));
+    // The server refused the query itself (bad_data, execution): the rule is wrong, not the
+    // server.
+    if (http_status >= 400 && http_status < 500) {
+      return FailedPrecondition((type.empty() ? "" : type + ": ") + err);
+    }
+    return Unavailable("query answered " + std::to_string(http_status) + ": " + err);
+  }
+  const auto& data = j["data"];
+  const std::string type = data.value("resultType", "");
+  std::vector<Sample> out;
+  if (type == "scalar") {
+    VIGIL_ASSIGN_OR_RETURN(double v, ParseValue(data["result"]));
+    out.push_back({Labels(), v});
+    return out;
+  }
+  if (type != "vector") {
+    return FailedPrecondition("rule result is not a vector or scalar (the server answered " +
+                              type + ")");
+  }
+  for (const auto& r : data["result"]) {
+    std::vector<Label> pairs;
+    if (r.contains("metric") && r["metric"].is_object()) {
+      for (const auto& [k, v] : r["metric"].items()) {
+        if (v.is_string()) pairs.push_back({k, v.get<std::string>()});
+      }
+    }
+    VIGIL_ASSIGN_OR_RETURN(Labels labels, Labels::FromPairs(std::move(pairs)));
+    VIGIL_ASSIGN_OR_RETURN(double v, ParseValue(r.contains("value") ? r["value"] : nlohmann::json()));
+    out.push_back({std::move(labels), v});
+  }
+  return out;
+}
+
+PrometheusApiSource::PrometheusApiSource(std::string base, std::chrono::milliseconds timeout)
+    : base_(Trim(std::move(base))), client_(Options(timeout)) {}
+
+Result<std::vector<Sample>> PrometheusApiSource::Query(std::string_view expr, int64_t t_ms) {
+  char t[64];
+  std::snprintf(t, sizeof(t), "%lld.%03lld", static_cast<long long>(t_ms / 1000),
+                static_cast<long long>(std::llabs(t_ms % 1000)));
+  const std::string body = http::EncodeQuery({{"query", std::string(expr)}, {"time", t}});
+  auto res = client_.Post(base_ + "/api/v1/query", "application/x-www-form-urlencoded", body);
+  if (!res.ok()) return Unavailable("query " + base_ + ": " + res.status().message());
+  return ParseInstantResponse(res->status, res->body);
+}
+
+LokiApiSource::LokiApiSource(std::string base, std::chrono::milliseconds timeout)
+    : base_(Trim(std::move(base))), client_(Options(timeout)) {}
+
+Result<std::vector<Sample>> LokiApiSource::Query(std::string_view expr, int64_t t_ms) {
+  const std::string q = http::EncodeQuery(
+      {{"query", std::string(expr)}, {"time", std::to_string(t_ms * 1'000'000)}});
+  auto res = client_.Get(base_ + "/loki/api/v1/query?" + q);
+  if (!res.ok()) return Unavailable("query " + base_ + ": " + res.status().message());
+  return ParseInstantResponse(res->status, res->body);
+}
+
+}  // namespace vigil::alertd
