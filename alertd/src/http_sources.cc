@@ -65,8 +65,8 @@ Result<std::vector<Sample>> ParseInstantResponse(int http_status, std::string_vi
     return out;
   }
   if (type != "vector") {
-    return FailedPrecondition("rule result is not a vector or scalar (the server answered " +
-                              type + ")");
+    return FailedPrecondition("rule result is not a vector or scalar (the server answered " + type +
+                              ")");
   }
   for (const auto& r : data["result"]) {
     std::vector<Label> pairs;
@@ -76,7 +76,8 @@ Result<std::vector<Sample>> ParseInstantResponse(int http_status, std::string_vi
       }
     }
     VIGIL_ASSIGN_OR_RETURN(Labels labels, Labels::FromPairs(std::move(pairs)));
-    VIGIL_ASSIGN_OR_RETURN(double v, ParseValue(r.contains("value") ? r["value"] : nlohmann::json()));
+    VIGIL_ASSIGN_OR_RETURN(double v,
+                           ParseValue(r.contains("value") ? r["value"] : nlohmann::json()));
     out.push_back({std::move(labels), v});
   }
   return out;
@@ -99,8 +100,8 @@ LokiApiSource::LokiApiSource(std::string base, std::chrono::milliseconds timeout
     : base_(Trim(std::move(base))), client_(Options(timeout)) {}
 
 Result<std::vector<Sample>> LokiApiSource::Query(std::string_view expr, int64_t t_ms) {
-  const std::string q = http::EncodeQuery(
-      {{"query", std::string(expr)}, {"time", std::to_string(t_ms * 1'000'000)}});
+  const std::string q =
+      http::EncodeQuery({{"query", std::string(expr)}, {"time", std::to_string(t_ms * 1'000'000)}});
   auto res = client_.Get(base_ + "/loki/api/v1/query?" + q);
   if (!res.ok()) return Unavailable("query " + base_ + ": " + res.status().message());
   return ParseInstantResponse(res->status, res->body);

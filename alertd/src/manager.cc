@@ -51,8 +51,8 @@ Metrics& M() {
                       .Name("vigil_alertd_group_duration_seconds")
                       .Help("Time of one evaluation of a group.")
                       .Register(reg)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{
-                                   0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60});
+                      .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05,
+                                                                       0.1, 0.5, 1, 5, 10, 30, 60});
     x.rules = &prometheus::BuildGauge()
                    .Name("vigil_alertd_rules")
                    .Help("Rules loaded.")
@@ -410,7 +410,8 @@ std::string RuleManager::RulesJson(std::string_view type) {
         out += ",\"query\":";
         AppendJsonString(out, s.expr);
         out += ",\"duration\":" + Seconds(static_cast<double>(s.for_.count()) / 1000);
-        out += ",\"keepFiringFor\":" + Seconds(static_cast<double>(s.keep_firing_for.count()) / 1000);
+        out +=
+            ",\"keepFiringFor\":" + Seconds(static_cast<double>(s.keep_firing_for.count()) / 1000);
         out += ",\"labels\":";
         AppendPairs(out, s.labels);
         out += ",\"annotations\":";
@@ -458,8 +459,9 @@ void RuleManager::AddRoutes(http::Router& router) {
     const std::string type = req.Param("type").value_or("");
     if (!type.empty() && type != "alert" && type != "record") {
       res = http::Response::Json(
-          400, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid "
-               "parameter \\\"type\\\": must be alert or record\"}");
+          400,
+          "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid "
+          "parameter \\\"type\\\": must be alert or record\"}");
       return;
     }
     res = http::Response::Json(200, RulesJson(type));

@@ -119,8 +119,7 @@ Attempt FromResponse(const Result<http::ClientResponse>& res, bool retry_429) {
   if (!res.ok()) return {false, true, res.status().message()};
   if (res->status >= 200 && res->status < 300) return {true, false, ""};
   const bool retry = res->status >= 500 || (retry_429 && res->status == 429);
-  return {false, retry,
-          "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 300)};
+  return {false, retry, "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 300)};
 }
 
 }  // namespace
@@ -195,7 +194,8 @@ std::string PagerDutyBody(const Notification& n, const std::string& routing_key)
   if (!n.resolved) {
     std::string summary(n.annotations.Get("summary"));
     if (summary.empty()) summary = std::string(n.annotations.Get("description"));
-    if (summary.empty()) summary = std::string(n.labels.Get("alertname")) + " " + n.labels.ToString();
+    if (summary.empty())
+      summary = std::string(n.labels.Get("alertname")) + " " + n.labels.ToString();
     if (summary.size() > 1024) summary.resize(1024);  // PagerDuty's limit
     std::string source(n.labels.Get("instance"));
     if (source.empty()) source = "vigil";
@@ -398,8 +398,8 @@ class PagerDutyReceiver final : public Notifier::Receiver {
       const std::string key = Fingerprint(n.labels);
       const bool want = !n.resolved;
       if (auto it = last_.find(key); it != last_.end() && it->second == want) continue;
-      Attempt a = FromResponse(client().Post(url_, "application/json", PagerDutyBody(n, key_)),
-                               true);
+      Attempt a =
+          FromResponse(client().Post(url_, "application/json", PagerDutyBody(n, key_)), true);
       if (!a.ok) return a;
       if (n.resolved) {
         last_.erase(key);
@@ -433,7 +433,8 @@ Notifier::Notifier(NotifierOptions o) {
     receivers_.push_back(std::make_unique<AlertmanagerReceiver>(url, o));
   }
   if (!o.pagerduty_key.empty()) receivers_.push_back(std::make_unique<PagerDutyReceiver>(o));
-  for (const auto& url : o.webhooks) receivers_.push_back(std::make_unique<WebhookReceiver>(url, o));
+  for (const auto& url : o.webhooks)
+    receivers_.push_back(std::make_unique<WebhookReceiver>(url, o));
   for (auto& r : receivers_) r->Start();
 }
 

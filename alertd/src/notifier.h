@@ -32,9 +32,9 @@ std::string Fingerprint(const Labels& labels);
 
 // What Prometheus' sendAlerts makes of rule alerts: startsAt is when it fired, endsAt its
 // resolution or, while firing, its valid-until; generatorURL links the expression.
-std::vector<Notification> ToNotifications(const std::vector<Alert>& alerts, const std::string& expr,
-                                          const std::string& external_url,
-                                          const std::map<std::string, std::string>& external_labels);
+std::vector<Notification> ToNotifications(
+    const std::vector<Alert>& alerts, const std::string& expr, const std::string& external_url,
+    const std::map<std::string, std::string>& external_labels);
 
 // The bodies each receiver is sent (exposed for tests).
 std::string AlertmanagerBody(const std::vector<Notification>& batch);

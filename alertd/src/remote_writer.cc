@@ -139,9 +139,9 @@ void RemoteWriter::Loop() {
         break;
       }
       const bool retry = !res.ok() || res->status >= 500 || res->status == 429;
-      const std::string why = res.ok() ? "HTTP " + std::to_string(res->status) + ": " +
-                                             res->body.substr(0, 200)
-                                       : res.status().message();
+      const std::string why =
+          res.ok() ? "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 200)
+                   : res.status().message();
       if (!retry) {
         M().failed->Increment(static_cast<double>(batch.size()));
         spdlog::error("alertd: remote_write {} refused {} samples: {}", opts_.url, batch.size(),

@@ -100,7 +100,8 @@ Result<Alert> DecodeAlert(std::string_view in) {
   }
   const auto state = static_cast<uint8_t>(in[0]);
   in.remove_prefix(1);
-  if (state > static_cast<uint8_t>(AlertState::kFiring)) return Corruption("alert state: bad state");
+  if (state > static_cast<uint8_t>(AlertState::kFiring))
+    return Corruption("alert state: bad state");
   a.state = static_cast<AlertState>(state);
   uint64_t v;
   if (!GetU64(in, v)) return Corruption("alert state: truncated");

@@ -109,6 +109,7 @@ class Parser {
       q.log = std::move(sel);
     } else {
       VIGIL_ASSIGN_OR_RETURN(q.metric, Metric());
+      VIGIL_ASSIGN_OR_RETURN(q.metric, Comparison(std::move(q.metric)));
     }
     if (Peek().kind != Token::kEnd) return Unexpected(Peek());
     return q;
@@ -538,6 +539,35 @@ class Parser {
                               ": expected a stream selector {...}, a range function "
                               "(count_over_time, rate, bytes_over_time, bytes_rate) or an "
                               "aggregation (sum, avg, min, max, count, topk, bottomk)");
+  }
+
+  // `metric > 10`: a comparison with a number after a metric query, if one follows.
+  Result<std::unique_ptr<MetricExpr>> Comparison(std::unique_ptr<MetricExpr> inner) {
+    static const std::pair<Token::Kind, MetricExpr::CmpOp> kOps[] = {
+        {Token::kGt, MetricExpr::CmpOp::kGt},   {Token::kGe, MetricExpr::CmpOp::kGe},
+        {Token::kLt, MetricExpr::CmpOp::kLt},   {Token::kLe, MetricExpr::CmpOp::kLe},
+        {Token::kEqEq, MetricExpr::CmpOp::kEq}, {Token::kNeq, MetricExpr::CmpOp::kNe},
+    };
+    for (const auto& [kind, op] : kOps) {
+      if (Peek().kind != kind) continue;
+      Next();
+      const Token n = Peek();
+      if (n.kind != Token::kNumber) {
+        return ErrorAt(n.pos, "syntax error: unexpected " + std::string(KindName(n.kind)) +
+                                  ": logship compares a metric query with a number only");
+      }
+      Next();
+      auto e = std::make_unique<MetricExpr>();
+      e->kind = MetricExpr::Kind::kCompare;
+      e->cmp = op;
+      auto [p, ec] = std::from_chars(n.text.data(), n.text.data() + n.text.size(), e->threshold);
+      if (ec != std::errc() || p != n.text.data() + n.text.size()) {
+        return ErrorAt(n.pos, "invalid number \"" + n.text + "\"");
+      }
+      e->inner = std::move(inner);
+      return e;
+    }
+    return inner;
   }
 
   Status Grouping(MetricExpr& e) {

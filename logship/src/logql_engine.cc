@@ -373,6 +373,33 @@ namespace {
 Result<std::vector<Series>> Eval(const logship::LogStore& store, const MetricExpr& e,
                                  int64_t start_ns, int64_t end_ns, int64_t step_ns,
                                  const EngineLimits& limits) {
+  if (e.kind == MetricExpr::Kind::kCompare) {
+    VIGIL_ASSIGN_OR_RETURN(std::vector<Series> in,
+                           Eval(store, *e.inner, start_ns, end_ns, step_ns, limits));
+    auto holds = [&](double v) {
+      switch (e.cmp) {
+        case MetricExpr::CmpOp::kGt:
+          return v > e.threshold;
+        case MetricExpr::CmpOp::kGe:
+          return v >= e.threshold;
+        case MetricExpr::CmpOp::kLt:
+          return v < e.threshold;
+        case MetricExpr::CmpOp::kLe:
+          return v <= e.threshold;
+        case MetricExpr::CmpOp::kEq:
+          return v == e.threshold;
+        case MetricExpr::CmpOp::kNe:
+          return v != e.threshold;
+      }
+      return false;
+    };
+    std::vector<Series> out;
+    for (auto& s : in) {
+      std::erase_if(s.points, [&](const auto& p) { return !holds(p.second); });
+      if (!s.points.empty()) out.push_back(std::move(s));
+    }
+    return out;
+  }
   if (e.kind == MetricExpr::Kind::kRange) {
     // Each result series' entries (time, bytes) over (start - range, end], then windows.
     std::map<Labels, std::vector<std::pair<int64_t, size_t>>> entries;

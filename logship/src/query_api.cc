@@ -167,7 +167,7 @@ Result<std::vector<Matcher>> SelectorOf(std::string_view text) {
   VIGIL_ASSIGN_OR_RETURN(logql::Query q, logql::Parse(text));
   if (q.log) return q.log->matchers;
   const logql::MetricExpr* e = q.metric.get();
-  while (e->kind == logql::MetricExpr::Kind::kVector) e = e->inner.get();
+  while (e->kind != logql::MetricExpr::Kind::kRange) e = e->inner.get();
   return e->selector.matchers;
 }
 

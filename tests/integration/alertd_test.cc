@@ -14,6 +14,7 @@
 #include "testing.h"
 #include "vigil/common/http_client.h"
 #include "vigil/common/http_server.h"
+#include "vigil/common/loki_push.h"
 
 namespace vigil {
 namespace {
@@ -33,8 +34,8 @@ class Inbox {
     router.Get("/metrics", [this](const http::Request&, http::Response& res) {
       res.status = 200;
       res.content_type = "text/plain; version=0.0.4";
-      res.body = "# TYPE test_flag gauge\ntest_flag{host=\"db-1\"} " +
-                 std::to_string(flag.load()) + "\n";
+      res.body =
+          "# TYPE test_flag gauge\ntest_flag{host=\"db-1\"} " + std::to_string(flag.load()) + "\n";
     });
     auto keep = [this](const std::string& name, int status) {
       return [this, name, status](const http::Request& req, http::Response& res) {
@@ -108,9 +109,10 @@ class Inbox {
 class Prometheus {
  public:
   Prometheus(testing::TempDir& dir, const Inbox& inbox) {
-    dir.Write("prometheus.yml", "global:\n  scrape_interval: 1s\nscrape_configs:\n"
-                                "  - job_name: flag\n    static_configs: [{targets: ['" +
-                                    inbox.HostPort() + "']}]\n");
+    dir.Write("prometheus.yml",
+              "global:\n  scrape_interval: 1s\nscrape_configs:\n"
+              "  - job_name: flag\n    static_configs: [{targets: ['" +
+                  inbox.HostPort() + "']}]\n");
     addr_ = "127.0.0.1:" + std::to_string(testing::FreePort());
     proc_ = std::make_unique<testing::Subprocess>(
         std::vector<std::string>{"prometheus", "--config.file=" + dir.Join("prometheus.yml"),
@@ -169,10 +171,11 @@ TEST(AlertdTest, AlertmanagerDeliversFiringThenResolved) {
   testing::TempDir dir;
   Inbox inbox;
   Prometheus prom(dir, inbox);
-  dir.Write("am.yml", "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n"
-                      "  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n"
-                      "    webhook_configs:\n      - url: " +
-                          inbox.Url("/webhook") + "\n        send_resolved: true\n");
+  dir.Write("am.yml",
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n"
+            "  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n"
+            "    webhook_configs:\n      - url: " +
+                inbox.Url("/webhook") + "\n        send_resolved: true\n");
   const std::string am = "127.0.0.1:" + std::to_string(testing::FreePort());
   testing::Subprocess alertmanager(
       {"prometheus-alertmanager", "--config.file=" + dir.Join("am.yml"),
@@ -181,11 +184,11 @@ TEST(AlertdTest, AlertmanagerDeliversFiringThenResolved) {
       dir.path());
   ASSERT_TRUE(testing::WaitForHttpOk("http://" + am + "/-/ready")) << alertmanager.Stderr();
   dir.Write("rules.yml", kRules);
-  testing::VigilProcess alertd(VIGIL_BINARY,
-                               {"alertd", "--rules", dir.Join("rules.yml"), "--query-url",
-                                prom.url(), "--alertmanager-url", "http://" + am, "--data-dir",
-                                dir.Join("alertd")},
-                               dir.path());
+  testing::VigilProcess alertd(
+      VIGIL_BINARY,
+      {"alertd", "--rules", dir.Join("rules.yml"), "--query-url", prom.url(), "--alertmanager-url",
+       "http://" + am, "--data-dir", dir.Join("alertd")},
+      dir.path());
   ASSERT_FALSE(alertd.address().empty()) << alertd.proc().Stderr();
   json firing = inbox.WaitFor("webhook", [](const json& j) {
     return j.value("status", "") == "firing" && j["alerts"][0]["labels"]["alertname"] == "FlagOn";
@@ -234,20 +237,20 @@ TEST(AlertdTest, PagerDutyAndWebhookPayloads) {
        "http://vigil.example:9094", "--data-dir", dir.Join("alertd")},
       dir.path());
   ASSERT_FALSE(alertd.address().empty()) << alertd.proc().Stderr();
-  json trigger = inbox.WaitFor("pagerduty", [](const json& j) {
-    return j.value("event_action", "") == "trigger";
-  });
+  json trigger = inbox.WaitFor(
+      "pagerduty", [](const json& j) { return j.value("event_action", "") == "trigger"; });
   ASSERT_FALSE(trigger.is_null()) << alertd.proc().Stderr();
   EXPECT_EQ(trigger["routing_key"], "routing-key-1");
   const std::string key = trigger["dedup_key"];
   EXPECT_EQ(key.size(), 16u);
   EXPECT_EQ(trigger["payload"]["summary"], "flag on at db-1 (1)");
-  EXPECT_EQ(trigger["payload"]["severity"], "critical");  // from severity=page
+  EXPECT_EQ(trigger["payload"]["severity"], "critical");      // from severity=page
   EXPECT_EQ(trigger["payload"]["source"], inbox.HostPort());  // the instance label
   EXPECT_EQ(trigger["payload"]["custom_details"]["labels"]["cluster"], "east");
   EXPECT_EQ(trigger["client"], "vigil");
-  EXPECT_EQ(trigger["client_url"].get<std::string>().rfind("http://vigil.example:9094/graph?g0.expr=", 0),
-            0u);
+  EXPECT_EQ(
+      trigger["client_url"].get<std::string>().rfind("http://vigil.example:9094/graph?g0.expr=", 0),
+      0u);
   EXPECT_GE(testing::MetricValue(alertd.Url("/metrics"),
                                  "vigil_alertd_notification_retries_total{receiver=\"pagerduty\"}"),
             2);
@@ -266,9 +269,8 @@ TEST(AlertdTest, PagerDutyAndWebhookPayloads) {
   EXPECT_EQ(ha["endsAt"], "0001-01-01T00:00:00Z");
   EXPECT_EQ(ha["annotations"]["summary"], "flag on at db-1 (1)");
   inbox.flag = 0;
-  json resolve = inbox.WaitFor("pagerduty", [](const json& j) {
-    return j.value("event_action", "") == "resolve";
-  });
+  json resolve = inbox.WaitFor(
+      "pagerduty", [](const json& j) { return j.value("event_action", "") == "resolve"; });
   ASSERT_FALSE(resolve.is_null());
   EXPECT_EQ(resolve["dedup_key"], key);
   EXPECT_EQ(resolve["routing_key"], "routing-key-1");
@@ -294,9 +296,9 @@ TEST(AlertdTest, Kill9KeepsPendingAndFiringState) {
   Prometheus prom(dir, inbox);
   dir.Write("rules.yml", kRules);
   const std::vector<std::string> args = {
-      "alertd",      "--rules",      dir.Join("rules.yml"), "--query-url", prom.url(),
-      "--webhook-url", inbox.Url("/webhook"), "--resend-delay", "2s", "--data-dir",
-      dir.Join("alertd")};
+      "alertd",   "--rules",       dir.Join("rules.yml"), "--query-url",
+      prom.url(), "--webhook-url", inbox.Url("/webhook"), "--resend-delay",
+      "2s",       "--data-dir",    dir.Join("alertd")};
   auto alertd = std::make_unique<testing::VigilProcess>(VIGIL_BINARY, args, dir.path());
   ASSERT_FALSE(alertd->address().empty()) << alertd->proc().Stderr();
   std::map<std::string, json> before;
@@ -305,9 +307,11 @@ TEST(AlertdTest, Kill9KeepsPendingAndFiringState) {
     return before.count("FlagOn") && before["FlagOn"]["state"] == "firing" &&
            before.count("FlagOnLong") && before["FlagOnLong"]["state"] == "pending";
   })) << alertd->proc().Stderr();
-  ASSERT_FALSE(inbox.WaitFor("webhook", [](const json& j) {
-                      return j["alerts"][0]["labels"]["alertname"] == "FlagOn";
-                    }).is_null());
+  ASSERT_FALSE(
+      inbox
+          .WaitFor("webhook",
+                   [](const json& j) { return j["alerts"][0]["labels"]["alertname"] == "FlagOn"; })
+          .is_null());
   kill(alertd->proc().pid(), SIGKILL);
   alertd->proc().Wait();
   alertd = std::make_unique<testing::VigilProcess>(VIGIL_BINARY, args, dir.path());
@@ -334,14 +338,66 @@ TEST(AlertdTest, Kill9KeepsPendingAndFiringState) {
   }
   EXPECT_EQ(starts.size(), 1u);
   size_t flag_on = 0;
-  for (const auto& j : inbox.Got("webhook")) flag_on += j["alerts"][0]["labels"]["alertname"] == "FlagOn";
+  for (const auto& j : inbox.Got("webhook"))
+    flag_on += j["alerts"][0]["labels"]["alertname"] == "FlagOn";
   EXPECT_GE(flag_on, 2u) << "resent after the restart";
+}
+
+// A `source: logs` group: LogQL against logship's query API, alerting past a threshold.
+TEST(AlertdTest, LogRuleAgainstLogship) {
+  testing::TempDir dir;
+  Inbox inbox;
+  testing::VigilProcess logship(VIGIL_BINARY, {"logship", "--data-dir", dir.Join("logship")},
+                                dir.path());
+  ASSERT_FALSE(logship.address().empty()) << logship.proc().Stderr();
+  http::HttpClient c;
+  auto push = [&](int n) {
+    loki::Stream s;
+    s.labels = Labels{{"app", "api"}, {"namespace", "prod"}};
+    for (int i = 0; i < n; ++i) {
+      s.entries.push_back(
+          {testing::NowNs() + i, "level=error msg=\"db timeout " + std::to_string(i) + "\"", {}});
+      s.entries.push_back({testing::NowNs() + i, "level=info msg=ok", {}});
+    }
+    EXPECT_EQ(testing::LokiPush(c, logship.address(), {s}).status, 204);
+  };
+  push(2);
+  dir.Write("logs.yml", R"(groups:
+  - name: log-errors
+    source: logs
+    interval: 1s
+    rules:
+      - alert: ApiErrors
+        expr: sum by (namespace) (count_over_time({app="api"} |= "level=error" [5m])) > 2
+        annotations:
+          summary: '{{ $value }} errors in {{ $labels.namespace }}'
+)");
+  testing::VigilProcess alertd(
+      VIGIL_BINARY,
+      {"alertd", "--rules", dir.Join("logs.yml"), "--logs-url", logship.address(), "--webhook-url",
+       inbox.Url("/webhook"), "--data-dir", dir.Join("alertd")},
+      dir.path());
+  ASSERT_FALSE(alertd.address().empty()) << alertd.proc().Stderr();
+  // Two errors: evaluated, healthy, nothing active.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    json r = Get(alertd.Url("/api/v1/rules"));
+    return r.is_object() && r["data"]["groups"][0]["rules"][0]["health"] == "ok";
+  })) << alertd.proc().Stderr();
+  EXPECT_TRUE(Alerts(alertd).empty());
+  push(2);
+  json hook = inbox.WaitFor("webhook", [](const json& j) {
+    return j["alerts"][0]["labels"]["alertname"] == "ApiErrors";
+  });
+  ASSERT_FALSE(hook.is_null()) << alertd.proc().Stderr();
+  EXPECT_EQ(hook["alerts"][0]["labels"]["namespace"], "prod");
+  EXPECT_EQ(hook["alerts"][0]["annotations"]["summary"], "4 errors in prod");
 }
 
 TEST(AlertdTest, BadInputAndReloads) {
   testing::TempDir dir;
   // A broken rule file: a clear error naming file and line, and no start.
-  dir.Write("broken.yml", "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up ==\n");
+  dir.Write("broken.yml",
+            "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up ==\n");
   auto r = testing::Run({VIGIL_BINARY, "alertd", "--rules", dir.Join("broken.yml"), "--query-url",
                          "http://127.0.0.1:1", "--data-dir", dir.Join("a0")});
   EXPECT_NE(r.exit_code, 0);
@@ -349,31 +405,32 @@ TEST(AlertdTest, BadInputAndReloads) {
 
   // An unreachable query source: the rule's health is err, counted, nothing crashes.
   dir.Write("rules.yml", kRules);
-  testing::VigilProcess lost(VIGIL_BINARY,
-                             {"alertd", "--rules", dir.Join("rules.yml"), "--query-url",
-                              "http://127.0.0.1:" + std::to_string(testing::FreePort()),
-                              "--data-dir", dir.Join("a1")},
-                             dir.path());
+  testing::VigilProcess lost(
+      VIGIL_BINARY,
+      {"alertd", "--rules", dir.Join("rules.yml"), "--query-url",
+       "http://127.0.0.1:" + std::to_string(testing::FreePort()), "--data-dir", dir.Join("a1")},
+      dir.path());
   ASSERT_FALSE(lost.address().empty()) << lost.proc().Stderr();
   json rules;
   ASSERT_TRUE(testing::WaitFor([&] {
     rules = Get(lost.Url("/api/v1/rules"));
     return rules.is_object() && rules["data"]["groups"][0]["rules"][0]["health"] == "err";
   }));
-  EXPECT_NE(rules["data"]["groups"][0]["rules"][0]["lastError"].get<std::string>().find("127.0.0.1"),
-            std::string::npos);
-  EXPECT_GT(testing::MetricValue(lost.Url("/metrics"), "vigil_alertd_rule_evaluation_failures_total"),
-            0);
+  EXPECT_NE(
+      rules["data"]["groups"][0]["rules"][0]["lastError"].get<std::string>().find("127.0.0.1"),
+      std::string::npos);
+  EXPECT_GT(
+      testing::MetricValue(lost.Url("/metrics"), "vigil_alertd_rule_evaluation_failures_total"), 0);
 
   // An Alertmanager that answers 500 three times: retried, then delivered.
   Inbox inbox;
   inbox.am_failures = 3;
   Prometheus prom(dir, inbox);
-  testing::VigilProcess alertd(VIGIL_BINARY,
-                               {"alertd", "--rules", dir.Join("rules.yml"), "--query-url",
-                                prom.url(), "--alertmanager-url", inbox.Url("/flaky-am"),
-                                "--data-dir", dir.Join("a2")},
-                               dir.path());
+  testing::VigilProcess alertd(
+      VIGIL_BINARY,
+      {"alertd", "--rules", dir.Join("rules.yml"), "--query-url", prom.url(), "--alertmanager-url",
+       inbox.Url("/flaky-am"), "--data-dir", dir.Join("a2")},
+      dir.path());
   ASSERT_FALSE(alertd.address().empty()) << alertd.proc().Stderr();
   json delivered = inbox.WaitFor("flaky-am", [](const json& j) {
     return j.is_array() && !j.empty() && j[0]["labels"]["alertname"] == "FlagOn";
@@ -382,9 +439,9 @@ TEST(AlertdTest, BadInputAndReloads) {
   EXPECT_FALSE(delivered[0]["startsAt"].get<std::string>().empty());
   EXPECT_FALSE(delivered[0]["endsAt"].get<std::string>().empty());
   const std::string am_receiver = "alertmanager " + inbox.Url("/flaky-am");
-  EXPECT_GE(testing::MetricValue(alertd.Url("/metrics"),
-                                 "vigil_alertd_notification_retries_total{receiver=\"" +
-                                     am_receiver + "\"}"),
+  EXPECT_GE(testing::MetricValue(
+                alertd.Url("/metrics"),
+                "vigil_alertd_notification_retries_total{receiver=\"" + am_receiver + "\"}"),
             3);
   const std::string active_at = Alerts(alertd)["FlagOn"]["activeAt"];
 

@@ -185,5 +185,24 @@ TEST_F(LogQLEngineTest, RangeFunctionsAndAggregations) {
   EXPECT_EQ(s[0].points[0].second, 2);
 }
 
+TEST_F(LogQLEngineTest, ComparisonsKeepWhatHolds) {
+  // Per app over 100 s at 50 s: db 1, web 6.
+  auto s =
+      Metric(R"(sum by (app) (count_over_time({app=~".+"}[100s])) > 1)", 50 * kSec, 50 * kSec, 0);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].labels, (Labels{{"app", "web"}}));
+  EXPECT_EQ(s[0].points[0].second, 6);
+  EXPECT_EQ(Metric(R"(sum by (app) (count_over_time({app=~".+"}[100s])) <= 1)", 50 * kSec,
+                   50 * kSec, 0)[0]
+                .labels,
+            (Labels{{"app", "db"}}));
+  EXPECT_TRUE(
+      Metric(R"(count_over_time({app="web"}[100s]) == 99)", 50 * kSec, 50 * kSec, 0).empty());
+  auto bad = Parse(R"(count_over_time({app="web"}[1m]) > count_over_time({app="db"}[1m]))");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("compares a metric query with a number only"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace vigil::logql

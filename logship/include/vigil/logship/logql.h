@@ -11,6 +11,7 @@
 //   metric query:  count_over_time(q [d])  rate(q [d])  bytes_over_time(q [d])  bytes_rate(q [d])
 //                  sum|avg|min|max|count [by|without (l, ...)] (metric) [by|without (...)]
 //                  topk(k, metric)  bottomk(k, metric)
+//                  metric > >= < <= == != number   (a filter, for alerting rules)
 //
 // Errors read as Loki's: "parse error at line 1, col 12: syntax error: unexpected ...".
 
@@ -62,8 +63,13 @@ struct LogSelector {
 };
 
 struct MetricExpr {
-  enum class Kind { kRange, kVector };
+  // kCompare: `inner op threshold`, keeping the samples for which it holds (as Loki and PromQL
+  // without `bool`), the form alerting rules take.
+  enum class Kind { kRange, kVector, kCompare };
   Kind kind = Kind::kRange;
+  enum class CmpOp { kGt, kGe, kLt, kLe, kEq, kNe };
+  CmpOp cmp = CmpOp::kGt;
+  double threshold = 0;
   // kRange
   enum class RangeFn { kCountOverTime, kRate, kBytesOverTime, kBytesRate };
   RangeFn fn = RangeFn::kCountOverTime;
