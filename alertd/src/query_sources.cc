@@ -1,5 +1,9 @@
 #include "query_sources.h"
 
+#include "vigil/logship/log_store.h"
+#include "vigil/logship/logql.h"
+#include "vigil/logship/logql_engine.h"
+
 namespace vigil::alertd {
 
 Result<std::vector<Sample>> EngineSource::Query(std::string_view expr, int64_t t_ms) {
@@ -16,6 +20,18 @@ Result<std::vector<Sample>> EngineSource::Query(std::string_view expr, int64_t t
     default:
       return FailedPrecondition("rule result is not a vector or scalar");
   }
+}
+
+Result<std::vector<Sample>> LogStoreSource::Query(std::string_view expr, int64_t t_ms) {
+  VIGIL_ASSIGN_OR_RETURN(auto q, logql::Parse(expr));
+  if (!q.metric) return FailedPrecondition("a rule's LogQL must be a metric query");
+  const int64_t t_ns = t_ms * 1'000'000;
+  VIGIL_ASSIGN_OR_RETURN(auto series, logql::RunMetricQuery(store_, *q.metric, t_ns, t_ns, 0));
+  std::vector<Sample> out;
+  for (auto& s : series) {
+    if (!s.points.empty()) out.push_back({std::move(s.labels), s.points.back().second});
+  }
+  return out;
 }
 
 Status AppendSamples(tsdb::Appendable& store, std::vector<OutSample> samples) {

@@ -1,14 +1,18 @@
 #pragma once
 
-// Where rules' expressions are evaluated: in-process, by vigil's PromQL engine on a store
-// (vigil up, vigil rules test). The HTTP sources (any Prometheus API, logship's Loki API) live
-// beside it.
+// Where rules' expressions are evaluated in-process (vigil up, vigil rules test): PromQL by
+// vigil's engine on a metric store, LogQL metric queries by logship's engine on a log store.
+// The HTTP sources (any Prometheus API, logship's or Loki's API) are in http_sources.h.
 
 #include <memory>
 
 #include "rules.h"
 #include "vigil/tsdb/promql/engine.h"
 #include "vigil/tsdb/storage.h"
+
+namespace vigil::logship {
+class LogStore;
+}
 
 namespace vigil::alertd {
 
@@ -23,6 +27,16 @@ class EngineSource final : public QuerySource {
  private:
   tsdb::Queryable& store_;
   promql::Engine engine_;
+};
+
+// LogQL metric queries on a LogStore: each result series' point at the evaluation time.
+class LogStoreSource final : public QuerySource {
+ public:
+  explicit LogStoreSource(const logship::LogStore& store) : store_(store) {}
+  Result<std::vector<Sample>> Query(std::string_view expr, int64_t t_ms) override;
+
+ private:
+  const logship::LogStore& store_;
 };
 
 // Writes rule output into an Appendable, committing each rule's samples together.

@@ -22,6 +22,7 @@
 #include "vigil/common/clock.h"
 #include "vigil/common/duration.h"
 #include "vigil/common/file_system.h"
+#include "vigil/logship/log_store.h"
 #include "vigil/tsdb/promql/series_notation.h"
 #include "vigil/tsdb/rocksdb_store.h"
 
@@ -63,10 +64,18 @@ struct InputSeries {
   std::string series;
   std::string values;
 };
+// vigil's extension for log rules: `counts` copies of `line` in `stream` per interval, in the
+// expanding notation (spread evenly over each interval).
+struct InputLogs {
+  std::string stream;
+  std::string line;
+  std::string counts;
+};
 struct TestGroup {
   std::string name;
   int64_t interval = 0;  // 0: the evaluation interval
   std::vector<InputSeries> input;
+  std::vector<InputLogs> input_logs;
   std::vector<AlertTest> alert_tests;
   std::vector<ExprTest> expr_tests;
   std::map<std::string, std::string> external_labels;
@@ -182,7 +191,7 @@ class Reader {
     TestGroup g;
     VIGIL_RETURN_IF_ERROR(Map(
         n, "a test group",
-        {"name", "interval", "input_series", "alert_rule_test", "promql_expr_test",
+        {"name", "interval", "input_series", "input_logs", "alert_rule_test", "promql_expr_test",
          "external_labels", "external_url"},
         [&](const std::string& k, const YAML::Node& v) -> Status {
           if (k == "name") {
@@ -204,6 +213,19 @@ class Reader {
                                           return Status::Ok();
                                         }));
               g.input.push_back(std::move(s));
+              return Status::Ok();
+            });
+          } else if (k == "input_logs") {
+            return List(v, k, [&](const YAML::Node& x) -> Status {
+              InputLogs l;
+              VIGIL_RETURN_IF_ERROR(
+                  Map(x, k, {"stream", "line", "counts"},
+                      [&](const std::string& f, const YAML::Node& y) -> Status {
+                        VIGIL_ASSIGN_OR_RETURN(std::string str, Str(y, f));
+                        (f == "stream" ? l.stream : f == "line" ? l.line : l.counts) = str;
+                        return Status::Ok();
+                      }));
+              g.input_logs.push_back(std::move(l));
               return Status::Ok();
             });
           } else if (k == "alert_rule_test") {
@@ -369,7 +391,49 @@ std::vector<std::string> RunGroup(const TestGroup& tg, std::vector<std::unique_p
     if (Status st = app->Commit(); !st.ok()) errs.push_back("    " + st.message());
   }
   if (!errs.empty()) return errs;
+  // Log lines, into a log store, for `source: logs` groups.
+  std::unique_ptr<logship::LogStore> logs;
+  bool want_logs = !tg.input_logs.empty();
+  for (const auto& g : groups) want_logs = want_logs || g->spec().source == Source::kLogs;
+  if (want_logs) {
+    logship::LogStoreOptions lo;
+    lo.dir = (dir / "logs").string();
+    lo.retention_ns = std::numeric_limits<int64_t>::max() / 2;
+    auto ls = logship::LogStore::Open(lo);
+    if (!ls.ok()) return {"    cannot open a log store for the test: " + ls.status().message()};
+    logs = std::move(*ls);
+    std::map<Labels, std::vector<loki::Entry>> streams;
+    for (const auto& in : tg.input_logs) {
+      auto labels = promql::ParseSeriesLabels(in.stream);
+      auto counts = promql::ParseSeriesValues(in.counts);
+      if (!labels.ok() || !counts.ok()) {
+        errs.push_back("    input_logs " + in.stream + ": " +
+                       (labels.ok() ? counts.status() : labels.status()).message());
+        continue;
+      }
+      const int64_t step_ns = step * 1'000'000;
+      for (size_t k = 0; k < counts->size(); ++k) {
+        if (!(*counts)[k] || *(*counts)[k] < 1) continue;
+        const auto n = static_cast<int64_t>(*(*counts)[k]);
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t ts =
+              static_cast<int64_t>(k) * step_ns + (step_ns > 0 ? j * step_ns / n : j);
+          streams[*labels].push_back({ts, in.line, {}});
+        }
+      }
+    }
+    std::vector<loki::Stream> batch;
+    for (auto& [labels, entries] : streams) {
+      std::stable_sort(entries.begin(), entries.end(),
+                       [](const auto& a, const auto& b) { return a.ts_ns < b.ts_ns; });
+      batch.push_back({labels, std::move(entries)});
+    }
+    if (Status st = logs->Write(batch); !st.ok()) errs.push_back("    input_logs: " + st.message());
+    if (!errs.empty()) return errs;
+  }
   EngineSource source(**store);
+  std::unique_ptr<LogStoreSource> log_source;
+  if (logs) log_source = std::make_unique<LogStoreSource>(*logs);
   const WriteFunc write = [&](std::vector<OutSample> s) {
     return AppendSamples(**store, std::move(s));
   };
@@ -385,11 +449,12 @@ std::vector<std::string> RunGroup(const TestGroup& tg, std::vector<std::unique_p
   for (int64_t ts = 0; ts <= max_eval; ts += eval_interval) {
     EvalContext ctx;
     ctx.t_ms = ts;
-    ctx.source = &source;
     ctx.external_labels = tg.external_labels;
     ctx.external_url = tg.external_url;
     std::vector<std::string> eval_errs;
     for (auto& g : groups) {
+      ctx.source =
+          g->spec().source == Source::kLogs ? static_cast<QuerySource*>(log_source.get()) : &source;
       g->Eval(ctx, 60'000, write, nullptr);
       for (const auto& r : g->rules()) {
         if (r->health() == RuleHealth::kErr) {

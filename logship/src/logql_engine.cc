@@ -1,4 +1,4 @@
-#include "logql_engine.h"
+#include "vigil/logship/logql_engine.h"
 
 #include <re2/re2.h>
 

@@ -12,9 +12,9 @@
 // Labels, values and series are taken over every stream the store has, whatever start and end
 // say (Loki restricts them to the range); Grafana only uses them for browsing.
 
-#include "logql_engine.h"
 #include "vigil/common/http_server.h"
 #include "vigil/logship/log_store.h"
+#include "vigil/logship/logql_engine.h"
 
 namespace vigil::logship {
 

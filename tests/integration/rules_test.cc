@@ -79,5 +79,40 @@ TEST(RulesCliTest, CheckVerdictsMatchPromtool) {
   }
 }
 
+// The default rule pack (alertd/rules): every rule file checks, every test file passes with
+// `vigil rules test`, and the PromQL ones with promtool too (log rules are vigil's own).
+TEST(RulesCliTest, DefaultRulePackPasses) {
+  ASSERT_TRUE(testing::HaveProgram("promtool"));
+  const fs::path pack = fs::path(VIGIL_SOURCE_DIR) / "alertd" / "rules";
+  size_t rule_files = 0, test_files = 0;
+  for (const auto& e : fs::directory_iterator(pack)) {
+    if (!e.path().string().ends_with(".rules.yml")) continue;
+    ++rule_files;
+    auto vigil = testing::Run({VIGIL_BINARY, "rules", "check", e.path().string()});
+    EXPECT_EQ(vigil.exit_code, 0) << vigil.out;
+    if (testing::ReadFileOrEmpty(e.path().string()).find("source: logs") != std::string::npos) {
+      continue;
+    }
+    auto promtool = testing::Run({"promtool", "check", "rules", e.path().string()});
+    EXPECT_EQ(promtool.exit_code, 0) << promtool.out << promtool.err;
+  }
+  for (const auto& e : fs::directory_iterator(pack / "tests")) {
+    if (!e.path().string().ends_with("_test.yml")) continue;
+    ++test_files;
+    const std::string cd = "cd " + e.path().parent_path().string() + " && ";
+    auto vigil = testing::Run(
+        {"sh", "-c", cd + VIGIL_BINARY + " rules test " + e.path().filename().string()});
+    EXPECT_EQ(vigil.exit_code, 0) << vigil.out;
+    if (testing::ReadFileOrEmpty(e.path().string()).find("input_logs") != std::string::npos) {
+      continue;
+    }
+    auto promtool =
+        testing::Run({"sh", "-c", cd + "promtool test rules " + e.path().filename().string()});
+    EXPECT_EQ(promtool.exit_code, 0) << promtool.out << promtool.err;
+  }
+  EXPECT_EQ(rule_files, 4u);
+  EXPECT_EQ(test_files, 4u);
+}
+
 }  // namespace
 }  // namespace vigil

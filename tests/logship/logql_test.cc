@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "logql_engine.h"
 #include "testing.h"
+#include "vigil/logship/logql_engine.h"
 
 namespace vigil::logql {
 namespace {
