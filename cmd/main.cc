@@ -12,6 +12,7 @@
 #include "vigil/agent/agent.h"
 #include "vigil/agent/top.h"
 #include "vigil/alertd/alertd.h"
+#include "vigil/alertd/embedded.h"
 #include "vigil/alertd/rules_cli.h"
 #include "vigil/common/config.h"
 #include "vigil/common/daemon.h"
@@ -62,7 +63,9 @@ vigil::Result<Config> BuildConfig(const FlagValues& fv, std::string_view compone
   if (!fv.config_file.empty()) {
     VIGIL_RETURN_IF_ERROR(vigil::LoadConfigFile(fv.config_file, config));
   }
-  for (std::string_view group : {std::string_view(), component}) {
+  // `vigil up` (component "") takes alertd's rule and receiver flags too.
+  const std::string_view second = component.empty() ? std::string_view("alertd") : component;
+  for (std::string_view group : {std::string_view(), second}) {
     for (const auto& spec : vigil::Flags(group)) {
       auto it = fv.values.find(spec.key);
       if (it == fv.values.end() || it->second.empty()) continue;
@@ -95,6 +98,13 @@ Status RunUp(const Config& config) {
   if (!store.ok()) return store.status();
   vigil::http::Router router;
   vigil::tsdb::AddRoutes(router, **store, config);
+  // With rule files (alertd.rules, --rules), alertd evaluates them in-process on the store.
+  std::unique_ptr<vigil::alertd::Embedded> alertd;
+  if (!config.alertd.rules.empty()) {
+    auto a = vigil::alertd::Embedded::Start(config, **store, **store, nullptr, router);
+    if (!a.ok()) return a.status();
+    alertd = std::move(*a);
+  }
   auto server = vigil::ServerOptionsFrom(config, "127.0.0.1:9090");
   server.max_body_bytes = config.tsdb.max_body_bytes;
   return vigil::ServeUntilSignal(config, "up", server, std::move(router));
@@ -115,6 +125,17 @@ int main(int argc, char** argv) {
   FlagValues fv;
   auto* up = app.add_subcommand("up", "all components in one process (default 127.0.0.1:9090)");
   AddDaemonFlags(up, "", fv);
+  {
+    // In-process alertd: its rules and receivers; its sources and output are the store.
+    std::vector<vigil::FlagSpec> alertd_flags;
+    for (const auto& spec : vigil::Flags("alertd")) {
+      if (spec.key != "alertd.query_url" && spec.key != "alertd.logs_url" &&
+          spec.key != "alertd.remote_write") {
+        alertd_flags.push_back(spec);
+      }
+    }
+    AddFlags(up, alertd_flags, fv);
+  }
   auto* tsdb = app.add_subcommand("tsdb", "time-series store and PromQL API (127.0.0.1:9090)");
   AddDaemonFlags(tsdb, "tsdb", fv);
   auto* logship =

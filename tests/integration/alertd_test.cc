@@ -15,6 +15,7 @@
 #include "vigil/common/http_client.h"
 #include "vigil/common/http_server.h"
 #include "vigil/common/loki_push.h"
+#include "vigil/common/remote_write.h"
 
 namespace vigil {
 namespace {
@@ -341,6 +342,55 @@ TEST(AlertdTest, Kill9KeepsPendingAndFiringState) {
   for (const auto& j : inbox.Got("webhook"))
     flag_on += j["alerts"][0]["labels"]["alertname"] == "FlagOn";
   EXPECT_GE(flag_on, 2u) << "resent after the restart";
+}
+
+// Inside `vigil up`: rules evaluated in-process on the store, ALERTS and recording rules written
+// back into it, the rules API on the same port.
+TEST(AlertdTest, InProcessInsideVigilUp) {
+  testing::TempDir dir;
+  Inbox inbox;
+  dir.Write("rules.yml", std::string(kRules) + R"(      - record: flag:sum
+        expr: sum(test_flag)
+)");
+  testing::VigilProcess up(VIGIL_BINARY,
+                           {"up", "--rules", dir.Join("rules.yml"), "--webhook-url",
+                            inbox.Url("/webhook"), "--data-dir", dir.Join("up")},
+                           dir.path());
+  ASSERT_FALSE(up.address().empty()) << up.proc().Stderr();
+  prometheus::WriteRequest req;
+  auto* ts = req.add_timeseries();
+  for (const auto& [n, v] : std::vector<std::pair<std::string, std::string>>{
+           {"__name__", "test_flag"}, {"host", "db-1"}}) {
+    auto* l = ts->add_labels();
+    l->set_name(n);
+    l->set_value(v);
+  }
+  auto* sample = ts->add_samples();
+  sample->set_timestamp(testing::NowNs() / 1'000'000);
+  sample->set_value(1);
+  http::HttpClient c;
+  auto res = c.Do(testing::RemoteWritePost(up.Url("/api/v1/write"), remote::Encode(req)));
+  ASSERT_TRUE(res.ok());
+  ASSERT_EQ(res->status, 204) << res->body;
+  json hook = inbox.WaitFor(
+      "webhook", [](const json& j) { return j["alerts"][0]["labels"]["alertname"] == "FlagOn"; });
+  ASSERT_FALSE(hook.is_null()) << up.proc().Stderr();
+  EXPECT_EQ(hook["alerts"][0]["annotations"]["summary"], "flag on at db-1 (1)");
+  // Written back into the store, queryable at once.
+  json alerts;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    alerts = Get(up.Url("/api/v1/query?query=ALERTS%7Balertname%3D%22FlagOn%22%7D"));
+    return alerts.is_object() && alerts["data"]["result"].size() == 1u;
+  })) << alerts.dump();
+  EXPECT_EQ(alerts["data"]["result"][0]["metric"]["alertstate"], "firing");
+  json recorded;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    recorded = Get(up.Url("/api/v1/query?query=flag%3Asum"));
+    return recorded.is_object() && recorded["data"]["result"].size() == 1u;
+  })) << recorded.dump();
+  EXPECT_EQ(recorded["data"]["result"][0]["value"][1], "1");
+  EXPECT_EQ(Get(up.Url("/api/v1/rules"))["data"]["groups"][0]["rules"].size(), 3u);
+  EXPECT_EQ(Alerts(up)["FlagOn"]["state"], "firing");
 }
 
 // A `source: logs` group: LogQL against logship's query API, alerting past a threshold.
