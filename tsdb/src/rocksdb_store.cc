@@ -887,14 +887,23 @@ std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
   const int64_t store_min = min_time_.load();
   if (store_min == kNoTime || store_min > maxt || max_time_.load() < mint) return {};
   std::shared_lock lock(series_mu_);
-  std::vector<uint64_t> ids;
-  bool have = false;
+  // Each matcher that needs its label: the (sorted) postings of the values it matches. The ids
+  // are those in every matcher's union; the smallest union is built first and the others only
+  // probed, so a selective label is not slowed by a broad one (`__name__` of a large metric).
+  struct Candidates {
+    std::vector<const IdList*> lists;
+    size_t total = 0;
+  };
+  std::vector<Candidates> cands;
   for (const Matcher& m : matchers) {
     if (m.MatchesEmpty()) continue;
-    std::vector<uint64_t> u;
+    Candidates c;
     auto name = postings_.find(m.name());
     if (name != postings_.end()) {
-      auto add = [&](const IdList& p) { u.insert(u.end(), p.begin(), p.end()); };
+      auto add = [&](const IdList& p) {
+        c.lists.push_back(&p);
+        c.total += p.size();
+      };
       if (m.type() == MatchType::kEqual) {
         auto v = name->second.find(m.value());
         if (v != name->second.end()) add(v->second);
@@ -908,17 +917,39 @@ std::vector<std::shared_ptr<MemSeries>> RocksDbStore::Impl::SeriesFor(
           if (m.Matches(value)) add(p);
         }
       }
-      std::sort(u.begin(), u.end());
-      u.erase(std::unique(u.begin(), u.end()), u.end());
     }
-    if (!have) {
-      ids = std::move(u);
-      have = true;
-    } else {
-      std::vector<uint64_t> both;
-      std::set_intersection(ids.begin(), ids.end(), u.begin(), u.end(), std::back_inserter(both));
-      ids = std::move(both);
+    if (c.total == 0) return {};  // nothing has a value this matcher accepts
+    cands.push_back(std::move(c));
+  }
+  std::sort(cands.begin(), cands.end(),
+            [](const Candidates& a, const Candidates& b) { return a.total < b.total; });
+  std::vector<uint64_t> ids;
+  const bool have = !cands.empty();
+  if (have) {
+    for (const IdList* p : cands[0].lists) ids.insert(ids.end(), p->begin(), p->end());
+    if (cands[0].lists.size() > 1) {
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     }
+  }
+  for (size_t i = 1; i < cands.size() && !ids.empty(); ++i) {
+    const Candidates& c = cands[i];
+    if (c.lists.size() <= 16) {
+      std::erase_if(ids, [&](uint64_t id) {
+        for (const IdList* p : c.lists) {
+          if (std::binary_search(p->begin(), p->end(), id)) return false;
+        }
+        return true;
+      });
+      continue;
+    }
+    std::vector<uint64_t> u;
+    u.reserve(c.total);
+    for (const IdList* p : c.lists) u.insert(u.end(), p->begin(), p->end());
+    std::sort(u.begin(), u.end());
+    std::vector<uint64_t> both;
+    std::set_intersection(ids.begin(), ids.end(), u.begin(), u.end(), std::back_inserter(both));
+    ids = std::move(both);
   }
   std::vector<std::shared_ptr<MemSeries>> out;
   auto consider = [&](const std::shared_ptr<MemSeries>& s) {
