@@ -108,7 +108,8 @@ int Evaluate(const fs::path& dir, const std::string& query_url, int rounds) {
   std::vector<std::unique_ptr<alertd::Group>> groups;
   size_t rules = 0;
   for (int g = 0; g < kGroups; ++g) {
-    auto specs = alertd::LoadRuleFile((dir / "rules" / ("g" + std::to_string(g) + ".yml")).string());
+    auto specs =
+        alertd::LoadRuleFile((dir / "rules" / ("g" + std::to_string(g) + ".yml")).string());
     if (!specs.ok()) {
       std::fprintf(stderr, "%s\n", specs.status().ToString().c_str());
       return 1;
@@ -159,8 +160,8 @@ int Evaluate(const fs::path& dir, const std::string& query_url, int rounds) {
         alerts += dynamic_cast<alertd::AlertingRule&>(*r).alerts().size();
       }
     }
-    std::fprintf(stderr, "round %d: %.3f s wall, %.3f s cpu, %zu alerts\n", round + 1,
-                 wall.back(), cpu.back(), alerts);
+    std::fprintf(stderr, "round %d: %.3f s wall, %.3f s cpu, %zu alerts\n", round + 1, wall.back(),
+                 cpu.back(), alerts);
   }
   std::sort(wall.begin(), wall.end());
   std::sort(cpu.begin(), cpu.end());
@@ -192,7 +193,8 @@ int main(int argc, char** argv) {
     } else if (a == "--prepare") {
       prepare = true;
     } else {
-      std::fprintf(stderr, "usage: alertd_rules --dir D [--prepare | --query-url URL] [--rounds N]\n");
+      std::fprintf(stderr,
+                   "usage: alertd_rules --dir D [--prepare | --query-url URL] [--rounds N]\n");
       return 2;
     }
   }

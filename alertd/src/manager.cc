@@ -110,31 +110,18 @@ std::string ValueE(double v) {
   return std::string(buf, r.ptr);
 }
 
-void AppendMap(std::string& out, const Labels& l) {
-  out += '{';
-  bool first = true;
-  for (const Label& x : l) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, x.name);
-    out += ':';
-    AppendJsonString(out, x.value);
-  }
-  out += '}';
-}
-
 void AppendPairs(std::string& out, const std::vector<std::pair<std::string, std::string>>& l) {
   std::vector<Label> v;
   for (const auto& [n, x] : l) v.push_back({n, x});
   std::sort(v.begin(), v.end());
-  AppendMap(out, Labels::FromSorted(std::move(v)));
+  AppendJsonLabels(out, Labels::FromSorted(std::move(v)));
 }
 
 void AppendAlert(std::string& out, const Alert& a) {
   out += "{\"labels\":";
-  AppendMap(out, a.labels);
+  AppendJsonLabels(out, a.labels);
   out += ",\"annotations\":";
-  AppendMap(out, a.annotations);
+  AppendJsonLabels(out, a.annotations);
   out += ",\"state\":\"";
   out += AlertStateName(a.state);
   out += "\",\"activeAt\":\"" + Rfc3339(a.active_at) + "\",\"value\":\"" + ValueE(a.value) + "\"}";

@@ -5,11 +5,7 @@
 #include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
-
+#include "send_queue.h"
 #include "vigil/common/http_client.h"
 #include "vigil/common/http_util.h"
 #include "vigil/common/json_text.h"
@@ -22,19 +18,6 @@ namespace {
 std::string Time(int64_t ms) {
   if (ms == kNoTime) return "0001-01-01T00:00:00Z";
   return FormatRfc3339Nanos(ms * 1'000'000);
-}
-
-void AppendLabels(std::string& out, const Labels& labels) {
-  out += '{';
-  bool first = true;
-  for (const Label& l : labels) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, l.name);
-    out += ':';
-    AppendJsonString(out, l.value);
-  }
-  out += '}';
 }
 
 // The labels (or annotations) every alert of the batch has with the same value.
@@ -160,9 +143,9 @@ std::string AlertmanagerBody(const std::vector<Notification>& batch) {
     const Notification& n = batch[i];
     if (i > 0) out += ',';
     out += "{\"labels\":";
-    AppendLabels(out, n.labels);
+    AppendJsonLabels(out, n.labels);
     out += ",\"annotations\":";
-    AppendLabels(out, n.annotations);
+    AppendJsonLabels(out, n.annotations);
     out += ",\"startsAt\":\"" + Time(n.starts_at_ms) + "\"";
     if (n.ends_at_ms != kNoTime) out += ",\"endsAt\":\"" + Time(n.ends_at_ms) + "\"";
     out += ",\"generatorURL\":";
@@ -206,9 +189,9 @@ std::string PagerDutyBody(const Notification& n, const std::string& routing_key)
     out += ",\"severity\":\"" + PagerDutySeverity(n.labels.Get("severity")) + "\"";
     out += ",\"timestamp\":\"" + Time(n.starts_at_ms) + "\"";
     out += ",\"custom_details\":{\"labels\":";
-    AppendLabels(out, n.labels);
+    AppendJsonLabels(out, n.labels);
     out += ",\"annotations\":";
-    AppendLabels(out, n.annotations);
+    AppendJsonLabels(out, n.annotations);
     out += "}}";
     out += ",\"client\":\"vigil\",\"client_url\":";
     AppendJsonString(out, n.generator_url);
@@ -225,9 +208,9 @@ std::string WebhookBody(const std::vector<Notification>& batch, const std::strin
   out += ",\"truncatedAlerts\":0,\"status\":\"";
   out += firing ? "firing" : "resolved";
   out += "\",\"receiver\":\"vigil\",\"groupLabels\":{},\"commonLabels\":";
-  AppendLabels(out, common);
+  AppendJsonLabels(out, common);
   out += ",\"commonAnnotations\":";
-  AppendLabels(out, Common(batch, true));
+  AppendJsonLabels(out, Common(batch, true));
   out += ",\"externalURL\":";
   AppendJsonString(out, external_url);
   out += ",\"alerts\":[";
@@ -237,9 +220,9 @@ std::string WebhookBody(const std::vector<Notification>& batch, const std::strin
     out += "{\"status\":\"";
     out += n.resolved ? "resolved" : "firing";
     out += "\",\"labels\":";
-    AppendLabels(out, n.labels);
+    AppendJsonLabels(out, n.labels);
     out += ",\"annotations\":";
-    AppendLabels(out, n.annotations);
+    AppendJsonLabels(out, n.annotations);
     out += ",\"startsAt\":\"" + Time(n.starts_at_ms) + "\"";
     // As Alertmanager's webhook: a firing alert has no end yet.
     out += ",\"endsAt\":\"" + Time(n.resolved ? n.ends_at_ms : kNoTime) + "\"";
@@ -250,55 +233,36 @@ std::string WebhookBody(const std::vector<Notification>& batch, const std::strin
   return out + "]}";
 }
 
-// One receiver: its queue, its thread, its way of sending a batch.
+// One receiver: its queue and thread, and its way of sending a batch.
 class Notifier::Receiver {
  public:
   Receiver(std::string name, const NotifierOptions& o, size_t batch)
-      : name_(std::move(name)), opts_(o), batch_(batch), metrics_(MetricsFor(name_)) {
+      : name_(std::move(name)),
+        opts_(o),
+        metrics_(MetricsFor(name_)),
+        queue_(
+            o.queue_capacity, batch, [this](std::vector<Notification>& b) { SendWithRetries(b); },
+            [this](size_t n) { metrics_.queue->Set(static_cast<double>(n)); }) {
     http::ClientOptions co;
     co.request_timeout = o.timeout;
     client_ = std::make_unique<http::HttpClient>(co);
   }
-  virtual ~Receiver() { Stop(); }
+  // Receivers are stopped (by the Notifier) before they are destroyed, so no send runs into a
+  // half-destroyed one.
+  virtual ~Receiver() = default;
 
-  void Start() {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) return;
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
+  void Start() { queue_.Start(); }
+  void Stop() { queue_.Stop(); }
 
   void Enqueue(const std::vector<Notification>& alerts) {
-    size_t dropped = 0;
-    {
-      std::lock_guard lock(mu_);
-      for (const auto& n : alerts) {
-        if (queue_.size() >= opts_.queue_capacity) {
-          queue_.pop_front();
-          ++dropped;
-        }
-        queue_.push_back(n);
-      }
-      metrics_.queue->Set(static_cast<double>(queue_.size()));
-    }
-    if (dropped > 0) {
+    if (const size_t dropped = queue_.Push(alerts); dropped > 0) {
       metrics_.dropped_full->Increment(static_cast<double>(dropped));
       spdlog::warn("alertd: {}: queue full ({} alerts): dropped the {} oldest", name_,
                    opts_.queue_capacity, dropped);
     }
-    cv_.notify_all();
   }
 
-  bool Flush(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    return idle_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
-  }
+  bool Flush(std::chrono::milliseconds timeout) { return queue_.Flush(timeout); }
 
  protected:
   // One attempt at delivering `batch`.
@@ -307,26 +271,6 @@ class Notifier::Receiver {
   const NotifierOptions& opts() const { return opts_; }
 
  private:
-  void Loop() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (stop_) return;
-      std::vector<Notification> batch;
-      while (!queue_.empty() && batch.size() < batch_) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      metrics_.queue->Set(static_cast<double>(queue_.size()));
-      busy_ = true;
-      lock.unlock();
-      SendWithRetries(batch);
-      lock.lock();
-      busy_ = false;
-      if (queue_.empty()) idle_cv_.notify_all();
-    }
-  }
-
   void SendWithRetries(const std::vector<Notification>& batch) {
     const auto start = std::chrono::steady_clock::now();
     auto backoff = opts_.min_backoff;
@@ -339,8 +283,7 @@ class Notifier::Receiver {
       metrics_.retries->Increment();
       spdlog::warn("alertd: {}: sending {} alerts failed (attempt {} of {}), retrying in {} ms: {}",
                    name_, batch.size(), attempt, opts_.max_attempts, backoff.count(), a.error);
-      std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, backoff, [&] { return stop_; })) break;
+      if (queue_.Wait(backoff)) break;
       backoff = std::min(backoff * 2, opts_.max_backoff);
     }
     metrics_.latency->Observe(
@@ -355,15 +298,9 @@ class Notifier::Receiver {
 
   std::string name_;
   NotifierOptions opts_;
-  size_t batch_;
   ReceiverMetrics metrics_;
   std::unique_ptr<http::HttpClient> client_;
-  std::mutex mu_;
-  std::condition_variable cv_, idle_cv_;
-  std::deque<Notification> queue_;
-  bool stop_ = false;
-  bool busy_ = false;
-  std::thread thread_;
+  SendQueue<Notification> queue_;  // last: its thread stops before the rest goes
 };
 
 namespace {

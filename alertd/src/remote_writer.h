@@ -8,14 +8,11 @@
 // evaluation, so it is not kept on disk.
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "rules.h"
+#include "send_queue.h"
 #include "vigil/common/http_client.h"
 
 namespace vigil::alertd {
@@ -31,7 +28,6 @@ class RemoteWriter {
     std::chrono::milliseconds max_backoff{10'000};
   };
   explicit RemoteWriter(Options options);
-  ~RemoteWriter();
 
   // Queues the samples; never blocks on the receiver.
   Status Write(std::vector<OutSample> samples);
@@ -39,16 +35,11 @@ class RemoteWriter {
   bool Flush(std::chrono::milliseconds timeout);
 
  private:
-  void Loop();
+  void Send(std::vector<OutSample>& batch);
 
   Options opts_;
   http::HttpClient client_;
-  std::mutex mu_;
-  std::condition_variable cv_, idle_cv_;
-  std::deque<OutSample> queue_;
-  bool stop_ = false;
-  bool busy_ = false;
-  std::thread thread_;
+  SendQueue<OutSample> queue_;  // last: its thread stops before the rest goes
 };
 
 }  // namespace vigil::alertd

@@ -34,8 +34,4 @@ class StateStore {
   rocksdb::DB* db_;
 };
 
-// The binary form of an alert (exposed for tests): Decode(Encode(a)) gives a back.
-std::string EncodeAlert(const Alert& a);
-Result<Alert> DecodeAlert(std::string_view in);
-
 }  // namespace vigil::alertd

@@ -13,16 +13,9 @@ std::string EncodeKafkaRecord(const Labels& labels, int64_t ts_ns, std::string_v
   // By hand (a JSON document per line was most of logship's CPU), keys in nlohmann's order.
   std::string out;
   out.reserve(line.size() + 64 + labels.size() * 24);
-  out += "{\"labels\":{";
-  bool first = true;
-  for (const Label& l : labels) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, l.name);
-    out += ':';
-    AppendJsonString(out, l.value);
-  }
-  out += "},\"line\":";
+  out += "{\"labels\":";
+  AppendJsonLabels(out, labels);
+  out += ",\"line\":";
   AppendJsonString(out, line);
   out += ",\"ts\":\"";
   out += FormatRfc3339Nanos(ts_ns);

@@ -63,19 +63,6 @@ namespace {
 
 using nlohmann::json;
 
-void AppendLabels(std::string& out, const Labels& l) {
-  out += '{';
-  bool first = true;
-  for (const Label& x : l) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, x.name);
-    out += ':';
-    AppendJsonString(out, x.value);
-  }
-  out += '}';
-}
-
 void AppendPoint(std::string& out, int64_t t, double v) {
   out += '[';
   out += FormatApiTime(t);
@@ -157,7 +144,7 @@ std::string ResultJson(const promql::QueryResult& r) {
         if (!first) out += ',';
         first = false;
         out += "{\"metric\":";
-        AppendLabels(out, el.labels);
+        AppendJsonLabels(out, el.labels);
         out += ",\"value\":";
         AppendPoint(out, el.t, el.v);
         out += '}';
@@ -172,7 +159,7 @@ std::string ResultJson(const promql::QueryResult& r) {
         if (!first) out += ',';
         first = false;
         out += "{\"metric\":";
-        AppendLabels(out, s.labels);
+        AppendJsonLabels(out, s.labels);
         out += ",\"values\":[";
         for (size_t i = 0; i < s.points.size(); ++i) {
           if (i > 0) out += ',';
@@ -355,7 +342,7 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
     for (const Labels& l : seen) {
       if (!first) out += ',';
       first = false;
-      AppendLabels(out, l);
+      AppendJsonLabels(out, l);
     }
     out += ']';
     res = Success(out);
