@@ -118,7 +118,8 @@ class Prometheus {
     proc_ = std::make_unique<testing::Subprocess>(
         std::vector<std::string>{"prometheus", "--config.file=" + dir.Join("prometheus.yml"),
                                  "--storage.tsdb.path=" + dir.Join("prom-data"),
-                                 "--web.listen-address=" + addr_},
+                                 "--web.listen-address=" + addr_,
+                                 "--web.enable-remote-write-receiver"},
         dir.path());
     EXPECT_TRUE(testing::WaitForHttpOk(url() + "/-/ready")) << proc_->Stderr();
     // The flag must have been scraped once before rules see it.
@@ -235,7 +236,8 @@ TEST(AlertdTest, PagerDutyAndWebhookPayloads) {
       {"alertd", "--rules", dir.Join("rules.yml"), "--query-url", prom.url(), "--pagerduty-url",
        inbox.Url("/pagerduty"), "--pagerduty-key", "routing-key-1", "--webhook-url",
        inbox.Url("/webhook"), "--external-label", "cluster=east", "--external-url",
-       "http://vigil.example:9094", "--data-dir", dir.Join("alertd")},
+       "http://vigil.example:9094", "--remote-write", prom.url() + "/api/v1/write", "--data-dir",
+       dir.Join("alertd")},
       dir.path());
   ASSERT_FALSE(alertd.address().empty()) << alertd.proc().Stderr();
   json trigger = inbox.WaitFor(
@@ -269,6 +271,15 @@ TEST(AlertdTest, PagerDutyAndWebhookPayloads) {
   EXPECT_EQ(ha["labels"]["cluster"], "east");
   EXPECT_EQ(ha["endsAt"], "0001-01-01T00:00:00Z");
   EXPECT_EQ(ha["annotations"]["summary"], "flag on at db-1 (1)");
+  // ALERTS and ALERTS_FOR_STATE reached Prometheus by remote_write.
+  json stored;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    stored = Get(prom.url() + "/api/v1/query?query=ALERTS%7Balertname%3D%22FlagOn%22%7D");
+    return stored.is_object() && stored["data"]["result"].size() == 1u;
+  })) << stored.dump();
+  EXPECT_EQ(stored["data"]["result"][0]["metric"]["alertstate"], "firing");
+  EXPECT_GT(testing::MetricValue(alertd.Url("/metrics"), "vigil_alertd_remote_write_samples_total"),
+            0);
   inbox.flag = 0;
   json resolve = inbox.WaitFor(
       "pagerduty", [](const json& j) { return j.value("event_action", "") == "resolve"; });
@@ -495,9 +506,14 @@ TEST(AlertdTest, BadInputAndReloads) {
             3);
   const std::string active_at = Alerts(alertd)["FlagOn"]["activeAt"];
 
+  // A bad parameter: 400 with Prometheus' error shape.
+  http::HttpClient c;
+  auto bad = c.Get(alertd.Url("/api/v1/rules?type=alerts"));
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("\"errorType\":\"bad_data\""), std::string::npos) << bad->body;
   // A broken file on reload: 500, and the rules that ran keep running.
   dir.Write("rules.yml", "groups: [\n");
-  http::HttpClient c;
   auto res = c.Post(alertd.Url("/-/reload"), "text/plain", "");
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->status, 500);
