@@ -888,7 +888,7 @@ constexpr size_t kMaxOutput = 1 << 20;  // a template expanding past this is an 
 
 class Exec {
  public:
-  Exec(const TemplateData& data, const TemplateQueryFunc& query) : data_(data), query_(query) {
+  Exec(const TemplateData& data, const TemplateQueryFunc& query) : query_(query) {
     vars_[""] = Value{Root{&data}};
     vars_["labels"] = Value::Map(data.labels);
     vars_["externalLabels"] = Value::Map(data.external_labels);
@@ -1186,7 +1186,6 @@ class Exec {
     return InvalidArgument("function \"" + fn + "\" not defined");
   }
 
-  const TemplateData& data_;
   const TemplateQueryFunc& query_;
   std::map<std::string, Value> vars_;
 };
