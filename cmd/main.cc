@@ -9,10 +9,10 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "up.h"
 #include "vigil/agent/agent.h"
 #include "vigil/agent/top.h"
 #include "vigil/alertd/alertd.h"
-#include "vigil/alertd/embedded.h"
 #include "vigil/alertd/rules_cli.h"
 #include "vigil/common/config.h"
 #include "vigil/common/daemon.h"
@@ -63,9 +63,10 @@ vigil::Result<Config> BuildConfig(const FlagValues& fv, std::string_view compone
   if (!fv.config_file.empty()) {
     VIGIL_RETURN_IF_ERROR(vigil::LoadConfigFile(fv.config_file, config));
   }
-  // `vigil up` (component "") takes alertd's rule and receiver flags too.
-  const std::string_view second = component.empty() ? std::string_view("alertd") : component;
-  for (std::string_view group : {std::string_view(), second}) {
+  // `vigil up` (component "") takes some of alertd's and the agent's flags too.
+  std::vector<std::string_view> groups = {std::string_view(), component};
+  if (component.empty()) groups = {std::string_view(), "alertd", "agent"};
+  for (std::string_view group : groups) {
     for (const auto& spec : vigil::Flags(group)) {
       auto it = fv.values.find(spec.key);
       if (it == fv.values.end() || it->second.empty()) continue;
@@ -91,25 +92,6 @@ int RunComponent(const FlagValues& fv, std::string_view component, Status (*run)
   return ExitFor(run(*config));
 }
 
-Status RunUp(const Config& config) {
-  // The embedded default: the components in one process on one port. Today: the store with
-  // remote_write ingest; the others join as they are built.
-  auto store = vigil::tsdb::RocksDbStore::Open(vigil::tsdb::StoreOptionsFrom(config));
-  if (!store.ok()) return store.status();
-  vigil::http::Router router;
-  vigil::tsdb::AddRoutes(router, **store, config);
-  // With rule files (alertd.rules, --rules), alertd evaluates them in-process on the store.
-  std::unique_ptr<vigil::alertd::Embedded> alertd;
-  if (!config.alertd.rules.empty()) {
-    auto a = vigil::alertd::Embedded::Start(config, **store, **store, nullptr, router);
-    if (!a.ok()) return a.status();
-    alertd = std::move(*a);
-  }
-  auto server = vigil::ServerOptionsFrom(config, "127.0.0.1:9090");
-  server.max_body_bytes = config.tsdb.max_body_bytes;
-  return vigil::ServeUntilSignal(config, "up", server, std::move(router));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,15 +108,23 @@ int main(int argc, char** argv) {
   auto* up = app.add_subcommand("up", "all components in one process (default 127.0.0.1:9090)");
   AddDaemonFlags(up, "", fv);
   {
-    // In-process alertd: its rules and receivers; its sources and output are the store.
-    std::vector<vigil::FlagSpec> alertd_flags;
+    // In-process alertd (its rules and receivers; its sources and output are the stores) and
+    // agent (what it reads and how often; it ships to this process).
+    std::vector<vigil::FlagSpec> flags;
     for (const auto& spec : vigil::Flags("alertd")) {
       if (spec.key != "alertd.query_url" && spec.key != "alertd.logs_url" &&
           spec.key != "alertd.remote_write") {
-        alertd_flags.push_back(spec);
+        flags.push_back(spec);
       }
     }
-    AddFlags(up, alertd_flags, fv);
+    for (const auto& spec : vigil::Flags("agent")) {
+      if (spec.key == "agent.log_root" || spec.key == "agent.interval" ||
+          spec.key == "agent.proc_root" || spec.key == "agent.sys_root" ||
+          spec.key == "agent.cgroup_root" || spec.key == "agent.scrape_config") {
+        flags.push_back(spec);
+      }
+    }
+    AddFlags(up, flags, fv);
   }
   auto* tsdb = app.add_subcommand("tsdb", "time-series store and PromQL API (127.0.0.1:9090)");
   AddDaemonFlags(tsdb, "tsdb", fv);
@@ -202,7 +192,7 @@ int main(int argc, char** argv) {
     std::cout << "vigil version " << vigil::kVersion << "\n";
     return 0;
   }
-  if (up->parsed()) return RunComponent(fv, "", RunUp);
+  if (up->parsed()) return RunComponent(fv, "", vigil::up::Run);
   if (tsdb->parsed()) return RunComponent(fv, "tsdb", vigil::tsdb::Run);
   if (logship->parsed()) return RunComponent(fv, "logship", vigil::logship::Run);
   if (alertd->parsed()) return RunComponent(fv, "alertd", vigil::alertd::Run);

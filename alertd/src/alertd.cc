@@ -131,6 +131,15 @@ Result<std::unique_ptr<Embedded>> Embedded::Start(const Config& config, tsdb::Qu
   return std::unique_ptr<Embedded>(new Embedded(std::move(impl)));
 }
 
+Result<std::string> WriteDefaultRulePack(const std::string& dir) {
+  auto fs = RealFileSystem();
+  VIGIL_RETURN_IF_ERROR(fs->CreateDirs(dir));
+  for (const auto& [name, text] : DefaultRulePack()) {
+    VIGIL_RETURN_IF_ERROR(fs->WriteFileAtomic(dir + "/" + std::string(name), text));
+  }
+  return dir + "/*.rules.yml";
+}
+
 Status Run(const Config& config) {
   const AlertdConfig& ac = config.alertd;
   if (ac.rules.empty()) return InvalidArgument("alertd: no rule files: give --rules GLOB");

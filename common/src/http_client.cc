@@ -1,4 +1,5 @@
 #include "vigil/common/http_client.h"
+#include "vigil/common/http_server.h"
 
 #include <map>
 #include <mutex>
@@ -227,6 +228,24 @@ HttpClient::HttpClient(ClientOptions options) : impl_(std::make_unique<Impl>(std
 HttpClient::~HttpClient() = default;
 
 Result<ClientResponse> HttpClient::Do(const ClientRequest& request) {
+  if (request.url.starts_with("local://")) {
+    // An in-process router (RegisterLocalRouter): no socket.
+    const std::string_view rest = std::string_view(request.url).substr(8);
+    const size_t slash = rest.find('/');
+    Request req;
+    req.method = request.method;
+    req.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+    req.headers = request.headers;
+    req.body = request.body;
+    req.remote_address = "local";
+    VIGIL_ASSIGN_OR_RETURN(Response res, DispatchLocal(std::string(rest.substr(0, slash)), req));
+    ClientResponse out;
+    out.status = res.status;
+    out.headers = std::move(res.headers);
+    out.headers.emplace_back("Content-Type", res.content_type);
+    out.body = std::move(res.body);
+    return out;
+  }
   try {
     return impl_->Do(request);
   } catch (const std::exception& e) {

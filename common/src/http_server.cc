@@ -1,6 +1,7 @@
 #include "vigil/common/http_server.h"
 
 #include <csignal>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -107,6 +108,70 @@ bool MatchPattern(std::string_view pattern, std::string_view path, Params& param
   return pattern.empty() && path.empty();
 }
 }  // namespace
+
+Status ParseRequestTarget(Request& req) {
+  std::string_view target = req.target;
+  size_t q = target.find('?');
+  auto path = PercentDecode(target.substr(0, q), false);
+  Result<Params> query = Params{};
+  if (q != std::string_view::npos) query = ParseQuery(target.substr(q + 1));
+  if (!path.ok() || !query.ok()) {
+    const Status& st = !path.ok() ? path.status() : query.status();
+    return InvalidArgument("malformed request target: " + st.message());
+  }
+  req.path = std::move(*path);
+  req.query = std::move(*query);
+  if (req.method == "POST" &&
+      req.Header("Content-Type").starts_with("application/x-www-form-urlencoded")) {
+    auto form = ParseQuery(req.body);
+    if (!form.ok()) return InvalidArgument("malformed form body: " + form.status().message());
+    req.form = std::move(*form);
+  }
+  return Status::Ok();
+}
+
+namespace {
+std::mutex g_local_mu;
+std::map<std::string, const Router*>& LocalRouters() {
+  static std::map<std::string, const Router*> routers;
+  return routers;
+}
+}  // namespace
+
+void RegisterLocalRouter(const std::string& name, const Router* router) {
+  std::lock_guard lock(g_local_mu);
+  if (router == nullptr) {
+    LocalRouters().erase(name);
+  } else {
+    LocalRouters()[name] = router;
+  }
+}
+
+Result<Response> DispatchLocal(const std::string& name, Request& req) {
+  const Router* router;
+  {
+    std::lock_guard lock(g_local_mu);
+    auto it = LocalRouters().find(name);
+    if (it == LocalRouters().end()) return Unavailable("no local router \"" + name + "\"");
+    router = it->second;
+  }
+  Response res;
+  if (Status st = ParseRequestTarget(req); !st.ok()) return Response::Text(400, st.message());
+  int status = 404;
+  std::string allow;
+  const Router::Route* route = router->Match(req, status, allow);
+  if (route == nullptr) {
+    return Response::Text(status,
+                          status == 404 ? "404 page not found\n" : "405 method not allowed\n");
+  }
+  try {
+    route->handler(req, res);
+  } catch (const std::exception& e) {
+    spdlog::error("http: local handler for {} {} threw: {}", req.method, req.path, e.what());
+    res = Response::Text(500, "internal error\n");
+  }
+  return res;
+}
 
 const Router::Route* Router::Match(Request& req, int& status, std::string& allow) const {
   status = 404;
@@ -529,29 +594,10 @@ class Session final : public SessionBase {
     for (const auto& f : in) req.headers.emplace_back(SV(f.name_string()), SV(f.value()));
     req.body = std::move(in.body());
     Response res;
-    std::string_view target = req.target;
-    size_t q = target.find('?');
-    auto path = PercentDecode(target.substr(0, q), false);
-    Result<Params> query = Params{};
-    if (q != std::string_view::npos) query = ParseQuery(target.substr(q + 1));
-    if (!path.ok() || !query.ok()) {
-      const Status& st = !path.ok() ? path.status() : query.status();
-      res = Response::Text(400, "malformed request target: " + st.message() + "\n");
+    if (Status st = ParseRequestTarget(req); !st.ok()) {
+      res = Response::Text(400, st.message() + "\n");
     } else {
-      req.path = std::move(*path);
-      req.query = std::move(*query);
-      bool ok = true;
-      if (req.method == "POST" &&
-          req.Header("Content-Type").starts_with("application/x-www-form-urlencoded")) {
-        auto form = ParseQuery(req.body);
-        if (form.ok()) {
-          req.form = std::move(*form);
-        } else {
-          res = Response::Text(400, "malformed form body: " + form.status().message() + "\n");
-          ok = false;
-        }
-      }
-      if (ok) server_.Dispatch(req, res);
+      server_.Dispatch(req, res);
     }
     const bool gzip = AcceptsGzip(req.Header("Accept-Encoding"));
     head_ = req.method == "HEAD";

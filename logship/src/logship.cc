@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "kafka_consumer.h"
@@ -12,97 +13,126 @@
 #include "query_api.h"
 #include "spool.h"
 #include "vigil/common/daemon.h"
+#include "vigil/common/file_system.h"
 #include "vigil/logship/log_store.h"
 
 namespace vigil::logship {
 
-Status Run(const Config& config) {
-  const LogshipConfig& lc = config.logship;
-  // Without the store (--store=false) logship is a forwarder: push → spool → Kafka, for nodes
-  // or edges that feed consumers which store.
-  if (!lc.store && (lc.kafka_brokers.empty() || !lc.kafka_consume.empty())) {
-    return InvalidArgument(
-        "logship: --store=false needs --kafka-brokers to forward to (and no --kafka-consume)");
-  }
+// logship's parts, built from the config and stopped in order: the daemon and `vigil up` share it.
+struct Embedded::Impl {
   std::shared_ptr<LogStore> store;
-  std::vector<std::shared_ptr<LogSink>> sinks;
-  if (lc.store) {
-    LogStoreOptions so;
-    so.dir = config.data_dir + "/logstore";
-    so.retention_ns = lc.retention.count() * 1'000'000;
-    VIGIL_ASSIGN_OR_RETURN(store, LogStore::Open(so));
-    sinks.push_back(store);
-  }
   std::unique_ptr<KafkaConsumer> consumer;
-  if (!lc.kafka_consume.empty()) {
-    // Consumer mode: the topic fills the store; pushes go to the store only (never back to
-    // Kafka, which would loop).
-    if (lc.kafka_brokers.empty()) {
-      return InvalidArgument("logship: --kafka-consume needs --kafka-brokers");
-    }
-    KafkaConsumerOptions co;
-    co.brokers = lc.kafka_brokers;
-    co.topic = lc.kafka_consume;
-    co.group = lc.kafka_group;
-    co.options = lc.kafka_options;
-    VIGIL_ASSIGN_OR_RETURN(consumer, KafkaConsumer::Make(co, store));
-  } else if (!lc.kafka_brokers.empty()) {
-    KafkaSinkOptions ko;
-    ko.brokers = lc.kafka_brokers;
-    ko.topic = lc.kafka_topic;
-    ko.compression = lc.kafka_compression;
-    ko.delivery_timeout = lc.kafka_delivery_timeout;
-    ko.options = lc.kafka_options;
-    VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<KafkaSink> kafka, KafkaSink::Make(ko));
-    sinks.push_back(std::move(kafka));
-  }
-  SpoolOptions po;
-  po.dir = config.data_dir + "/spool";
-  VIGIL_ASSIGN_OR_RETURN(auto spool, Spool::Open(RealFileSystem(), sinks, po));
-  spool->Start();
-  if (consumer) consumer->Start();
-  // Heads older than their age become blocks; retention runs every ten minutes.
+  std::unique_ptr<Spool> spool;
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
-  std::thread maintenance([&] {
-    if (!store) return;
-    auto last_retention = std::chrono::steady_clock::time_point{};
-    std::unique_lock lock(mu);
-    while (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return stopping; })) {
-      const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
-      if (Status st = store->CutOldHeads(now); !st.ok()) {
-        spdlog::error("logship: cutting blocks: {}", st.ToString());
+  std::thread maintenance;
+
+  Status Start(const Config& config) {
+    const LogshipConfig& lc = config.logship;
+    // Without the store (--store=false) logship is a forwarder: push → spool → Kafka, for nodes
+    // or edges that feed consumers which store.
+    if (!lc.store && (lc.kafka_brokers.empty() || !lc.kafka_consume.empty())) {
+      return InvalidArgument(
+          "logship: --store=false needs --kafka-brokers to forward to (and no --kafka-consume)");
+    }
+    std::vector<std::shared_ptr<LogSink>> sinks;
+    if (lc.store) {
+      LogStoreOptions so;
+      so.dir = config.data_dir + "/logstore";
+      so.retention_ns = lc.retention.count() * 1'000'000;
+      VIGIL_ASSIGN_OR_RETURN(store, LogStore::Open(so));
+      sinks.push_back(store);
+    }
+    if (!lc.kafka_consume.empty()) {
+      // Consumer mode: the topic fills the store; pushes go to the store only (never back to
+      // Kafka, which would loop).
+      if (lc.kafka_brokers.empty()) {
+        return InvalidArgument("logship: --kafka-consume needs --kafka-brokers");
       }
-      if (std::chrono::steady_clock::now() - last_retention > std::chrono::minutes(10)) {
-        last_retention = std::chrono::steady_clock::now();
-        if (auto r = store->EnforceRetention(now); !r.ok()) {
-          spdlog::error("logship: retention: {}", r.status().ToString());
+      KafkaConsumerOptions co;
+      co.brokers = lc.kafka_brokers;
+      co.topic = lc.kafka_consume;
+      co.group = lc.kafka_group;
+      co.options = lc.kafka_options;
+      VIGIL_ASSIGN_OR_RETURN(consumer, KafkaConsumer::Make(co, store));
+    } else if (!lc.kafka_brokers.empty()) {
+      KafkaSinkOptions ko;
+      ko.brokers = lc.kafka_brokers;
+      ko.topic = lc.kafka_topic;
+      ko.compression = lc.kafka_compression;
+      ko.delivery_timeout = lc.kafka_delivery_timeout;
+      ko.options = lc.kafka_options;
+      VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<KafkaSink> kafka, KafkaSink::Make(ko));
+      sinks.push_back(std::move(kafka));
+    }
+    SpoolOptions po;
+    po.dir = config.data_dir + "/spool";
+    VIGIL_ASSIGN_OR_RETURN(spool, Spool::Open(RealFileSystem(), sinks, po));
+    spool->Start();
+    if (consumer) consumer->Start();
+    // Heads older than their age become blocks; retention runs every ten minutes.
+    maintenance = std::thread([this] {
+      if (!store) return;
+      auto last_retention = std::chrono::steady_clock::time_point{};
+      std::unique_lock lock(mu);
+      while (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return stopping; })) {
+        const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        if (Status st = store->CutOldHeads(now); !st.ok()) {
+          spdlog::error("logship: cutting blocks: {}", st.ToString());
+        }
+        if (std::chrono::steady_clock::now() - last_retention > std::chrono::minutes(10)) {
+          last_retention = std::chrono::steady_clock::now();
+          if (auto r = store->EnforceRetention(now); !r.ok()) {
+            spdlog::error("logship: retention: {}", r.status().ToString());
+          }
         }
       }
+    });
+    return Status::Ok();
+  }
+
+  void AddRoutes(http::Router& router) {
+    AddPushRoute(router, *spool, loki::PushLimits{});
+    if (store) AddQueryRoutes(router, *store);
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
     }
-  });
+    cv.notify_all();
+    if (maintenance.joinable()) maintenance.join();
+    if (consumer) consumer->Stop();  // stores and commits what it holds
+    if (spool) spool->Stop();
+    if (store) {
+      if (Status f = store->Flush(); !f.ok()) {
+        spdlog::error("logship: flush at exit: {}", f.ToString());
+      }
+    }
+  }
+};
+
+Embedded::Embedded(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Embedded::~Embedded() = default;
+
+Result<std::unique_ptr<Embedded>> Embedded::Start(const Config& config, http::Router& router) {
+  auto impl = std::make_unique<Impl>();
+  VIGIL_RETURN_IF_ERROR(impl->Start(config));
+  impl->AddRoutes(router);
+  return std::unique_ptr<Embedded>(new Embedded(std::move(impl)));
+}
+
+const LogStore* Embedded::store() const { return impl_->store.get(); }
+
+Status Run(const Config& config) {
   http::Router router;
-  AddPushRoute(router, *spool, loki::PushLimits{});
-  if (store) AddQueryRoutes(router, *store);
-  auto server = ServerOptionsFrom(config, "127.0.0.1:3100");
-  Status st = ServeUntilSignal(config, "logship", server, std::move(router));
-  {
-    std::lock_guard lock(mu);
-    stopping = true;
-  }
-  cv.notify_all();
-  maintenance.join();
-  if (consumer) consumer->Stop();  // stores and commits what it holds
-  spool->Stop();
-  if (store) {
-    if (Status f = store->Flush(); !f.ok()) {
-      spdlog::error("logship: flush at exit: {}", f.ToString());
-    }
-  }
-  return st;
+  VIGIL_ASSIGN_OR_RETURN(auto logship, Embedded::Start(config, router));
+  return ServeUntilSignal(config, "logship", ServerOptionsFrom(config, "127.0.0.1:3100"),
+                          std::move(router));
 }
 
 }  // namespace vigil::logship

@@ -371,3 +371,29 @@ TEST(HttpUtilTest, UrlsQueriesAndGzip) {
 
 }  // namespace
 }  // namespace vigil::http
+
+namespace vigil::http {
+namespace {
+
+TEST(LocalRouterTest, ClientDispatchesLocalUrlsInProcess) {
+  Router router;
+  router.Post("/api/{thing}", [](const Request& req, Response& res) {
+    res = Response::Text(201, std::string(req.PathParam("thing")) + " " +
+                                  req.Param("a").value_or("-") + " " +
+                                  req.Param("b").value_or("-") + " " + req.remote_address);
+  });
+  RegisterLocalRouter("t", &router);
+  HttpClient c;
+  auto r = c.Post("local://t/api/x?a=1", "application/x-www-form-urlencoded", "b=2");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "x 1 2 local");
+  EXPECT_EQ(c.Get("local://t/api/x")->status, 405);
+  EXPECT_EQ(c.Get("local://t/nowhere")->status, 404);
+  EXPECT_EQ(c.Get("local://t/a%zz")->status, 400);
+  RegisterLocalRouter("t", nullptr);
+  EXPECT_EQ(c.Get("local://t/api/x").status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace vigil::http

@@ -9,6 +9,7 @@
 #include "testing.h"
 #include "vigil/common/http_client.h"
 #include "vigil/common/remote_write.h"
+#include "vigil/common/timestamp.h"
 
 namespace vigil {
 namespace {
@@ -115,8 +116,10 @@ TEST(VigilUpTest, StoresRemoteWriteInItsDataDir) {
   auto res = c.Post(up.base() + "/api/v1/write", "application/x-protobuf", remote::Encode(req));
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->status, 204) << res->body;
-  auto status = c.Get(up.base() + "/api/v1/status/tsdb");
-  EXPECT_NE(status->body.find("\"numSeries\":1"), std::string::npos) << status->body;
+  // The series is in the store (beside the agent's own, which vigil up collects too).
+  auto q = c.Get(up.base() + "/api/v1/series?match[]=up_test&start=1699999999&end=1700000001");
+  ASSERT_TRUE(q.ok());
+  EXPECT_NE(q->body.find("\"__name__\":\"up_test\""), std::string::npos) << q->body;
   EXPECT_EQ(up.proc().Stop(SIGTERM), 0);
   EXPECT_TRUE(!testing::ReadFileOrEmpty(up.dir().Join("data/tsdb/CURRENT")).empty());
 }
@@ -130,6 +133,45 @@ TEST(VigilUpTest, StopsCleanlyOnCtrlC) {
   EXPECT_NE(up.proc().Stderr().find("\"msg\":\"vigil up: Interrupt; shutting down\""),
             std::string::npos)
       << up.proc().Stderr();
+}
+
+// Every component in one process: the agent's node series reach the store and its tailed log
+// lines reach the log store (both through local://up, no socket), the default rule pack is
+// loaded, and one port answers the Prometheus API, the Loki API and the rules API.
+TEST(VigilUpTest, AllComponentsInOneProcess) {
+  testing::TempDir logs;
+  const std::string file = logs.Join("pods/shop_cart-1_uid-1/cart/0.log");
+  std::string lines;
+  for (int i = 0; i < 3; ++i) {
+    lines += FormatRfc3339Nanos(testing::NowNs() + i) + " stdout F order " + std::to_string(i) +
+             " placed\n";
+  }
+  testing::WriteFile(file, lines);
+  VigilUp up({"--log-root", logs.Join("pods/*/*/*.log"), "--interval", "1s"});
+  ASSERT_FALSE(up.base().empty()) << up.proc().Stderr();
+  EXPECT_NE(up.proc().Stderr().find("vigil up: ready in"), std::string::npos);
+  http::HttpClient c;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    auto r = c.Get(up.base() + "/api/v1/query?query=node_load1");
+    return r.ok() && r->body.find("\"node_load1\"") != std::string::npos;
+  })) << up.proc().Stderr();
+  std::vector<std::string> got;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    got = testing::LokiLastHour(c, up.base(), "{namespace=\"shop\", pod=\"cart-1\"}");
+    return got.size() == 3u;
+  })) << up.proc().Stderr();
+  EXPECT_EQ(got[0], "order 0 placed");
+  auto rules = c.Get(up.base() + "/api/v1/rules");
+  ASSERT_TRUE(rules.ok());
+  for (const char* group : {"vigil-node", "vigil-containers", "vigil-logs", "vigil-self"}) {
+    EXPECT_NE(rules->body.find(std::string("\"name\":\"") + group + "\""), std::string::npos)
+        << rules->body;
+  }
+  EXPECT_EQ(c.Get(up.base() + "/api/v1/alerts")->status, 200);
+  EXPECT_EQ(c.Get(up.base() + "/loki/api/v1/labels")->status, 200);
+  int st = up.proc().Stop(SIGINT);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0) << up.proc().Stderr();
 }
 
 TEST(VigilUpTest, MetricsPassPromtoolCheckMetrics) {

@@ -7,6 +7,10 @@
 // to `router`, reload on SIGHUP. The same code as the daemon, with in-process sources.
 
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "vigil/common/config.h"
 #include "vigil/common/http_server.h"
@@ -18,6 +22,12 @@ class LogStore;
 }
 
 namespace vigil::alertd {
+
+// The default rule pack (alertd/rules/*.rules.yml, compiled in): file names and contents.
+const std::vector<std::pair<std::string_view, std::string_view>>& DefaultRulePack();
+// Writes the pack into `dir` (replacing the pack's files there, so an upgrade brings its rules);
+// returns the glob of its files.
+Result<std::string> WriteDefaultRulePack(const std::string& dir);
 
 class Embedded {
  public:

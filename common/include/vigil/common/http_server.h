@@ -93,6 +93,17 @@ class Router {
   std::vector<Route> routes_;
 };
 
+// Fills req.path, req.query and (for a form POST) req.form from req.target and the body, as
+// the server does before dispatching. InvalidArgument for a malformed target or form.
+Status ParseRequestTarget(Request& req);
+
+// Routers reachable in-process: HttpClient sends a request for local://<name>/<target> straight
+// to the router's handler (the same parsing and handlers as over a socket, no network), so
+// `vigil up` wires its components through the HTTP interfaces the daemons use. nullptr
+// unregisters; the router must outlive its registration.
+void RegisterLocalRouter(const std::string& name, const Router* router);
+Result<Response> DispatchLocal(const std::string& name, Request& req);
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:9090";  // port 0 picks a free port
   int threads = 2;
