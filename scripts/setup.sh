@@ -23,7 +23,21 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# The manifests' validator (tests/deploy) from the npm registry, with the machine's Node.js and
+# npm, at the versions of its package-lock.json.
+npm_deps() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy"
+  command -v npm >/dev/null || { echo "setup: npm (with Node.js) is needed for tests/deploy" >&2; exit 1; }
+  if [[ ! -d $dir/node_modules ]] || [[ $dir/package-lock.json -nt $dir/node_modules ]]; then
+    echo "setup: npm ci in tests/deploy"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$dir/node_modules"
+  fi
+}
+
 if ((${#missing[@]} == 0)); then
+  npm_deps
   exit 0
 fi
 
@@ -42,3 +56,4 @@ fi
 trap '[[ $policy_added == 1 ]] && $sudo rm -f /usr/sbin/policy-rc.d' EXIT
 $sudo apt-get update -qq
 $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+npm_deps

@@ -38,9 +38,10 @@ const std::set<std::pair<std::string, std::string>> kMayBeEmpty = {
 };
 
 std::string Substitute(std::string expr) {
-  const std::pair<std::string, std::string> vars[] = {
-      {"$__rate_interval", "1m"}, {"$__interval", "15s"}, {"$instance", ".+"},
-      {"$namespace", ".*"}};
+  const std::pair<std::string, std::string> vars[] = {{"$__rate_interval", "1m"},
+                                                      {"$__interval", "15s"},
+                                                      {"$instance", ".+"},
+                                                      {"$namespace", ".*"}};
   for (const auto& [k, v] : vars) {
     for (size_t p = expr.find(k); p != std::string::npos; p = expr.find(k, p + v.size())) {
       expr.replace(p, k.size(), v);
@@ -65,8 +66,7 @@ TEST(DashboardsTest, EveryPanelQueryAnswersFromVigilUp) {
   testing::WriteFile(dir.Join("pods/shop_cart-1_uid-1/cart/0.log"), lines);
   testing::VigilProcess up(VIGIL_BINARY,
                            {"up", "--data-dir", dir.Join("data"), "--interval", "1s",
-                            "--eval-interval", "1s", "--log-root",
-                            dir.Join("pods/*/*/*.log")},
+                            "--eval-interval", "1s", "--log-root", dir.Join("pods/*/*/*.log")},
                            dir.path());
   ASSERT_FALSE(up.address().empty()) << up.proc().Stderr();
   http::HttpClient c;
