@@ -15,10 +15,12 @@ namespace {
 
 constexpr size_t kMaxConfigBytes = 16 << 20;
 
-// One settable field: its kind (for the error message) and how to set it from a YAML node.
+// One settable field: its kind (for the error message), how to set it from a YAML node, and how
+// to show its value (the reference shows the defaults).
 struct Field {
   std::string expected;
   std::function<Status(const YAML::Node&, Config&)> set;
+  std::function<std::string(const Config&)> show;
 };
 
 std::string NodeText(const YAML::Node& n) {
@@ -36,17 +38,23 @@ template <typename T>
 using Member = std::function<T&(Config&)>;
 
 Field StringField(Member<std::string> m) {
-  return {"a string", [m](const YAML::Node& n, Config& c) {
+  return {"a string",
+          [m](const YAML::Node& n, Config& c) {
             if (!n.IsScalar()) return Expected("a string", n);
             m(c) = n.Scalar();
             return Status::Ok();
+          },
+          [m](const Config& c) {
+            return m(const_cast<Config&>(c)).empty() ? std::string("(empty)")
+                                                     : "`" + m(const_cast<Config&>(c)) + "`";
           }};
 }
 
 Field ChoiceField(Member<std::string> m, std::vector<std::string> choices) {
   std::string what = "one of";
   for (const auto& ch : choices) what += " " + ch;
-  return {what, [m, choices, what](const YAML::Node& n, Config& c) {
+  return {what,
+          [m, choices, what](const YAML::Node& n, Config& c) {
             if (n.IsScalar()) {
               for (const auto& ch : choices) {
                 if (n.Scalar() == ch) {
@@ -56,11 +64,13 @@ Field ChoiceField(Member<std::string> m, std::vector<std::string> choices) {
               }
             }
             return Expected(what, n);
-          }};
+          },
+          [m](const Config& c) { return "`" + m(const_cast<Config&>(c)) + "`"; }};
 }
 
 Field ListField(Member<std::vector<std::string>> m) {
-  return {"a list of strings", [m](const YAML::Node& n, Config& c) {
+  return {"a list of strings",
+          [m](const YAML::Node& n, Config& c) {
             std::vector<std::string> out;
             if (n.IsScalar()) {
               out.push_back(n.Scalar());
@@ -74,34 +84,45 @@ Field ListField(Member<std::vector<std::string>> m) {
             }
             m(c) = std::move(out);
             return Status::Ok();
+          },
+          [m](const Config& c) {
+            std::string out;
+            for (const auto& x : m(const_cast<Config&>(c)))
+              out += (out.empty() ? "`" : ", `") + x + "`";
+            return out.empty() ? std::string("(none)") : out;
           }};
 }
 
 Field DurationField(Member<milliseconds> m) {
   const std::string what = "a duration such as 30s, 5m or 15d";
-  return {what, [m, what](const YAML::Node& n, Config& c) {
+  return {what,
+          [m, what](const YAML::Node& n, Config& c) {
             if (!n.IsScalar()) return Expected(what, n);
             auto d = ParseDuration(n.Scalar());
             if (!d.ok()) return Expected(what, n);
             m(c) = *d;
             return Status::Ok();
-          }};
+          },
+          [m](const Config& c) { return "`" + FormatDuration(m(const_cast<Config&>(c))) + "`"; }};
 }
 
 Field BytesField(Member<uint64_t> m) {
   const std::string what = "a size in bytes such as 1048576 or 64MiB";
-  return {what, [m, what](const YAML::Node& n, Config& c) {
+  return {what,
+          [m, what](const YAML::Node& n, Config& c) {
             if (!n.IsScalar()) return Expected(what, n);
             auto b = ParseBytes(n.Scalar());
             if (!b.ok()) return Expected(what, n);
             m(c) = *b;
             return Status::Ok();
-          }};
+          },
+          [m](const Config& c) { return "`" + std::to_string(m(const_cast<Config&>(c))) + "`"; }};
 }
 
 Field CountField(Member<uint64_t> m) {
   const std::string what = "a non-negative integer";
-  return {what, [m, what](const YAML::Node& n, Config& c) {
+  return {what,
+          [m, what](const YAML::Node& n, Config& c) {
             if (!n.IsScalar()) return Expected(what, n);
             const std::string& s = n.Scalar();
             uint64_t v = 0;
@@ -110,17 +131,22 @@ Field CountField(Member<uint64_t> m) {
               return Expected(what, n);
             m(c) = v;
             return Status::Ok();
-          }};
+          },
+          [m](const Config& c) { return "`" + std::to_string(m(const_cast<Config&>(c))) + "`"; }};
 }
 
 Field BoolField(Member<bool> m) {
   const std::string what = "true or false";
-  return {what, [m, what](const YAML::Node& n, Config& c) {
+  return {what,
+          [m, what](const YAML::Node& n, Config& c) {
             if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
               m(c) = n.Scalar() == "true";
               return Status::Ok();
             }
             return Expected(what, n);
+          },
+          [m](const Config& c) {
+            return m(const_cast<Config&>(c)) ? std::string("`true`") : std::string("`false`");
           }};
 }
 
@@ -392,6 +418,42 @@ Result<uint64_t> ParseBytes(std::string_view s) {
   if (n > UINT64_MAX / it->second)
     return InvalidArgument("size \"" + std::string(s) + "\" too large");
   return n * it->second;
+}
+
+}  // namespace vigil
+
+namespace vigil {
+
+std::string ConfigReference() {
+  struct FlagOf {
+    std::string flag, component, help;
+  };
+  std::map<std::string, FlagOf> flags;
+  for (const char* component : {"", "agent", "tsdb", "logship", "alertd"}) {
+    for (const auto& f : Flags(component)) {
+      flags[f.key] = {f.flag + (f.repeated ? " (repeatable)" : ""),
+                      *component ? component : "every daemon and `vigil up`", f.help};
+    }
+  }
+  const Config defaults;
+  std::string out;
+  std::string section = "-";
+  for (const auto& [key, field] : Fields()) {
+    const size_t dot = key.find('.');
+    const std::string s = dot == std::string::npos ? "" : key.substr(0, dot);
+    if (s != section) {
+      section = s;
+      out += "\n### " + (s.empty() ? std::string("top level") : "`" + s + ":`") + "\n\n";
+      out += "| YAML key | flag | taken by | value | default | what |\n";
+      out += "| --- | --- | --- | --- | --- | --- |\n";
+    }
+    auto f = flags.find(key);
+    out += "| `" + key + "` | " + (f != flags.end() ? "`" + f->second.flag + "`" : "—") + " | " +
+           (f != flags.end() ? f->second.component : "the YAML file only") + " | " +
+           field.expected + " | " + field.show(defaults) + " | " +
+           (f != flags.end() ? f->second.help : "") + " |\n";
+  }
+  return out;
 }
 
 }  // namespace vigil

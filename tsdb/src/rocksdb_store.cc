@@ -402,7 +402,17 @@ Status RocksDbStore::Impl::Open() {
   scan.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, series_cf_));
   uint64_t max_id = 0;
+  // A large directory takes a while: say how far it got every two seconds.
+  auto last_note = std::chrono::steady_clock::now();
+  auto progress = [&](uint64_t n, const char* what) {
+    if ((n & 4095) != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_note < std::chrono::seconds(2)) return;
+    last_note = now;
+    spdlog::info("tsdb: opening {}: {} {} so far", opts_.dir, n, what);
+  };
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    progress(series_.size(), "series read");
     std::string_view k(it->key().data(), it->key().size());
     std::string_view v(it->value().data(), it->value().size());
     if (k.size() != 8 || v.size() < 20) return Corruption("series entry of bad size");
@@ -442,6 +452,7 @@ Status RocksDbStore::Impl::Open() {
   std::unique_ptr<rocksdb::Iterator> wi(db_->NewIterator(scan, wal_cf_));
   uint64_t records = 0;
   for (wi->SeekToFirst(); wi->Valid(); wi->Next()) {
+    progress(records, "log records replayed");
     if (wi->key().size() != 8) return Corruption("log record key of bad size");
     const uint64_t seq = GetFixed64BE(std::string_view(wi->key().data(), 8));
     std::string_view rec(wi->value().data(), wi->value().size());

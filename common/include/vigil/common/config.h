@@ -134,6 +134,11 @@ Status LoadConfigFile(const std::string& path, Config& config);
 // Sets one key from flag values (one for a scalar key; any number for a list key).
 Status ApplyOverride(std::string_view key, const std::vector<std::string>& values, Config& config);
 
+// The reference of every key: YAML key, flag, which commands take it, the value it expects, its
+// default and its help, as Markdown tables by section (docs/configuration.md holds it; a test
+// keeps the two the same).
+std::string ConfigReference();
+
 // Byte sizes: "1048576", "512KiB", "64MB", "2GiB" (KB, MB, GB, TB are 1024-based, as in
 // Prometheus' flags).
 Result<uint64_t> ParseBytes(std::string_view s);
