@@ -19,6 +19,7 @@
 #include "vigil/logship/logship.h"
 #include "vigil/tsdb/rocksdb_store.h"
 #include "vigil/tsdb/tsdb.h"
+#include "vigil/web/web.h"
 
 namespace vigil::up {
 
@@ -28,6 +29,7 @@ Status Run(const Config& given) {
   VIGIL_ASSIGN_OR_RETURN(auto store, tsdb::RocksDbStore::Open(tsdb::StoreOptionsFrom(config)));
   http::Router router;
   tsdb::AddRoutes(router, *store, config);
+  web::AddRoutes(router);
   VIGIL_ASSIGN_OR_RETURN(auto logship, logship::Embedded::Start(config, router));
   // The rules: --rules, or the default pack written under the data directory.
   if (config.alertd.rules.empty()) {

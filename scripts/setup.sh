@@ -12,6 +12,8 @@ packages=(
   librocksdb-dev libzstd-dev librdkafka-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test peers and tools
   prometheus prometheus-alertmanager prometheus-node-exporter kcat curl ca-certificates python3 tmux
+  # the web UI's browser tests
+  chromium
   # benchmark peers
   rsyslog rsyslog-kafka
 )
@@ -23,16 +25,23 @@ for p in "${packages[@]}"; do
   fi
 done
 
-# The manifests' validator (tests/deploy) from the npm registry, with the machine's Node.js and
-# npm, at the versions of its package-lock.json.
+# npm packages, with the machine's Node.js and npm, at the versions of each package-lock.json:
+# the web UI's (web/, then built into web/dist, which the build compiles in) and the manifests'
+# validator's (tests/deploy).
 npm_deps() {
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy"
-  command -v npm >/dev/null || { echo "setup: npm (with Node.js) is needed for tests/deploy" >&2; exit 1; }
-  if [[ ! -d $dir/node_modules ]] || [[ $dir/package-lock.json -nt $dir/node_modules ]]; then
-    echo "setup: npm ci in tests/deploy"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-    touch "$dir/node_modules"
+  local root dir
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  command -v npm >/dev/null || { echo "setup: npm (with Node.js) is needed for web/ and tests/deploy" >&2; exit 1; }
+  for dir in "$root/web" "$root/tests/deploy"; do
+    if [[ ! -d $dir/node_modules ]] || [[ $dir/package-lock.json -nt $dir/node_modules ]]; then
+      echo "setup: npm ci in ${dir#"$root"/}"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+      touch "$dir/node_modules"
+    fi
+  done
+  if [[ ! -f $root/web/dist/index.html ]] ||
+     [[ -n $(find "$root/web/src" "$root/web/build.mjs" "$root/dashboards" -newer "$root/web/dist/index.html" 2>/dev/null) ]]; then
+    node "$root/web/build.mjs"
   fi
 }
 
