@@ -381,6 +381,25 @@ Notifier::~Notifier() {
 
 void Notifier::Send(const std::vector<Notification>& alerts) {
   if (alerts.empty()) return;
+  // The log is a receiver too: each alert once when it fires and once when it resolves (not at
+  // every resend).
+  {
+    std::lock_guard lock(log_mu_);
+    for (const auto& n : alerts) {
+      const std::string key = Fingerprint(n.labels);
+      auto it = logged_.find(key);
+      if (n.resolved) {
+        if (it == logged_.end()) continue;
+        logged_.erase(it);
+        spdlog::info("alertd: resolved: {} {}", n.labels.Get("alertname"), n.labels.ToString());
+      } else if (it == logged_.end()) {
+        logged_.insert(key);
+        spdlog::warn("alertd: firing: {} {}{}", n.labels.Get("alertname"), n.labels.ToString(),
+                     n.annotations.Has("summary") ? ": " + std::string(n.annotations.Get("summary"))
+                                                  : std::string());
+      }
+    }
+  }
   for (auto& r : receivers_) r->Enqueue(alerts);
 }
 

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +75,8 @@ class Notifier {
 
  private:
   std::vector<std::unique_ptr<Receiver>> receivers_;
+  std::mutex log_mu_;
+  std::set<std::string> logged_;  // fingerprints of the firing alerts logged
 };
 
 }  // namespace vigil::alertd

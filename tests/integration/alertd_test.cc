@@ -402,6 +402,8 @@ TEST(AlertdTest, InProcessInsideVigilUp) {
   EXPECT_EQ(recorded["data"]["result"][0]["value"][1], "1");
   EXPECT_EQ(Get(up.Url("/api/v1/rules"))["data"]["groups"][0]["rules"].size(), 3u);
   EXPECT_EQ(Alerts(up)["FlagOn"]["state"], "firing");
+  // The log is a receiver too, once per firing alert.
+  EXPECT_NE(up.proc().Stderr().find("alertd: firing: FlagOn"), std::string::npos);
 }
 
 // A `source: logs` group: LogQL against logship's query API, alerting past a threshold.
