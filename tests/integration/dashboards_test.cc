@@ -70,6 +70,11 @@ TEST(DashboardsTest, EveryPanelQueryAnswersFromVigilUp) {
                            dir.path());
   ASSERT_FALSE(up.address().empty()) << up.proc().Stderr();
   http::HttpClient c;
+  // One LogQL query first, so logship's query-latency series exists before the collections.
+  ASSERT_TRUE(c.Get(up.Url("/loki/api/v1/labels")).ok());
+  ASSERT_TRUE(c.Get(up.Url("/loki/api/v1/query?query=") +
+                    http::PercentEncode("count_over_time({namespace=\"shop\"}[1m])"))
+                  .ok());
   // A few collections, so rates have two points and rules have run.
   ASSERT_TRUE(testing::WaitFor([&] {
     auto r = c.Get(up.Url("/api/v1/query?query=") +
@@ -78,11 +83,15 @@ TEST(DashboardsTest, EveryPanelQueryAnswersFromVigilUp) {
   })) << up.proc().Stderr();
   const int64_t now_s = testing::NowNs() / 1'000'000'000;
   size_t dashboards = 0, queries = 0;
+  std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(kDashboards)) {
-    if (e.path().extension() != ".json") continue;
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
     ++dashboards;
-    const std::string file = e.path().filename().string();
-    json d = json::parse(testing::ReadFileOrEmpty(e.path().string()), nullptr, false);
+    const std::string file = path.filename().string();
+    json d = json::parse(testing::ReadFileOrEmpty(path.string()), nullptr, false);
     ASSERT_TRUE(d.is_object()) << file;
     EXPECT_FALSE(d["uid"].get<std::string>().empty()) << file;
     EXPECT_EQ(d["schemaVersion"], 38) << file;

@@ -81,10 +81,54 @@ async function completions() {
   return names;
 }
 
+// Completion of metric and label names at the word under the cursor: a list under the input,
+// ↑ ↓ to choose, Tab or Enter (or a click) to insert.
+function attachCompletion(input) {
+  const list = el("ul", { id: "complete", class: "complete" });
+  let items = [], chosen = -1;
+  const word = () => {
+    const before = input.value.slice(0, input.selectionStart);
+    return (before.match(/[a-zA-Z_:][a-zA-Z0-9_:]*$/) || [""])[0];
+  };
+  const close = () => { items = []; chosen = -1; list.replaceChildren(); };
+  const insert = (name) => {
+    const w = word(), pos = input.selectionStart;
+    input.value = input.value.slice(0, pos - w.length) + name + input.value.slice(pos);
+    const at = pos - w.length + name.length;
+    input.setSelectionRange(at, at);
+    close();
+    input.focus();
+  };
+  const show = async () => {
+    const w = word();
+    if (w.length < 2) return close();
+    items = (await completions()).filter((n) => n.startsWith(w) && n !== w).slice(0, 12);
+    chosen = items.length ? 0 : -1;
+    list.replaceChildren(...items.map((n, i) => el("li", { class: i === chosen ? "chosen" : "", onmousedown: (e) => { e.preventDefault(); insert(n); } }, n)));
+  };
+  input.addEventListener("input", show);
+  input.addEventListener("blur", close);
+  input.addEventListener("keydown", (e) => {
+    if (!items.length) return;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      chosen = (chosen + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+      [...list.children].forEach((li, i) => li.classList.toggle("chosen", i === chosen));
+      e.preventDefault();
+    } else if ((e.key === "Tab" || e.key === "Enter") && chosen >= 0) {
+      insert(items[chosen]);
+      e.preventDefault();
+      e.stopImmediatePropagation();
+    } else if (e.key === "Escape") {
+      close();
+    }
+  });
+  return list;
+}
+
 function queryPage() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
-  const input = el("input", { type: "text", id: "expr", list: "names", placeholder: "PromQL (rate(x[5m])) or LogQL ({app=\"web\"} |= \"error\")", value: params.get("q") || "" });
-  const list = el("datalist", { id: "names" });
+  const input = el("input", { type: "text", id: "expr", autocomplete: "off", spellcheck: "false", placeholder: "PromQL (rate(x[5m])) or LogQL ({app=\"web\"} |= \"error\")", value: params.get("q") || "" });
+  const list = attachCompletion(input);
   const mode = el("select", { id: "mode" }, el("option", { value: "range" }, "Graph"), el("option", { value: "instant" }, "Table"));
   const range = el("select", { id: "range" }, ["5m", "15m", "1h", "6h", "24h"].map((r) => el("option", { value: r }, r)));
   range.value = "1h";
@@ -100,11 +144,10 @@ function queryPage() {
     }
   };
   input.addEventListener("keydown", (e) => { if (e.key === "Enter") run(); });
-  completions().then((ns) => list.replaceChildren(...ns.map((n) => el("option", { value: n }))));
   main.replaceChildren(
-    el("div", { class: "card" }, el("div", { class: "row" }, input, list, mode, range,
+    el("div", { class: "card" }, el("div", { class: "row" }, el("div", { class: "expr" }, input, list), mode, range,
       el("button", { class: "primary", id: "run", onclick: run }, "Run")),
-      el("p", { class: "muted" }, "PromQL goes to /api/v1, LogQL (a query starting with { or using a log range function) to /loki/api/v1.")),
+      el("p", { class: "muted" }, "PromQL goes to /api/v1, LogQL (a query starting with { or using a log range function) to /loki/api/v1. Names complete as you type.")),
     out);
   if (input.value) run();
 }

@@ -70,6 +70,15 @@ try {
   check(series >= 1, `query: a graph of node_load1 with ${series} series`);
   await page.screenshot({ path: path.join(shots, "query.png") });
 
+  // Completion of names at the cursor.
+  await page.fill("#expr", "");
+  await page.type("#expr", "rate(node_lo");
+  await page.waitForSelector("#complete li", { timeout: 10000 });
+  const offered = await page.locator("#complete li").allInnerTexts();
+  check(offered.includes("node_load1"), `completion: node_lo offers ${offered.slice(0, 4).join(", ")}`);
+  await page.keyboard.press("Tab");
+  check((await page.inputValue("#expr")).startsWith("rate(node_load"), "completion: Tab inserts the name");
+  await page.fill("#expr", "node_load1");
   await page.selectOption("#mode", "instant");
   await page.click("#run");
   await page.waitForSelector("#table tr:nth-child(2)", { timeout: 10000 });
