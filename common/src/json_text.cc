@@ -1,14 +1,31 @@
 #include "vigil/common/json_text.h"
 
+#include <array>
+
 #include "vigil/common/labels.h"
 
 namespace vigil {
 
+namespace {
+
+// The bytes a JSON string takes as they are: printable ASCII but the quote and the backslash.
+constexpr auto kPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[static_cast<size_t>(c)] = c != '"' && c != '\\';
+  return t;
+}();
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
   out += '"';
   size_t plain = 0;  // start of the run of bytes copied as they are
   for (size_t i = 0; i < s.size(); ++i) {
+    // Runs of plain bytes are skipped by table, then copied at once.
+    while (i < s.size() && kPlain[static_cast<unsigned char>(s[i])]) ++i;
+    if (i == s.size()) break;
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       // A multi-byte sequence: copied when valid, else one U+FFFD for the byte.

@@ -124,7 +124,7 @@ Result<int64_t> ParseTimeParam(const std::optional<std::string>& value, std::str
                          "': " + t.status().message());
 }
 
-std::string FormatRfc3339Nanos(int64_t ns) {
+void AppendRfc3339Nanos(std::string& out, int64_t ns) {
   int64_t secs = ns / 1'000'000'000;
   int64_t nanos = ns % 1'000'000'000;
   if (nanos < 0) {
@@ -133,24 +133,39 @@ std::string FormatRfc3339Nanos(int64_t ns) {
   }
   // The seconds are formatted once per second seen (log lines come in time order).
   thread_local int64_t cached_secs = INT64_MIN;
-  thread_local std::string cached;
+  thread_local char cached[32];
+  thread_local size_t cached_len = 0;
   if (secs != cached_secs) {
     const time_t t = static_cast<time_t>(secs);
     struct tm tm {};
     gmtime_r(&t, &tm);
-    char buf[64];
-    cached.assign(buf, std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm));
+    cached_len = std::strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
     cached_secs = secs;
   }
-  std::string out = cached;
+  out.append(cached, cached_len);
   if (nanos != 0) {
-    char frac[16];
-    std::snprintf(frac, sizeof(frac), ".%09lld", static_cast<long long>(nanos));
-    std::string f(frac);
-    while (f.back() == '0') f.pop_back();
-    out += f;
+    // The fraction without its trailing zeros, as Go's RFC3339Nano.
+    char frac[10];
+    int digits = 9;
+    auto n = static_cast<uint64_t>(nanos);
+    while (n % 10 == 0) {
+      n /= 10;
+      --digits;
+    }
+    frac[0] = '.';
+    for (int i = digits; i >= 1; --i) {
+      frac[i] = static_cast<char>('0' + n % 10);
+      n /= 10;
+    }
+    out.append(frac, static_cast<size_t>(digits) + 1);
   }
-  return out + "Z";
+  out += 'Z';
+}
+
+std::string FormatRfc3339Nanos(int64_t ns) {
+  std::string out;
+  AppendRfc3339Nanos(out, ns);
+  return out;
 }
 
 }  // namespace vigil

@@ -9,17 +9,27 @@ namespace vigil::logship {
 
 using nlohmann::json;
 
-std::string EncodeKafkaRecord(const Labels& labels, int64_t ts_ns, std::string_view line) {
+std::string KafkaRecordPrefix(const Labels& labels) {
   // By hand (a JSON document per line was most of logship's CPU), keys in nlohmann's order.
-  std::string out;
-  out.reserve(line.size() + 64 + labels.size() * 24);
-  out += "{\"labels\":";
+  std::string out = "{\"labels\":";
   AppendJsonLabels(out, labels);
   out += ",\"line\":";
+  return out;
+}
+
+void AppendKafkaRecord(std::string& out, std::string_view prefix, int64_t ts_ns,
+                       std::string_view line) {
+  out.reserve(out.size() + prefix.size() + line.size() + 48);
+  out += prefix;
   AppendJsonString(out, line);
   out += ",\"ts\":\"";
-  out += FormatRfc3339Nanos(ts_ns);
+  AppendRfc3339Nanos(out, ts_ns);
   out += "\"}";
+}
+
+std::string EncodeKafkaRecord(const Labels& labels, int64_t ts_ns, std::string_view line) {
+  std::string out;
+  AppendKafkaRecord(out, KafkaRecordPrefix(labels), ts_ns, line);
   return out;
 }
 

@@ -14,6 +14,11 @@
 namespace vigil::logship {
 
 std::string EncodeKafkaRecord(const Labels& labels, int64_t ts_ns, std::string_view line);
+// The same in two parts, for the sink's loop: the start of every record of a stream (its labels),
+// made once per stream, then each record appended to a buffer the caller reuses.
+std::string KafkaRecordPrefix(const Labels& labels);
+void AppendKafkaRecord(std::string& out, std::string_view prefix, int64_t ts_ns,
+                       std::string_view line);
 
 // Fills `labels` and `entry` from a record's value; InvalidArgument saying what is wrong (not
 // JSON, a field missing or of the wrong type, a bad timestamp, an invalid label).

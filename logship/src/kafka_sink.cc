@@ -151,12 +151,15 @@ Status KafkaSink::Write(const std::vector<loki::Stream>& batch) {
   const auto start = std::chrono::steady_clock::now();
   BatchState state;
   size_t produced = 0;
+  std::string value;  // one buffer for every record: librdkafka copies it
   for (const auto& s : batch) {
     const std::string key = loki::FormatStreamLabels(s.labels);
+    const std::string prefix = KafkaRecordPrefix(s.labels);
     rd_kafka_topic_t* topic = impl_->Topic(KafkaTopic(impl_->opts.topic, s.labels));
     if (topic == nullptr) return Internal("kafka: cannot make a topic handle");
     for (const auto& e : s.entries) {
-      std::string value = EncodeKafkaRecord(s.labels, e.ts_ns, e.line);
+      value.clear();
+      AppendKafkaRecord(value, prefix, e.ts_ns, e.line);
       state.pending.fetch_add(1);
       for (;;) {
         const int r = rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,

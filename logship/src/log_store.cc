@@ -24,7 +24,9 @@ constexpr size_t kMaxBlockRawBytes = 256 << 20;  // a block header claiming more
 enum Cf { kMeta = 0, kStreams, kBlocks, kHead };
 
 void PutBE64(std::string& out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out += static_cast<char>((v >> (i * 8)) & 0xff);
+  char b[8];
+  for (int i = 7; i >= 0; --i, v >>= 8) b[i] = static_cast<char>(v & 0xff);
+  out.append(b, 8);
 }
 uint64_t GetBE64(std::string_view s) {
   uint64_t v = 0;
@@ -305,6 +307,7 @@ Status LogStore::Write(const std::vector<loki::Stream>& batch) {
   const uint64_t streams_before = next_stream_id_;
   std::map<uint64_t, int64_t> newest;  // what this batch raises each stream's newest to
   size_t refused = 0;
+  std::string key, value;
   for (const auto& s : batch) {
     VIGIL_ASSIGN_OR_RETURN(uint64_t id, StreamIdLocked(s.labels, &wb));
     const Head& h = *heads_[id];
@@ -316,10 +319,14 @@ Status LogStore::Write(const std::vector<loki::Stream>& batch) {
         continue;
       }
       const uint64_t seq = next_seq_++;
-      std::string value;
+      // The key and value are built in buffers reused for every line (the batch copies them).
+      key.clear();
+      PutBE64(key, id);
+      PutBE64(key, seq);
+      value.clear();
       PutBE64(value, KeyTime(e.ts_ns));
       value += e.line;
-      VIGIL_RETURN_IF_ERROR(FromRocks(wb.Put(cfs_[kHead], Key(id, seq), value), "batch"));
+      VIGIL_RETURN_IF_ERROR(FromRocks(wb.Put(cfs_[kHead], key, value), "batch"));
       accepted.push_back({id, &e, seq});
       top = std::max(top, e.ts_ns);
     }

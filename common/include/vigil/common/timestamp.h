@@ -26,6 +26,8 @@ Result<int64_t> ParseRfc3339Nanos(std::string_view s);
 // The inverse, in UTC as Go's time.RFC3339Nano writes it (trailing zeros of the fraction
 // dropped): "2026-11-30T05:55:18.1234Z".
 std::string FormatRfc3339Nanos(int64_t ns);
+// The same, appended to `out` (no allocation of its own).
+void AppendRfc3339Nanos(std::string& out, int64_t ns);
 
 // A time parameter of an API request (`value` absent or empty: `default_ms`), with Prometheus'
 // error text: `invalid parameter "start": Invalid time value for 'start': cannot parse ...`.
