@@ -70,14 +70,14 @@ function graph(container, result, { height = 260, bars = false, start, end } = {
 
 // ---- query -----------------------------------------------------------------------------------
 
+// The metric and label names, fetched once (every caller shares the one request).
 let names = null;
-async function completions() {
-  if (names) return names;
-  names = [];
-  try {
-    const [metrics, labels] = await Promise.all([api("/api/v1/label/__name__/values"), api("/api/v1/labels")]);
-    names = [...metrics, ...labels];
-  } catch (e) { /* completion is a nicety */ }
+function completions() {
+  if (!names) {
+    names = Promise.all([api("/api/v1/label/__name__/values"), api("/api/v1/labels")])
+      .then(([metrics, labels]) => [...metrics, ...labels])
+      .catch(() => []);  // completion is a nicety
+  }
   return names;
 }
 
@@ -100,9 +100,11 @@ function attachCompletion(input) {
     input.focus();
   };
   const show = async () => {
-    const w = word();
+    if (word().length < 2) return close();
+    const all = await completions();
+    const w = word();  // the word as it is now, after the wait
     if (w.length < 2) return close();
-    items = (await completions()).filter((n) => n.startsWith(w) && n !== w).slice(0, 12);
+    items = all.filter((n) => n.startsWith(w) && n !== w).slice(0, 12);
     chosen = items.length ? 0 : -1;
     list.replaceChildren(...items.map((n, i) => el("li", { class: i === chosen ? "chosen" : "", onmousedown: (e) => { e.preventDefault(); insert(n); } }, n)));
   };
@@ -129,6 +131,7 @@ function queryPage() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const input = el("input", { type: "text", id: "expr", autocomplete: "off", spellcheck: "false", placeholder: "PromQL (rate(x[5m])) or LogQL ({app=\"web\"} |= \"error\")", value: params.get("q") || "" });
   const list = attachCompletion(input);
+  completions();  // fetched while the page is read
   const mode = el("select", { id: "mode" }, el("option", { value: "range" }, "Graph"), el("option", { value: "instant" }, "Table"));
   const range = el("select", { id: "range" }, ["5m", "15m", "1h", "6h", "24h"].map((r) => el("option", { value: r }, r)));
   range.value = "1h";

@@ -73,7 +73,7 @@ try {
   // Completion of names at the cursor.
   await page.fill("#expr", "");
   await page.type("#expr", "rate(node_lo");
-  await page.waitForSelector("#complete li", { timeout: 10000 });
+  await page.waitForSelector("#complete li", { timeout: 20000 });
   const offered = await page.locator("#complete li").allInnerTexts();
   check(offered.includes("node_load1"), `completion: node_lo offers ${offered.slice(0, 4).join(", ")}`);
   await page.keyboard.press("Tab");
