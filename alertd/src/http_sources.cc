@@ -1,5 +1,7 @@
 #include "http_sources.h"
 
+#include "format.h"
+
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -15,11 +17,6 @@ http::ClientOptions Options(std::chrono::milliseconds timeout) {
   o.request_timeout = timeout;
   o.accept_gzip = true;
   return o;
-}
-
-std::string Trim(std::string base) {
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return base;
 }
 
 Result<double> ParseValue(const nlohmann::json& pair) {
@@ -84,7 +81,7 @@ Result<std::vector<Sample>> ParseInstantResponse(int http_status, std::string_vi
 }
 
 PrometheusApiSource::PrometheusApiSource(std::string base, std::chrono::milliseconds timeout)
-    : base_(Trim(std::move(base))), client_(Options(timeout)) {}
+    : base_(WithoutTrailingSlash(std::move(base))), client_(Options(timeout)) {}
 
 Result<std::vector<Sample>> PrometheusApiSource::Query(std::string_view expr, int64_t t_ms) {
   char t[64];
@@ -97,7 +94,7 @@ Result<std::vector<Sample>> PrometheusApiSource::Query(std::string_view expr, in
 }
 
 LokiApiSource::LokiApiSource(std::string base, std::chrono::milliseconds timeout)
-    : base_(Trim(std::move(base))), client_(Options(timeout)) {}
+    : base_(WithoutTrailingSlash(std::move(base))), client_(Options(timeout)) {}
 
 Result<std::vector<Sample>> LokiApiSource::Query(std::string_view expr, int64_t t_ms) {
   const std::string q =

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 
+#include "format.h"
 #include "vigil/common/json_text.h"
 #include "vigil/common/self_metrics.h"
 #include "vigil/common/timestamp.h"
@@ -97,19 +98,6 @@ std::string Identity(const RuleSpec& r) {
   return k;
 }
 
-std::string Rfc3339(int64_t ms) {
-  return ms == kNoTime ? "0001-01-01T00:00:00Z" : FormatRfc3339Nanos(ms * 1'000'000);
-}
-
-// strconv.FormatFloat(v, 'e', -1, 64), as the alerts API writes values.
-std::string ValueE(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  return std::string(buf, r.ptr);
-}
-
 void AppendPairs(std::string& out, const std::vector<std::pair<std::string, std::string>>& l) {
   std::vector<Label> v;
   for (const auto& [n, x] : l) v.push_back({n, x});
@@ -124,7 +112,8 @@ void AppendAlert(std::string& out, const Alert& a) {
   AppendJsonLabels(out, a.annotations);
   out += ",\"state\":\"";
   out += AlertStateName(a.state);
-  out += "\",\"activeAt\":\"" + Rfc3339(a.active_at) + "\",\"value\":\"" + ValueE(a.value) + "\"}";
+  out += "\",\"activeAt\":\"" + FormatAlertTime(a.active_at) + "\",\"value\":\"" +
+         FormatGoExp(a.value) + "\"}";
 }
 
 std::string Seconds(double s) {
@@ -428,7 +417,7 @@ std::string RuleManager::RulesJson(std::string_view type) {
         AppendJsonString(out, rule->last_error());
       }
       out += ",\"evaluationTime\":" + Seconds(rule->last_eval_seconds());
-      out += ",\"lastEvaluation\":\"" + Rfc3339(rule->last_eval_ms()) + "\"";
+      out += ",\"lastEvaluation\":\"" + FormatAlertTime(rule->last_eval_ms()) + "\"";
       out += ",\"type\":\"";
       out += s.is_alert() ? "alerting" : "recording";
       out += "\"}";
@@ -436,7 +425,7 @@ std::string RuleManager::RulesJson(std::string_view type) {
     out += "],\"interval\":" + Seconds(static_cast<double>(g.interval_ms()) / 1000);
     out += ",\"limit\":" + std::to_string(g.spec().limit);
     out += ",\"evaluationTime\":" + Seconds(g.last_eval_seconds());
-    out += ",\"lastEvaluation\":\"" + Rfc3339(g.last_eval_ms()) + "\"}";
+    out += ",\"lastEvaluation\":\"" + FormatAlertTime(g.last_eval_ms()) + "\"}";
   }
   return out + "]}}";
 }

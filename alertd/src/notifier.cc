@@ -5,6 +5,7 @@
 #include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
 
+#include "format.h"
 #include "send_queue.h"
 #include "vigil/common/http_client.h"
 #include "vigil/common/http_util.h"
@@ -14,11 +15,6 @@
 
 namespace vigil::alertd {
 namespace {
-
-std::string Time(int64_t ms) {
-  if (ms == kNoTime) return "0001-01-01T00:00:00Z";
-  return FormatRfc3339Nanos(ms * 1'000'000);
-}
 
 // The labels (or annotations) every alert of the batch has with the same value.
 Labels Common(const std::vector<Notification>& batch, bool annotations) {
@@ -117,8 +113,7 @@ std::vector<Notification> ToNotifications(const std::vector<Alert>& alerts, cons
                                           const std::string& external_url,
                                           const std::map<std::string, std::string>& external) {
   std::vector<Notification> out;
-  std::string url = external_url;
-  while (!url.empty() && url.back() == '/') url.pop_back();
+  const std::string url = WithoutTrailingSlash(external_url);
   const std::string generator = url + "/graph?g0.expr=" + http::PercentEncode(expr) + "&g0.tab=1";
   for (const Alert& a : alerts) {
     Notification n;
@@ -146,8 +141,8 @@ std::string AlertmanagerBody(const std::vector<Notification>& batch) {
     AppendJsonLabels(out, n.labels);
     out += ",\"annotations\":";
     AppendJsonLabels(out, n.annotations);
-    out += ",\"startsAt\":\"" + Time(n.starts_at_ms) + "\"";
-    if (n.ends_at_ms != kNoTime) out += ",\"endsAt\":\"" + Time(n.ends_at_ms) + "\"";
+    out += ",\"startsAt\":\"" + FormatAlertTime(n.starts_at_ms) + "\"";
+    if (n.ends_at_ms != kNoTime) out += ",\"endsAt\":\"" + FormatAlertTime(n.ends_at_ms) + "\"";
     out += ",\"generatorURL\":";
     AppendJsonString(out, n.generator_url);
     out += '}';
@@ -187,7 +182,7 @@ std::string PagerDutyBody(const Notification& n, const std::string& routing_key)
     out += ",\"source\":";
     AppendJsonString(out, source);
     out += ",\"severity\":\"" + PagerDutySeverity(n.labels.Get("severity")) + "\"";
-    out += ",\"timestamp\":\"" + Time(n.starts_at_ms) + "\"";
+    out += ",\"timestamp\":\"" + FormatAlertTime(n.starts_at_ms) + "\"";
     out += ",\"custom_details\":{\"labels\":";
     AppendJsonLabels(out, n.labels);
     out += ",\"annotations\":";
@@ -223,9 +218,9 @@ std::string WebhookBody(const std::vector<Notification>& batch, const std::strin
     AppendJsonLabels(out, n.labels);
     out += ",\"annotations\":";
     AppendJsonLabels(out, n.annotations);
-    out += ",\"startsAt\":\"" + Time(n.starts_at_ms) + "\"";
+    out += ",\"startsAt\":\"" + FormatAlertTime(n.starts_at_ms) + "\"";
     // As Alertmanager's webhook: a firing alert has no end yet.
-    out += ",\"endsAt\":\"" + Time(n.resolved ? n.ends_at_ms : kNoTime) + "\"";
+    out += ",\"endsAt\":\"" + FormatAlertTime(n.resolved ? n.ends_at_ms : kNoTime) + "\"";
     out += ",\"generatorURL\":";
     AppendJsonString(out, n.generator_url);
     out += ",\"fingerprint\":\"" + Fingerprint(n.labels) + "\"}";
@@ -305,15 +300,11 @@ class Notifier::Receiver {
 
 namespace {
 
-std::string Trim(std::string s) {
-  while (!s.empty() && s.back() == '/') s.pop_back();
-  return s;
-}
-
 class AlertmanagerReceiver final : public Notifier::Receiver {
  public:
   AlertmanagerReceiver(const std::string& url, const NotifierOptions& o)
-      : Receiver("alertmanager " + url, o, o.max_batch), url_(Trim(url) + "/api/v2/alerts") {}
+      : Receiver("alertmanager " + url, o, o.max_batch),
+        url_(WithoutTrailingSlash(url) + "/api/v2/alerts") {}
 
  private:
   Attempt Deliver(const std::vector<Notification>& batch) override {

@@ -10,12 +10,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <filesystem>
 #include <set>
 #include <sstream>
 
+#include "format.h"
 #include "query_sources.h"
 #include "rule_file.h"
 #include "rules.h"
@@ -323,11 +322,7 @@ struct ParsedSample {
 };
 // Go's %E with the shortest digits, as promtool prints sample values: 5E-01, 1.5E+00.
 std::string GoE(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  std::string s(buf, r.ptr);
+  std::string s = FormatGoExp(v);
   for (char& c : s) c = c == 'e' ? 'E' : c;
   return s;
 }

@@ -314,10 +314,8 @@ std::string Sprintf(std::string_view format, const std::vector<Value>& args) {
   return out;
 }
 
-std::string GoG4(double v) {
-  std::string out = FormatNumber("", -1, 4, 'g', v);
-  return out;
-}
+// Go's %.4g, as Prometheus' humanize functions format.
+std::string GoG4(double v) { return FormatNumber("", -1, 4, 'g', v); }
 
 // Prometheus' humanize: SI prefixes, 4 significant digits.
 std::string Humanize(double v) {
