@@ -200,22 +200,24 @@ TEST_F(LogshipKafkaTest, ABrokerOutageLongerThanTheDeliveryTimeoutLosesNothing) 
   ::usleep(4'000'000);  // the outage: four delivery timeouts
   ASSERT_TRUE(kafka.Command("up all"));
   PushNumbered(c, logship->address(), 3, 300, 100, 20);
-  std::vector<std::pair<std::string, std::string>> messages;
+  // A batch that timed out may have reached the brokers before they went down: at-least-once
+  // allows it to come twice; every line must be there, in order per stream, past duplicates.
+  // So wait for 1,200 distinct messages: duplicates on one partition must not end the wait while
+  // another partition is still being retried.
+  std::vector<std::pair<std::string, std::string>> messages, unique;
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         messages = ReadTopic(kafka.bootstrap(), "vigil-logs");
-        return messages.size() >= 1200;
+        std::set<std::string> seen;
+        unique.clear();
+        for (const auto& m : messages) {
+          if (seen.insert(m.first + m.second).second) unique.push_back(m);
+        }
+        return unique.size() >= 1200;
       },
       std::chrono::seconds(90)))
-      << messages.size() << "\n"
+      << messages.size() << " messages, " << unique.size() << " distinct\n"
       << logship->proc().Stderr();
-  // A batch that timed out may have reached the brokers before they went down: at-least-once
-  // allows it to come twice; every line must be there, in order per stream, past duplicates.
-  std::set<std::string> seen;
-  std::vector<std::pair<std::string, std::string>> unique;
-  for (const auto& m : messages) {
-    if (seen.insert(m.first + m.second).second) unique.push_back(m);
-  }
   ExpectEveryLineOnceInOrder(unique, 3, 400);
   // The outage went past the producer's own retries: the spool held the batch and sent it again.
   EXPECT_NE(logship->proc().Stderr().find("sink kafka: write failed, retrying"), std::string::npos)
