@@ -103,7 +103,13 @@ void Agent::Collect() {
   const int64_t t_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now().time_since_epoch())
           .count();
-  auto view = std::make_shared<View>();
+  // The view before last is filled again when no reader holds it any more: its families, their
+  // strings and the text keep their room, so a steady pass allocates little.
+  std::shared_ptr<View> view = std::move(spare_view_);
+  if (!view || view.use_count() != 1) view = std::make_shared<View>();
+  // The last reader let go with a release; this orders its reads before the writes below.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  view->containers.reset();
   uint64_t missing_before = 0, missing_after = 0;
   if (containers_) {
     missing_before += containers_->missing_files();
@@ -117,7 +123,8 @@ void Agent::Collect() {
   }
   if (node_) {
     missing_before += node_->missing_files();
-    view->node = node_->Collect();
+    node_->Collect(view->node);
+    view->node_text.clear();
     node_->AppendText(view->node_text, view->node);
     missing_after += node_->missing_files();
   }
@@ -129,7 +136,8 @@ void Agent::Collect() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (shipper_) Ship(*view, t_ms);
   std::lock_guard lock(mu_);
-  view_ = std::move(view);
+  std::swap(view_, view);
+  spare_view_ = std::move(view);
 }
 
 void Agent::Ship(const View& view, int64_t t_ms) {

@@ -396,9 +396,10 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
       if (!net_dev()) return descend;
     }
     if (buf_.empty() || !netns_seen.insert(cache.netns).second) return descend;
-    const auto devs = ParseNetDev(buf_);
+    ParseNetDev(buf_, net_devices_);
     for (size_t i = 0; i < std::size(kNet); ++i) {
-      for (const NetDevice& dev : devs) add(net_at + i, dev.values[kNet[i].column], dev.name);
+      for (const NetDevice& dev : net_devices_)
+        add(net_at + i, dev.values[kNet[i].column], dev.name);
     }
     return descend;
   }));

@@ -27,6 +27,7 @@
 
 #include "cgroup_stats.h"
 #include "container_view.h"
+#include "node_collector.h"
 #include "vigil/common/config.h"
 #include "vigil/common/exposition.h"
 #include "vigil/common/file_system.h"
@@ -74,6 +75,7 @@ class ContainerCollector {
   Options options_;
   uint64_t pass_ = 0;
   std::string buf_;
+  std::vector<NetDevice> net_devices_;       // of the last net/dev read, reused
   std::map<std::string, RuntimeMeta> meta_;  // container id → what its runtime says
   // What a cgroup keeps between passes: its label sets, and the process whose network
   // namespace it reports.

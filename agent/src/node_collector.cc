@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <set>
+#include <span>
 
 #include <charconv>
 #include <map>
@@ -52,11 +53,21 @@ std::optional<double> Num(std::string_view s) {
   return v;
 }
 
-Family Fam(std::string name, MetricType type, std::string help) {
-  return Family{std::move(name), type, std::move(help), "", {}};
-}
-
 }  // namespace
+
+size_t NodeCollector::Begin(std::string_view name, MetricType type, std::string_view help) {
+  std::vector<Family>& out = *out_;
+  if (out_n_ == out.size()) out.emplace_back();
+  Family& f = out[out_n_];
+  if (f.name != name) {
+    f.name.assign(name);
+    f.help.assign(help);
+    f.unit.clear();
+  }
+  f.type = type;
+  f.samples.clear();  // keeps its room
+  return out_n_++;
+}
 
 void NodeCollector::Add(
     Family& f, double v,
@@ -86,8 +97,9 @@ void NodeCollector::Add(
     slot.text_size = arena_.size() - slot.text_at;
     slots_changed_ = true;
   }
-  // One allocation for most families, instead of a vector growing sample by sample.
-  if (f.samples.empty()) f.samples.reserve(8);
+  // One allocation for most families (the first pass), instead of a vector growing sample by
+  // sample.
+  if (f.samples.capacity() == 0) f.samples.reserve(8);
   f.samples.push_back({slot.labels, v, {}});
 }
 
@@ -141,7 +153,8 @@ bool NodeCollector::ReadNodeFile(const std::string& path, size_t max_bytes) {
 }
 
 bool NodeCollector::Load(std::string_view file, size_t max_bytes) {
-  if (!ReadNodeFile(proc_root_ + "/" + std::string(file), max_bytes)) {
+  path_.assign(proc_root_).append("/").append(file);
+  if (!ReadNodeFile(path_, max_bytes)) {
     ++missing_files_;
     return false;
   }
@@ -150,16 +163,26 @@ bool NodeCollector::Load(std::string_view file, size_t max_bytes) {
 
 std::vector<Family> NodeCollector::Collect() {
   std::vector<Family> out;
-  out.reserve(families_ + 8);  // growing it anew each pass was the pass' largest malloc cost
-  Stat(out);
-  Meminfo(out);
-  Loadavg(out);
-  Filefd(out);
-  NetDev(out);
-  DiskStats(out);
-  Pressure(out);
-  Filesystems(out);
-  Time(out);
+  Collect(out);
+  return out;
+}
+
+void NodeCollector::Collect(std::vector<Family>& out) {
+  out.reserve(families_ + 8);
+  out_ = &out;
+  out_n_ = 0;
+  Stat();
+  Meminfo();
+  Loadavg();
+  Filefd();
+  NetDev();
+  DiskStats();
+  Pressure();
+  Filesystems();
+  Time();
+  out.resize(out_n_);
+  std::erase_if(out, [](const Family& f) { return f.samples.empty(); });
+  out_ = nullptr;
   files_.EndPass();
   slots_changed_ |= next_slot_ != label_slots_.size();
   label_slots_.resize(next_slot_);
@@ -189,7 +212,6 @@ std::vector<Family> NodeCollector::Collect() {
   next_slot_ = 0;
   families_ = out.size();
   ++pass_;
-  return out;
 }
 
 namespace {
@@ -267,7 +289,7 @@ bool NodeCollector::ReadMounts() {
   return true;
 }
 
-void NodeCollector::Filesystems(std::vector<Family>& out) {
+void NodeCollector::Filesystems() {
   if (!ReadMounts()) return;
   struct Def {
     const char* name;
@@ -284,11 +306,14 @@ void NodeCollector::Filesystems(std::vector<Family>& out) {
        "Whether an error occurred while getting statistics for "
        "the given device."},
   };
-  std::vector<Family> fams;
-  for (const auto& d : kDefs) fams.push_back(Fam(d.name, MetricType::kGauge, d.help));
+  size_t first = 0;
+  for (const auto& d : kDefs) {
+    const size_t i = Begin(d.name, MetricType::kGauge, d.help);
+    if (&d == kDefs) first = i;
+  }
   for (const Mount& m : mounts_) {
     auto add = [&](size_t i, double v) {
-      Add(fams[i], v, {{"device", m.device}, {"fstype", m.fstype}, {"mountpoint", m.mountpoint}});
+      Add(first + i, v, {{"device", m.device}, {"fstype", m.fstype}, {"mountpoint", m.mountpoint}});
     };
     auto usage = fs_->StatFs(m.path);
     if (!usage.ok()) {
@@ -304,26 +329,20 @@ void NodeCollector::Filesystems(std::vector<Family>& out) {
     add(5, m.readonly ? 1 : 0);
     add(6, 0);
   }
-  for (Family& fam : fams) {
-    if (!fam.samples.empty()) out.push_back(std::move(fam));
-  }
 }
 
-void NodeCollector::Time(std::vector<Family>& out) {
+void NodeCollector::Time() {
   const auto now = clock_->Now();
-  Family fam =
-      Fam("node_time_seconds", MetricType::kGauge, "System time in seconds since epoch (1970).");
-  Add(fam, std::chrono::duration<double>(now.time_since_epoch()).count());
-  out.push_back(std::move(fam));
+  Add(Begin("node_time_seconds", MetricType::kGauge, "System time in seconds since epoch (1970)."),
+      std::chrono::duration<double>(now.time_since_epoch()).count());
   // The local zone's name and offset, as node_exporter's time collector reports them.
   const time_t t = std::chrono::system_clock::to_time_t(now);
   struct tm local;
   if (::localtime_r(&t, &local) != nullptr) {
-    Family zone = Fam("node_time_zone_offset_seconds", MetricType::kGauge,
-                      "System time zone offset in seconds.");
-    Add(zone, static_cast<double>(local.tm_gmtoff),
+    Add(Begin("node_time_zone_offset_seconds", MetricType::kGauge,
+              "System time zone offset in seconds."),
+        static_cast<double>(local.tm_gmtoff),
         {{"time_zone", local.tm_zone != nullptr ? local.tm_zone : ""}});
-    out.push_back(std::move(zone));
   }
   // Clock sources: /sys/devices/system/clocksource/clocksource<N>/{available,current}_clocksource.
   // Listed once and then every 100 passes: clock sources come with the hardware.
@@ -331,52 +350,45 @@ void NodeCollector::Time(std::vector<Family>& out) {
     auto dirs = fs_->ListDir(sys_root_ + "/devices/system/clocksource");
     clocksources_ = dirs.ok() ? *dirs : std::vector<std::string>{};
   }
-  const auto* dirs = &clocksources_;
-  Family available = Fam("node_time_clocksource_available_info", MetricType::kGauge,
-                         "Available clocksources read from "
-                         "'/sys/devices/system/clocksource'.");
-  Family current = Fam("node_time_clocksource_current_info", MetricType::kGauge,
-                       "Current clocksource read from '/sys/devices/system/clocksource'.");
-  for (const std::string& d : *dirs) {
+  const size_t available = Begin("node_time_clocksource_available_info", MetricType::kGauge,
+                                 "Available clocksources read from "
+                                 "'/sys/devices/system/clocksource'.");
+  const size_t current = Begin("node_time_clocksource_current_info", MetricType::kGauge,
+                               "Current clocksource read from '/sys/devices/system/clocksource'.");
+  for (const std::string& d : clocksources_) {
     if (!d.starts_with("clocksource")) continue;
-    const std::string device = d.substr(11);
-    const std::string base = sys_root_ + "/devices/system/clocksource/" + d;
+    const std::string_view device = std::string_view(d).substr(11);
     auto line = [&] {
       std::string_view v(buf_);
       while (!v.empty() && v.back() == '\n') v.remove_suffix(1);
       return v;
     };
-    if (ReadNodeFile(base + "/available_clocksource", 4096)) {
-      for (auto name : Fields(line())) {
-        Add(available, 1, {{"clocksource", name}, {"device", device}});
-      }
-    }
-    if (ReadNodeFile(base + "/current_clocksource", 4096)) {
-      for (auto name : Fields(line())) {
-        Add(current, 1, {{"clocksource", name}, {"device", device}});
-      }
+    for (const auto& [file, family] : {std::pair{"/available_clocksource", available},
+                                       std::pair{"/current_clocksource", current}}) {
+      path_.assign(sys_root_).append("/devices/system/clocksource/").append(d).append(file);
+      if (!ReadNodeFile(path_, 4096)) continue;
+      for (auto name : Fields(line())) Add(family, 1, {{"clocksource", name}, {"device", device}});
     }
   }
-  if (!available.samples.empty()) out.push_back(std::move(available));
-  if (!current.samples.empty()) out.push_back(std::move(current));
 }
 
-void NodeCollector::Stat(std::vector<Family>& out) {
+void NodeCollector::Stat() {
   if (!Load("stat")) return;
-  Family cpu =
-      Fam("node_cpu_seconds_total", MetricType::kCounter, "Seconds the CPUs spent in each mode.");
-  Family guest = Fam("node_cpu_guest_seconds_total", MetricType::kCounter,
-                     "Seconds the CPUs spent in guests (VMs) for each mode.");
-  Family boot = Fam("node_boot_time_seconds", MetricType::kGauge, "Node boot time, in unixtime.");
-  Family ctxt =
-      Fam("node_context_switches_total", MetricType::kCounter, "Total number of context switches.");
-  Family forks = Fam("node_forks_total", MetricType::kCounter, "Total number of forks.");
-  Family intr =
-      Fam("node_intr_total", MetricType::kCounter, "Total number of interrupts serviced.");
-  Family running =
-      Fam("node_procs_running", MetricType::kGauge, "Number of processes in runnable state.");
-  Family blocked = Fam("node_procs_blocked", MetricType::kGauge,
-                       "Number of processes blocked waiting for I/O to complete.");
+  const size_t boot =
+      Begin("node_boot_time_seconds", MetricType::kGauge, "Node boot time, in unixtime.");
+  const size_t ctxt = Begin("node_context_switches_total", MetricType::kCounter,
+                            "Total number of context switches.");
+  const size_t cpu =
+      Begin("node_cpu_seconds_total", MetricType::kCounter, "Seconds the CPUs spent in each mode.");
+  const size_t guest = Begin("node_cpu_guest_seconds_total", MetricType::kCounter,
+                             "Seconds the CPUs spent in guests (VMs) for each mode.");
+  const size_t forks = Begin("node_forks_total", MetricType::kCounter, "Total number of forks.");
+  const size_t intr =
+      Begin("node_intr_total", MetricType::kCounter, "Total number of interrupts serviced.");
+  const size_t blocked = Begin("node_procs_blocked", MetricType::kGauge,
+                               "Number of processes blocked waiting for I/O to complete.");
+  const size_t running =
+      Begin("node_procs_running", MetricType::kGauge, "Number of processes in runnable state.");
   static constexpr std::string_view kModes[] = {"user",   "nice", "system",  "idle",
                                                 "iowait", "irq",  "softirq", "steal"};
   ForEachLine(buf_, [&](std::string_view line) {
@@ -402,12 +414,9 @@ void NodeCollector::Stat(std::vector<Family>& out) {
     if (f[0] == "procs_running") Add(running, *v);
     if (f[0] == "procs_blocked") Add(blocked, *v);
   });
-  for (Family* f : {&boot, &ctxt, &cpu, &guest, &forks, &intr, &blocked, &running}) {
-    if (!f->samples.empty()) out.push_back(std::move(*f));
-  }
 }
 
-void NodeCollector::Meminfo(std::vector<Family>& out) {
+void NodeCollector::Meminfo() {
   if (!Load("meminfo")) return;
   ForEachLine(buf_, [&](std::string_view line) {
     const Fields f(line);
@@ -415,7 +424,8 @@ void NodeCollector::Meminfo(std::vector<Family>& out) {
     auto v = Num(f[1]);
     if (!v) return;
     // "Active(anon):" → node_memory_Active_anon_bytes; fields without kB have no unit.
-    std::string name = "node_memory_";
+    std::string& name = name_;
+    name.assign("node_memory_");
     for (char c : f[0].substr(0, f[0].size() - 1)) {
       if (c == '(') {
         name += '_';
@@ -425,50 +435,40 @@ void NodeCollector::Meminfo(std::vector<Family>& out) {
     }
     const bool kb = f.size() > 2 && f[2] == "kB";
     if (kb) name += "_bytes";
-    Family fam = Fam(name, MetricType::kGauge, "Memory information field " + name.substr(12) + ".");
-    Add(fam, kb ? *v * 1024 : *v);
-    out.push_back(std::move(fam));
+    help_.assign("Memory information field ").append(name, 12).append(".");
+    Add(Begin(name, MetricType::kGauge, help_), kb ? *v * 1024 : *v);
   });
 }
 
-void NodeCollector::Loadavg(std::vector<Family>& out) {
+void NodeCollector::Loadavg() {
   if (!Load("loadavg")) return;
   const Fields f(buf_);
-  const char* names[] = {"node_load1", "node_load5", "node_load15"};
+  static constexpr const char* kNames[] = {"node_load1", "node_load5", "node_load15"};
+  static constexpr const char* kHelps[] = {"1m load average.", "5m load average.",
+                                           "15m load average."};
   for (size_t i = 0; i < 3 && i < f.size(); ++i) {
-    if (auto v = Num(f[i])) {
-      Family fam = Fam(names[i], MetricType::kGauge,
-                       std::string(i == 0   ? "1m"
-                                   : i == 1 ? "5m"
-                                            : "15m") +
-                           " load average.");
-      Add(fam, *v);
-      out.push_back(std::move(fam));
-    }
+    if (auto v = Num(f[i])) Add(Begin(kNames[i], MetricType::kGauge, kHelps[i]), *v);
   }
 }
 
-void NodeCollector::Filefd(std::vector<Family>& out) {
+void NodeCollector::Filefd() {
   // Small: the kernel allocates (and zeroes) a buffer of the size asked for sysctl files.
   if (!Load("sys/fs/file-nr", 256)) return;
   const Fields f(std::string_view(buf_).substr(0, buf_.find('\n')));
   if (f.size() < 3) return;
   if (auto v = Num(f[0])) {
-    Family fam =
-        Fam("node_filefd_allocated", MetricType::kGauge, "File descriptor statistics: allocated.");
-    Add(fam, *v);
-    out.push_back(std::move(fam));
+    Add(Begin("node_filefd_allocated", MetricType::kGauge,
+              "File descriptor statistics: allocated."),
+        *v);
   }
   if (auto v = Num(f[2])) {
-    Family fam =
-        Fam("node_filefd_maximum", MetricType::kGauge, "File descriptor statistics: maximum.");
-    Add(fam, *v);
-    out.push_back(std::move(fam));
+    Add(Begin("node_filefd_maximum", MetricType::kGauge, "File descriptor statistics: maximum."),
+        *v);
   }
 }
 
-std::vector<NetDevice> ParseNetDev(std::string_view text) {
-  std::vector<NetDevice> out;
+void ParseNetDev(std::string_view text, std::vector<NetDevice>& out) {
+  out.clear();
   ForEachLine(text, [&](std::string_view line) {
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) return;  // the two header lines
@@ -477,38 +477,44 @@ std::vector<NetDevice> ParseNetDev(std::string_view text) {
     if (dev == "lo") return;
     const Fields f(line.substr(colon + 1));
     if (f.size() < 16) return;
-    NetDevice d;
-    d.name = std::string(dev);
+    NetDevice& d = out.emplace_back();
+    d.name.assign(dev);
     for (size_t i = 0; i < 16; ++i) d.values[i] = Num(f[i]).value_or(0);
-    out.push_back(std::move(d));
   });
-  return out;
 }
 
-void NodeCollector::NetDev(std::vector<Family>& out) {
+void NodeCollector::NetDev() {
   if (!Load("net/dev")) return;
-  static constexpr std::string_view kRx[] = {"bytes", "packets", "errs",       "drop",
-                                             "fifo",  "frame",   "compressed", "multicast"};
-  static constexpr std::string_view kTx[] = {"bytes", "packets", "errs",    "drop",
-                                             "fifo",  "colls",   "carrier", "compressed"};
-  std::vector<Family> fams;
-  for (auto n : kRx) {
-    fams.push_back(Fam("node_network_receive_" + std::string(n) + "_total", MetricType::kCounter,
-                       "Network device statistic receive_" + std::string(n) + "."));
+  // The 16 columns of /proc/net/dev: their families' names and helps, made once.
+  static const auto kFamilies = [] {
+    static constexpr std::string_view kRx[] = {"bytes", "packets", "errs",       "drop",
+                                               "fifo",  "frame",   "compressed", "multicast"};
+    static constexpr std::string_view kTx[] = {"bytes", "packets", "errs",    "drop",
+                                               "fifo",  "colls",   "carrier", "compressed"};
+    std::vector<std::pair<std::string, std::string>> f;
+    for (const auto& [dir, names] :
+         {std::pair{"receive_", std::span(kRx)}, std::pair{"transmit_", std::span(kTx)}}) {
+      for (auto n : names) {
+        f.emplace_back("node_network_" + std::string(dir) + std::string(n) + "_total",
+                       "Network device statistic " + std::string(dir) + std::string(n) + ".");
+      }
+    }
+    return f;
+  }();
+  size_t first = 0;
+  for (const auto& [name, help] : kFamilies) {
+    const size_t i = Begin(name, MetricType::kCounter, help);
+    if (&name == &kFamilies.front().first) first = i;
   }
-  for (auto n : kTx) {
-    fams.push_back(Fam("node_network_transmit_" + std::string(n) + "_total", MetricType::kCounter,
-                       "Network device statistic transmit_" + std::string(n) + "."));
-  }
-  for (const NetDevice& dev : ParseNetDev(buf_)) {
-    for (size_t i = 0; i < fams.size(); ++i) Add(fams[i], dev.values[i], {{"device", dev.name}});
-  }
-  for (Family& f : fams) {
-    if (!f.samples.empty()) out.push_back(std::move(f));
+  ParseNetDev(buf_, devices_);
+  for (const NetDevice& dev : devices_) {
+    for (size_t i = 0; i < kFamilies.size(); ++i) {
+      Add(first + i, dev.values[i], {{"device", dev.name}});
+    }
   }
 }
 
-void NodeCollector::DiskStats(std::vector<Family>& out) {
+void NodeCollector::DiskStats() {
   if (!Load("diskstats")) return;
   // node_exporter 1.5's default --collector.diskstats.device-exclude: partitions and virtual
   // devices.
@@ -560,14 +566,16 @@ void NodeCollector::DiskStats(std::vector<Family>& out) {
        "by all flush requests.",
        16, 0.001},
   };
-  std::vector<Family> fams;
+  size_t first = 0;
   for (const Stat& s : kStats) {
-    fams.push_back(Fam(
+    const size_t i = Begin(
         s.name,
         std::string_view(s.name).ends_with("_total") ? MetricType::kCounter : MetricType::kGauge,
-        s.help));
+        s.help);
+    if (&s == kStats) first = i;
   }
-  Family info = Fam("node_disk_info", MetricType::kGauge, "Info of /sys/block/<block_device>.");
+  const size_t info =
+      Begin("node_disk_info", MetricType::kGauge, "Info of /sys/block/<block_device>.");
   ForEachLine(buf_, [&](std::string_view line) {
     const Fields f(line);
     if (f.size() < 14) return;
@@ -586,16 +594,12 @@ void NodeCollector::DiskStats(std::vector<Family>& out) {
     for (size_t i = 0; i < std::size(kStats); ++i) {
       const size_t at = 3 + kStats[i].field;
       if (at >= f.size()) continue;  // older kernels have fewer fields
-      if (auto v = Num(f[at])) Add(fams[i], *v * kStats[i].scale, {{"device", dev}});
+      if (auto v = Num(f[at])) Add(first + i, *v * kStats[i].scale, {{"device", dev}});
     }
   });
-  fams.push_back(std::move(info));
-  for (Family& f : fams) {
-    if (!f.samples.empty()) out.push_back(std::move(f));
-  }
 }
 
-void NodeCollector::Pressure(std::vector<Family>& out) {
+void NodeCollector::Pressure() {
   struct Resource {
     const char* file;
     const char* some;
@@ -610,7 +614,8 @@ void NodeCollector::Pressure(std::vector<Family>& out) {
   };
   for (const Resource& r : kResources) {
     // Not counted as missing: kernels without PSI have no such file.
-    if (!ReadNodeFile(proc_root_ + "/" + r.file, 1 << 20)) continue;
+    path_.assign(proc_root_).append("/").append(r.file);
+    if (!ReadNodeFile(path_, 1 << 20)) continue;
     ForEachLine(buf_, [&](std::string_view line) {
       const Fields f(line);
       if (f.empty()) return;
@@ -619,9 +624,7 @@ void NodeCollector::Pressure(std::vector<Family>& out) {
       for (std::string_view kv : f) {
         if (!kv.starts_with("total=")) continue;
         if (auto v = Num(kv.substr(6))) {
-          Family fam = Fam(name, MetricType::kCounter, "Total time in seconds of PSI stalls.");
-          Add(fam, *v / 1e6);
-          out.push_back(std::move(fam));
+          Add(Begin(name, MetricType::kCounter, "Total time in seconds of PSI stalls."), *v / 1e6);
         }
       }
     });

@@ -33,7 +33,8 @@ struct NetDevice {
   std::string name;
   double values[16] = {};
 };
-std::vector<NetDevice> ParseNetDev(std::string_view text);
+// Fills `out` (cleared first; its room reused pass after pass).
+void ParseNetDev(std::string_view text, std::vector<NetDevice>& out);
 
 class NodeCollector {
  public:
@@ -46,6 +47,10 @@ class NodeCollector {
   NodeCollector(std::shared_ptr<FileSystem> fs, Options options);
 
   std::vector<expo::Family> Collect();
+  // One pass into `out`. A vector from an earlier pass is reused: a family at the position it
+  // had keeps its strings and the room of its samples, so a steady pass allocates next to
+  // nothing for its families. Families without samples are left out.
+  void Collect(std::vector<expo::Family>& out);
   // `families` (from Collect) in the text format, as expo::Append writes them, from the sample
   // names and label sets rendered once when the collector first made them.
   void AppendText(std::string& out, const std::vector<expo::Family>& families);
@@ -53,19 +58,28 @@ class NodeCollector {
 
  private:
   bool Load(std::string_view file, size_t max_bytes = 8 << 20);
+  // The next family of the pass, at the next position of out_: returns its index (references
+  // into out_ do not outlive a later Begin). Its help is set only when the name changes: every
+  // help here is a function of the name.
+  size_t Begin(std::string_view name, expo::MetricType type, std::string_view help);
+  expo::Family& At(size_t i) { return (*out_)[i]; }
   void Add(expo::Family& f, double v,
            std::initializer_list<std::pair<std::string_view, std::string_view>> labels = {});
+  void Add(size_t family, double v,
+           std::initializer_list<std::pair<std::string_view, std::string_view>> labels = {}) {
+    Add(At(family), v, labels);
+  }
   bool ReadNodeFile(const std::string& path, size_t max_bytes);
-  void Stat(std::vector<expo::Family>& out);
-  void Meminfo(std::vector<expo::Family>& out);
-  void Loadavg(std::vector<expo::Family>& out);
-  void Filefd(std::vector<expo::Family>& out);
-  void NetDev(std::vector<expo::Family>& out);
-  void DiskStats(std::vector<expo::Family>& out);
-  void Pressure(std::vector<expo::Family>& out);
-  void Filesystems(std::vector<expo::Family>& out);
+  void Stat();
+  void Meminfo();
+  void Loadavg();
+  void Filefd();
+  void NetDev();
+  void DiskStats();
+  void Pressure();
+  void Filesystems();
   bool ReadMounts();
-  void Time(std::vector<expo::Family>& out);
+  void Time();
 
   std::shared_ptr<FileSystem> fs_;
   FileCache files_;
@@ -93,7 +107,10 @@ class NodeCollector {
   // The HELP and TYPE lines of the last pass' families, in order, by name.
   std::vector<std::pair<std::string, std::string>> family_headers_;
   size_t next_slot_ = 0;
-  std::string key_;
+  std::vector<expo::Family>* out_ = nullptr;  // the pass' families, during Collect
+  size_t out_n_ = 0;                          // how many of them Begin gave out
+  std::string key_, name_, help_, path_;      // scratch, reused
+  std::vector<NetDevice> devices_;
   uint64_t pass_ = 1;
   // The filesystems to report, from the mount table, and the table kept open to ask whether it
   // changed.

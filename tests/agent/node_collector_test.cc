@@ -134,11 +134,20 @@ TEST(NodeCollectorTest, PassesFollowChangesAndWriteTheirText) {
   std::filesystem::create_directories(dir.Join("root/data"));
   NodeCollector c(RealFileSystem(),
                   {dir.path(), dir.Join("sys"), dir.Join("root"), std::make_shared<ManualClock>()});
+  // The agent hands the collector the vector of the pass before last to fill again; a second
+  // collector makes a new vector each pass. Both must see the same.
+  NodeCollector fresh(RealFileSystem(), {dir.path(), dir.Join("sys"), dir.Join("root"),
+                                         std::make_shared<ManualClock>()});
+  std::vector<expo::Family> reused[2];
+  int n = 0;
   auto pass = [&] {
-    auto families = c.Collect();
+    auto& families = reused[n++ % 2];
+    c.Collect(families);
     std::string text;
     c.AppendText(text, families);
     EXPECT_EQ(text, expo::Write(families, expo::Format::kText));
+    for (const auto& f : families) EXPECT_FALSE(f.samples.empty()) << f.name;
+    EXPECT_EQ(Flatten(families), Flatten(fresh.Collect()));
     return Flatten(families);
   };
   auto got = pass();
@@ -164,6 +173,14 @@ TEST(NodeCollectorTest, PassesFollowChangesAndWriteTheirText) {
   EXPECT_EQ(got.count("{__name__=\"node_network_receive_bytes_total\", device=\"eth0\"}"), 0u);
   EXPECT_EQ(got["{__name__=\"node_network_receive_bytes_total\", device=\"eth1\"}"], 8);
   for (const auto& [k, v] : got) EXPECT_EQ(k.find("/dev/vdb"), std::string::npos) << k;
+  // No device at all: the network families are left out, and come back with a device.
+  netdev("");
+  got = pass();
+  for (const auto& [k, v] : got) EXPECT_EQ(k.find("node_network_"), std::string::npos) << k;
+  EXPECT_EQ(got["{__name__=\"node_context_switches_total\"}"], 1999);
+  netdev("  eth2: 5 1 0 0 0 0 0 0 9 1 0 0 0 0 0 0\n");
+  got = pass();
+  EXPECT_EQ(got["{__name__=\"node_network_receive_bytes_total\", device=\"eth2\"}"], 5);
   for (int i = 0; i < 3; ++i) pass();  // steady passes write the same text as expo::Write too
 }
 

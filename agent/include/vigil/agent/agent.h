@@ -70,7 +70,8 @@ class Agent {
   std::vector<std::unique_ptr<ShipSource>> sources_;  // containers, node, self
   std::mutex collect_mu_;  // one pass at a time; Stop() waits for the one under way
   std::mutex mu_;
-  std::shared_ptr<const View> view_;
+  std::shared_ptr<View> view_;               // the readers' view (they take it as const)
+  std::shared_ptr<View> spare_view_;         // the one before, to be filled again (see Collect)
   std::atomic<size_t> exposition_bytes_{0};  // the last exposition's size, to reserve
   std::shared_ptr<const ContainerView> shipped_containers_;  // for stale markers
   std::mutex timer_mu_;
