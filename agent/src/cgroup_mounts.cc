@@ -47,9 +47,10 @@ std::string CommonDir(const std::vector<std::string>& paths) {
 
 }  // namespace
 
-std::string CgroupMounts::Controller(std::string_view name) const {
+const std::string& CgroupMounts::Controller(std::string_view name) const {
+  static const std::string kNone;
   auto it = controllers.find(name);
-  return it == controllers.end() ? std::string() : it->second;
+  return it == controllers.end() ? kNone : it->second;
 }
 
 std::string_view ModeName(CgroupMounts::Mode mode) {

@@ -25,8 +25,9 @@ struct CgroupMounts {
   // The cgroup2 mount's directory; empty without one.
   std::string unified;
 
-  // The directory of a v1 controller, or empty.
-  std::string Controller(std::string_view name) const;
+  // The directory of a v1 controller, or empty (a reference into the map, or to a static empty
+  // string).
+  const std::string& Controller(std::string_view name) const;
 };
 
 std::string_view ModeName(CgroupMounts::Mode mode);

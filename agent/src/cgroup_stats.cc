@@ -124,6 +124,15 @@ std::optional<double> CgroupReader::Number(const std::string& dir, const std::st
 
 CgroupStats CgroupReader::Read(const std::string& path) {
   CgroupStats s;
+  Read(path, s);
+  return s;
+}
+
+void CgroupReader::Read(const std::string& path, CgroupStats& s) {
+  std::vector<CgroupStats::Blkio> blkio = std::move(s.blkio);  // its room is kept
+  blkio.clear();
+  s = CgroupStats{};
+  s.blkio = std::move(blkio);
   group_ = &files_.GroupFor(path);
   // Within walks, the spec files are read when a cgroup is first seen and then every
   // kSpecEveryPasses passes, as cAdvisor reads a container's spec once: limits change seldom,
@@ -161,13 +170,12 @@ CgroupStats CgroupReader::Read(const std::string& path) {
     s.memory_working_set =
         *s.memory_usage > *inactive_file_ ? *s.memory_usage - *inactive_file_ : 0;
   }
-  return s;
 }
 
 void CgroupReader::ReadV1(const std::string& path, CgroupStats& s) {
-  const std::string cpuacct = mounts_.Controller("cpuacct");
-  const std::string cpu = mounts_.Controller("cpu");
-  const std::string memory = mounts_.Controller("memory");
+  const std::string& cpuacct = mounts_.Controller("cpuacct");
+  const std::string& cpu = mounts_.Controller("cpu");
+  const std::string& memory = mounts_.Controller("memory");
   if (auto ns = Number(cpuacct, path, "cpuacct.usage")) s.cpu_usage = *ns / 1e9;
   if (Load(cpuacct, path, "cpuacct.stat")) {
     if (auto v = KeyedValue(buf_, "user")) s.cpu_user = *v / clock_ticks_;
@@ -232,7 +240,7 @@ CgroupStats::Blkio& DeviceEntry(std::vector<CgroupStats::Blkio>& v, uint32_t maj
 }  // namespace
 
 void CgroupReader::ReadV1Blkio(const std::string& path, CgroupStats& s) {
-  const std::string blkio = mounts_.Controller("blkio");
+  const std::string& blkio = mounts_.Controller("blkio");
   if (blkio.empty()) return;
   // "8:0 Read 4096" lines; the _recursive files count a pod's containers, as cAdvisor reads.
   auto read = [&](std::string_view file, double CgroupStats::Blkio::*rd,
@@ -296,8 +304,8 @@ std::optional<int> CgroupReader::FirstPid(const std::string& path) {
 }
 
 void CgroupReader::ReadV1Spec(const std::string& path, CgroupStats& s) {
-  const std::string cpu = mounts_.Controller("cpu");
-  const std::string memory = mounts_.Controller("memory");
+  const std::string& cpu = mounts_.Controller("cpu");
+  const std::string& memory = mounts_.Controller("memory");
   if (auto q = Number(cpu, path, "cpu.cfs_quota_us"); q && *q > 0) s.cpu_quota_us = q;
   s.cpu_period_us = Number(cpu, path, "cpu.cfs_period_us");
   s.cpu_shares = Number(cpu, path, "cpu.shares");

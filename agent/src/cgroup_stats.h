@@ -55,6 +55,8 @@ class CgroupReader {
   // Called from a Walk's callback, the spec (quota, period, shares, limits) comes from the last
   // walks' reads and is read again every kSpecEveryPasses walks; otherwise it is read now.
   CgroupStats Read(const std::string& path);
+  // The same into `s` (reset first; the room of its vectors is kept).
+  void Read(const std::string& path, CgroupStats& s);
   // Calls fn(path) for every cgroup of the hierarchy the statistics come from (the unified one
   // on v2, cpuacct's or memory's on v1), parents before children; fn returns whether to walk
   // into the cgroup's children (a container's own cgroup has none worth listing).

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <unordered_set>
 
 #include "container_ref.h"
@@ -129,15 +131,37 @@ void ContainerCollector::LoadDevices() {
   }
 }
 
+bool ContainerCollector::DirChanged(const std::string& dir, DirStamp& stamp) {
+  DirStamp now;
+  if (auto st = fs_->Stat(dir); st.ok()) {
+    now = {true, st->device, st->inode, st->mtime_ns, false};
+    const int64_t wall_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    now.settled = wall_ns - st->mtime_ns > 1'000'000'000;
+  }
+  const bool same = stamp.settled && now.exists == stamp.exists && now.device == stamp.device &&
+                    now.inode == stamp.inode && now.mtime_ns == stamp.mtime_ns;
+  stamp = now;
+  return !same;
+}
+
 void ContainerCollector::LoadNames() {
-  pods_.clear();
-  containers_.clear();
+  // The kubelet's two directories gain and lose entries as pods and containers come and go,
+  // which moves their mtime: each is listed again only then, not at every pass (with 1,000
+  // containers, 1,500 names to list and parse). A listing taken within a second of the mtime it
+  // saw is taken again at the next pass: a change in the same clock tick would not move it.
   const std::string& log_dir = options_.kubelet_log_dir;
-  if (auto dirs = fs_->ListDir(log_dir + "/pods"); dirs.ok()) {
-    for (const std::string& d : *dirs) {
-      if (auto pod = ParsePodLogDir(d)) pods_[pod->uid] = {pod->ns, pod->pod};
+  if (DirChanged(log_dir + "/pods", pods_stamp_)) {
+    pods_.clear();
+    if (auto dirs = fs_->ListDir(log_dir + "/pods"); dirs.ok()) {
+      for (const std::string& d : *dirs) {
+        if (auto pod = ParsePodLogDir(d)) pods_[pod->uid] = {pod->ns, pod->pod};
+      }
     }
   }
+  if (!DirChanged(log_dir + "/containers", containers_stamp_)) return;
+  containers_.clear();
   if (auto files = fs_->ListDir(log_dir + "/containers"); files.ok()) {
     for (std::string f : *files) {
       // <pod>_<namespace>_<container>-<id>.log
@@ -297,8 +321,15 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
     for (const auto& d : kNet) f.push_back({d.name, MetricType::kCounter, d.help, "interface"});
     return f;
   }();
-  auto view = std::make_shared<ContainerView>();
+  // The view of the pass before last is filled again when nobody holds it any more (the agent
+  // keeps the last one): cgroup by cgroup in walk order, which passes keep, so the cgroups'
+  // texts, entries and extras mostly keep their room and a steady pass allocates little.
+  std::shared_ptr<ContainerView> view = std::move(recycled_[pass_ % 2]);
+  if (!view || view.use_count() != 1) view = std::make_shared<ContainerView>();
+  // The last holder let go with a release; this orders its reads before the writes below.
+  std::atomic_thread_fence(std::memory_order_acquire);
   view->families = &kFamilies;
+  size_t filled = 0;
   // The host's network namespace, whose counters are the node's, not a container's.
   uint64_t host_netns = 0;
   if (auto st = fs_->Stat(options_.proc_root + "/1/ns/net"); st.ok()) host_netns = st->inode;
@@ -309,8 +340,10 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
       ref = ParseCgroupPath(path);
       if (!ref) return true;  // a slice or a QoS level: the containers are below
     }
-    const CgroupStats s = reader_.Read(path);
-    std::string container, ns, pod, image;
+    reader_.Read(path, stats_);
+    const CgroupStats& s = stats_;
+    // Views into the name maps and the runtime's record, which stay put during the pass.
+    std::string_view container, ns, pod, image;
     if (ref) {
       if (auto it = pods_.find(ref->pod_uid); it != pods_.end()) {
         ns = it->second.ns;
@@ -328,9 +361,10 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
     // A cgroup's base labels are built once and kept while its names stay the same.
     CgroupCache& cache = cache_[path];
     cache.seen_pass = pass_;
-    std::string fingerprint = container + '\0' + ns + '\0' + pod + '\0' + image;
-    if (cache.fingerprint != fingerprint || cache.base.empty()) {
-      cache.fingerprint = std::move(fingerprint);
+    fingerprint_.assign(container).append(1, '\0').append(ns).append(1, '\0');
+    fingerprint_.append(pod).append(1, '\0').append(image);
+    if (cache.fingerprint != fingerprint_ || cache.base.empty()) {
+      cache.fingerprint = fingerprint_;
       LabelsBuilder b;
       if (!container.empty()) b.Set("container", container);
       b.Set("id", path);
@@ -339,12 +373,15 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
       if (!ns.empty()) b.Set("namespace", ns);
       if (!pod.empty()) b.Set("pod", pod);
       cache.base = b.Build();
-      cache.text = ContainerView::RenderBase(cache.base);
+      cache.text = std::make_shared<const std::string>(ContainerView::RenderBase(cache.base));
     }
-    ContainerView::Cgroup& cg = view->cgroups.emplace_back();
+    if (filled == view->cgroups.size()) view->cgroups.emplace_back();
+    ContainerView::Cgroup& cg = view->cgroups[filled++];
     cg.base = cache.base;
     cg.text = cache.text;
     cg.hash = cache.base.Hash();
+    cg.entries.clear();
+    cg.extras.resize(1);  // "" for the families without a label of their own
     auto add = [&](size_t family, double v, std::string_view extra = {}) {
       cg.entries.push_back({static_cast<uint32_t>(family), extra.empty() ? 0 : cg.Extra(extra), v});
     };
@@ -353,16 +390,22 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
       if (const auto& v = s.*(kDefs[i].field)) add(i + 1, *v);
     }
     // Block IO: family by family, device by device (entries stay in family order).
-    std::vector<std::string> devices;
-    for (const auto& dev : s.blkio) {
+    device_names_.resize(s.blkio.size());
+    for (size_t d = 0; d < s.blkio.size(); ++d) {
+      const auto& dev = s.blkio[d];
       auto it = devices_.find((uint64_t{dev.major} << 32) | dev.minor);
-      devices.push_back(it != devices_.end()
-                            ? it->second
-                            : std::to_string(dev.major) + ":" + std::to_string(dev.minor));
+      if (it != devices_.end()) {
+        device_names_[d].assign(it->second);
+      } else {
+        device_names_[d]
+            .assign(std::to_string(dev.major))
+            .append(":")
+            .append(std::to_string(dev.minor));
+      }
     }
     for (size_t i = 0; i < std::size(kIo); ++i) {
       for (size_t d = 0; d < s.blkio.size(); ++d) {
-        add(io_at + i, s.blkio[d].*(kIo[i].field), devices[d]);
+        add(io_at + i, s.blkio[d].*(kIo[i].field), device_names_[d]);
       }
     }
     for (size_t i = 0; i < std::size(kPsi); ++i) {
@@ -375,9 +418,10 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
     // The network namespace of a process of the cgroup: found once, checked by reading.
     auto net_dev = [&]() -> bool {
       if (cache.pid <= 0) return false;
-      const std::string proc = options_.proc_root + "/" + std::to_string(cache.pid);
+      proc_path_.assign(options_.proc_root).append("/").append(std::to_string(cache.pid));
+      const size_t base_size = proc_path_.size();
       if (cache.netns == 0) {
-        auto netns = fs_->Stat(proc + "/ns/net");
+        auto netns = fs_->Stat(proc_path_.append("/ns/net"));
         if (!netns.ok()) return false;
         cache.netns = netns->inode;
       }
@@ -385,8 +429,9 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
         buf_.clear();
         return true;
       }
-      return reader_.files().Read(reader_.files().GroupFor(path), kNetDevSlot, proc + "/net/dev",
-                                  buf_, 1 << 20);
+      proc_path_.resize(base_size);
+      return reader_.files().Read(reader_.files().GroupFor(path), kNetDevSlot,
+                                  proc_path_.append("/net/dev"), buf_, 1 << 20);
     };
     if (!net_dev()) {
       // The process went away (or was never looked for): ask the cgroup again.
@@ -403,8 +448,17 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
     }
     return descend;
   }));
+  view->cgroups.resize(filled);
+  // A cgroup's entries grew by doubling the first time; their count stays from pass to pass, so
+  // the room is fitted once, not kept at up to twice what is used in every kept view.
+  for (ContainerView::Cgroup& cg : view->cgroups) {
+    if (cg.entries.capacity() > cg.entries.size() + cg.entries.size() / 2 + 4) {
+      cg.entries.shrink_to_fit();
+    }
+  }
   std::erase_if(cache_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   std::erase_if(meta_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
+  recycled_[pass_ % 2] = view;
   return std::shared_ptr<const ContainerView>(std::move(view));
 }
 

@@ -65,6 +65,16 @@ class ContainerCollector {
     uint64_t seen_pass = 0;
     uint64_t read_pass = 0;  // 0: not found yet
   };
+  // What a directory's stat said at its last listing; `settled`: its mtime was more than a
+  // second old then.
+  struct DirStamp {
+    bool exists = false;
+    uint64_t device = 0, inode = 0;
+    int64_t mtime_ns = 0;
+    bool settled = false;
+  };
+  // Whether `dir` must be listed again (and `stamp` updated to now).
+  bool DirChanged(const std::string& dir, DirStamp& stamp);
   void LoadNames();
   void LoadDevices();
   bool ReadProcFile(const char* name, size_t slot);  // <proc_root>/<name> into buf_
@@ -76,20 +86,25 @@ class ContainerCollector {
   uint64_t pass_ = 0;
   std::string buf_;
   std::vector<NetDevice> net_devices_;       // of the last net/dev read, reused
+  std::vector<std::string> device_names_;    // of a cgroup's block IO devices, reused
+  std::string fingerprint_, proc_path_;      // scratch, reused
+  CgroupStats stats_;                        // of the cgroup being read, reused
   std::map<std::string, RuntimeMeta> meta_;  // container id → what its runtime says
   // What a cgroup keeps between passes: its label sets, and the process whose network
   // namespace it reports.
   struct CgroupCache {
     std::string fingerprint;  // the names the labels were built with
     Labels base;
-    std::string text;  // base rendered for the text formats
+    std::shared_ptr<const std::string> text;  // base rendered for the text formats
     int pid = 0;
     uint64_t netns = 0;
     uint64_t seen_pass = 0;
   };
   std::unordered_map<std::string, CgroupCache> cache_;  // by cgroup path
+  std::shared_ptr<ContainerView> recycled_[2];          // the last two passes' views
   std::map<uint64_t, std::string> devices_;             // major << 32 | minor → /dev/name
   std::map<std::string, PodName> pods_;                 // uid → names
+  DirStamp pods_stamp_, containers_stamp_;              // of the kubelet's log directories
   std::map<std::string, std::string> containers_;       // container id → container name
 };
 

@@ -66,9 +66,9 @@ void ContainerView::AppendTo(std::string& out, expo::Format format) const {
       }
       out += fam.name;
       out += '{';
-      out += c.text;
+      out += *c.text;
       if (fam.extra_label != nullptr) {
-        if (!c.text.empty()) out += ',';
+        if (!c.text->empty()) out += ',';
         out += fam.extra_label;
         out += "=\"";
         expo::AppendEscapedLabelValue(out, c.extra(e));

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,8 +35,10 @@ struct ContainerView {
     double value;
   };
   struct Cgroup {
-    Labels base;                 // without __name__
-    std::string text;            // base as the text formats write it: container="app",id="..."
+    Labels base;  // without __name__
+    // base as the text formats write it: container="app",id="...", shared with the collector's
+    // record of the cgroup and the other passes' views (never null once filled).
+    std::shared_ptr<const std::string> text;
     uint64_t hash = 0;           // of base
     std::vector<Entry> entries;  // in family order
     // The own-label values the entries use ("total", devices, interfaces), each once; index 0

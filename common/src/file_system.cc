@@ -374,6 +374,14 @@ struct MemFileSystem::State {
     return inode;
   }
 
+  // An entry of `path`'s directory came or went: its mtime moves, as on a real filesystem, and
+  // always forward (a manual clock may stand still).
+  void DirChanged(const std::string& path) {
+    auto it = paths.find(Parent(path));
+    if (it == paths.end()) return;
+    it->second->mtime_ns = std::max(NowNs(), it->second->mtime_ns + 1);
+  }
+
   bool IsDir(const std::string& path) {
     auto it = paths.find(path);
     return it != paths.end() && it->second->is_dir;
@@ -447,6 +455,7 @@ Result<std::unique_ptr<WritableFile>> MemFileSystem::State::OpenWritable(
   if (it == paths.end()) {
     VIGIL_RETURN_IF_ERROR(CheckParent(path));
     it = paths.emplace(path, NewInode(false)).first;
+    DirChanged(path);
   }
   if (it->second->is_dir) return IOError("open " + path + ": Is a directory");
   if (truncate) {
@@ -497,7 +506,9 @@ Status MemFileSystem::Rename(const std::string& from, const std::string& to) {
   if (state_->IsDir(to)) return IOError("rename " + from + " to " + to + ": Is a directory");
   auto inode = it->second;
   state_->paths.erase(it);
+  state_->DirChanged(from);
   state_->paths[to] = std::move(inode);
+  state_->DirChanged(to);
   return Status::Ok();
 }
 
@@ -513,6 +524,7 @@ Status MemFileSystem::Remove(const std::string& path) {
     }
   }
   state_->paths.erase(it);
+  state_->DirChanged(path);
   return Status::Ok();
 }
 
@@ -537,6 +549,7 @@ Status MemFileSystem::CreateDirs(const std::string& path) {
     auto found = state_->paths.find(*it);
     if (found == state_->paths.end()) {
       state_->paths.emplace(*it, state_->NewInode(true));
+      state_->DirChanged(*it);
     } else if (!found->second->is_dir) {
       return IOError("create directories " + path + ": " + *it + " is a file");
     }

@@ -142,6 +142,55 @@ TEST_F(ContainerCollectorTest, CgroupfsLayoutAndMissingNames) {
             0u);  // unlimited: no quota series
 }
 
+// The kubelet's log directories are listed again only when their mtime moves: a pod and a
+// container that appear there after the first pass get their names at the next one. Views are
+// filled again from pass to pass, but never one that someone still holds.
+TEST_F(ContainerCollectorTest, NamesFollowTheKubeletsDirectoriesAndHeldViewsStayAsTheyWere) {
+  const std::string root = dir_.Join("cg");
+  const std::string pod = root + "/kubepods/besteffort/pod9999aaaa-bbbb-cccc-dddd-eeeeffff0000";
+  V2Cgroup(root, 1e6, 1e9, 0, "max 100000", "max");
+  V2Cgroup(pod, 1e6, 1e8, 0, "max 100000", "max");
+  V2Cgroup(pod + "/" + id_, 2.5e5, 3e6, 1e6, "max 100000", "max");
+  // Log directories that have not changed for a while.
+  for (const char* d : {"log/pods", "log/containers"}) {
+    std::filesystem::create_directories(dir_.Join(d));
+    std::filesystem::last_write_time(
+        dir_.Join(d), std::filesystem::file_time_type::clock::now() - std::chrono::seconds(60));
+  }
+  auto mounts = ParseCgroupMounts("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", root);
+  ASSERT_TRUE(mounts.ok());
+  ContainerCollector c(RealFileSystem(), *mounts, Options());
+  auto pass = [&] {
+    auto view = c.Collect();
+    EXPECT_TRUE(view.ok()) << view.status().ToString();
+    return view.ok() ? *view : nullptr;
+  };
+  const std::string id_label =
+      "/kubepods/besteffort/pod9999aaaa-bbbb-cccc-dddd-eeeeffff0000/" + id_;
+  const std::string unnamed =
+      "container_memory_usage_bytes{id=\"" + id_label + "\", name=\"" + id_ + "\"}";
+  const std::string named = "container_memory_usage_bytes{container=\"app\", id=\"" + id_label +
+                            "\", name=\"" + id_ + "\", namespace=\"default\", pod=\"web-0\"}";
+  auto first = Flatten(pass()->ToFamilies());
+  EXPECT_EQ(first[unnamed], 3e6);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Flatten(pass()->ToFamilies()), first);
+
+  Write(dir_.Join("log/pods/default_web-0_9999aaaa-bbbb-cccc-dddd-eeeeffff0000/app/0.log"), "");
+  Write(dir_.Join("log/containers/web-0_default_app-" + id_ + ".log"), "");
+  const auto held = pass();
+  const auto held_text = Flatten(held->ToFamilies());
+  EXPECT_EQ(held_text.count(unnamed), 0u);
+  EXPECT_EQ(held_text.at(named), 3e6);
+  // Values move; the held view does not.
+  Write(pod + "/" + id_ + "/memory.current", "7000000\n");
+  for (int i = 0; i < 3; ++i) {
+    auto got = Flatten(pass()->ToFamilies());
+    EXPECT_EQ(got[named], 7e6);
+    EXPECT_EQ(got.count(unnamed), 0u);
+  }
+  EXPECT_EQ(Flatten(held->ToFamilies()), held_text);
+}
+
 TEST_F(ContainerCollectorTest, VanishedFilesLeaveGapsNotErrors) {
   const std::string root = dir_.Join("cg");
   const std::string c = root + "/docker/" + id_;
