@@ -3,12 +3,14 @@
 // machine's /proc: CPU and wall time per pass, the CPU of turning the pass into an encoded
 // remote_write batch (reported apart), and the process' RSS after the passes. Each
 // container has what the collector reads on a real v2 node: cpu, memory, io and PSI files, a
-// process whose network namespace (shared by the pod's containers) has an eth0.
+// process whose network namespace (shared by the pod's containers) has an eth0, and the
+// kubelet's log layout names each pod and container.
 //
 //   build/bench/agent_collect --dir /dev/shm/vigil-cg --containers 1000 --passes 20
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -145,8 +147,10 @@ int main(int argc, char** argv) {
   }
   // The fixture /proc sits beside the cgroup tree, not in it (the walk would list it).
   const std::string proc_dir = dir + "-proc";
+  const std::string log_dir = dir + "-log";
   fs::remove_all(dir);
   fs::remove_all(proc_dir);
+  fs::remove_all(log_dir);
   Cgroup(dir, 0);
   const fs::path qos = fs::path(dir) / "kubepods.slice" / "kubepods-burstable.slice";
   Cgroup(fs::path(dir) / "kubepods.slice", 0);
@@ -156,9 +160,23 @@ int main(int argc, char** argv) {
     std::snprintf(uid, sizeof(uid), "%08x_1111_2222_3333_%012d", p, p);
     const fs::path pod = qos / ("kubepods-burstable-pod" + std::string(uid) + ".slice");
     Cgroup(pod, p);
+    // The kubelet's names: /var/log/pods/<ns>_<pod>_<uid>/<container>/ and
+    // /var/log/containers/<pod>_<ns>_<container>-<id>.log.
+    std::string dashed_uid = uid;
+    std::replace(dashed_uid.begin(), dashed_uid.end(), '_', '-');
+    const std::string pod_name = "app-" + std::to_string(p) + "-7d4b9c8f6-x2x9k";
     for (int c = 0; c < 2; ++c) {
       char id[65];
       std::snprintf(id, sizeof(id), "%064d", p * 2 + c);
+      const std::string container_name = c == 0 ? "app" : "sidecar";
+      fs::create_directories(
+          fs::path(log_dir) / "pods" /
+          ("team-" + std::to_string(p % 20) + "_" + pod_name + "_" + dashed_uid) / container_name);
+      fs::create_directories(fs::path(log_dir) / "containers");
+      Write(fs::path(log_dir) / "containers" /
+                (pod_name + "_team-" + std::to_string(p % 20) + "_" + container_name + "-" + id +
+                 ".log"),
+            "");
       const fs::path container = pod / ("cri-containerd-" + std::string(id) + ".scope");
       Cgroup(container, p * 2 + c);
       // Both containers of a pod share its network namespace: the second one's process links
@@ -183,11 +201,11 @@ int main(int argc, char** argv) {
   auto mounts =
       vigil::agent::ParseCgroupMounts("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", dir);
   vigil::agent::ContainerCollector::Options options;
-  options.kubelet_log_dir = dir + "/no-logs";
+  options.kubelet_log_dir = log_dir;
   options.proc_root = proc_dir;
   vigil::agent::ContainerCollector collector(vigil::RealFileSystem(), *mounts, options);
   vigil::agent::NodeCollector node(vigil::RealFileSystem(), {});
-  size_t series = 0;
+  size_t series = 0, named = 0;
   double cpu_total = 0, wall_total = 0, ship_total = 0;
   size_t body_bytes = 0;
   const vigil::agent::SeriesWriter writer(vigil::Labels{
@@ -226,15 +244,19 @@ int main(int argc, char** argv) {
     if (i > 0) ship_total += CpuSeconds() - ship0;
     series = 0;
     series += (*view)->series();
+    named = 0;
+    for (const auto& cg : (*view)->cgroups) named += cg.base.Get("container").empty() ? 0 : 1;
     for (const auto& f : node_families) series += f.samples.size();
   }
   std::printf(
-      "{\"containers\": %d, \"series\": %zu, \"cpu_ms_per_pass\": %.2f, \"wall_ms_per_pass\": "
+      "{\"containers\": %d, \"named\": %zu, \"series\": %zu, \"cpu_ms_per_pass\": %.2f, "
+      "\"wall_ms_per_pass\": "
       "%.2f, \"ship_cpu_ms_per_pass\": %.2f, \"remote_write_body_bytes\": %zu, "
       "\"rss_mib\": %.1f}\n",
-      containers, series, 1000 * cpu_total / (passes - 1), 1000 * wall_total / (passes - 1),
+      containers, named, series, 1000 * cpu_total / (passes - 1), 1000 * wall_total / (passes - 1),
       1000 * ship_total / (passes - 1), body_bytes, static_cast<double>(RssKb()) / 1024);
   fs::remove_all(dir);
   fs::remove_all(proc_dir);
+  fs::remove_all(log_dir);
   return 0;
 }

@@ -47,6 +47,12 @@ struct CgroupStats {
   std::optional<double> cpu_some, cpu_full, memory_some, memory_full, io_some, io_full;
 };
 
+struct CgroupFile;  // a file's name and slot (cgroup_stats.cc)
+
+// The slots of a cgroup's open files the reader uses (0 to kCgroupFileSlots - 1); a caller may
+// keep its own files of the cgroup in the slots after.
+inline constexpr size_t kCgroupFileSlots = 20;
+
 class CgroupReader {
  public:
   CgroupReader(std::shared_ptr<FileSystem> fs, CgroupMounts mounts);
@@ -82,10 +88,10 @@ class CgroupReader {
   // Reads a file into buf_; false (counted) when it is gone or unreadable.
   // Optional files (io.stat, PSI: absent where the controller or the kernel option is off) are
   // loaded with count_missing false.
-  bool Load(const std::string& dir, const std::string& path, std::string_view file,
+  bool Load(const std::string& dir, const std::string& path, const CgroupFile& file,
             bool count_missing = true);
   std::optional<double> Number(const std::string& dir, const std::string& path,
-                               std::string_view file);
+                               const CgroupFile& file);
   void ReadV1(const std::string& path, CgroupStats& s);
   void ReadV2(const std::string& path, CgroupStats& s);
   void ReadV1Blkio(const std::string& path, CgroupStats& s);

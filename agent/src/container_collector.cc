@@ -14,7 +14,7 @@ namespace vigil::agent {
 namespace {
 // The slot of /proc/<pid>/net/dev among a cgroup's open files (past the reader's own), and of
 // the node's files the collector reads at every pass in its own group.
-constexpr size_t kNetDevSlot = 64;
+constexpr size_t kNetDevSlot = kCgroupFileSlots;
 constexpr size_t kDiskstatsSlot = 0;
 constexpr size_t kMeminfoSlot = 1;
 }  // namespace
