@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "small_file.h"
@@ -134,24 +135,24 @@ std::optional<double> CgroupReader::Number(const std::string& dir, const std::st
 
 CgroupStats CgroupReader::Read(const std::string& path) {
   CgroupStats s;
-  Read(path, s);
+  ReadInto(path, files_.GroupFor(path), nullptr, s);
   return s;
 }
 
-void CgroupReader::Read(const std::string& path, CgroupStats& s) {
+void CgroupReader::Read(Cgroup& cgroup, CgroupStats& s) {
+  ReadInto(cgroup.path_, cgroup.files_, &cgroup.spec_, s);
+}
+
+void CgroupReader::ReadInto(const std::string& path, FileCache::Group& files, Spec* cached,
+                            CgroupStats& s) {
   std::vector<CgroupStats::Blkio> blkio = std::move(s.blkio);  // its room is kept
   blkio.clear();
   s = CgroupStats{};
   s.blkio = std::move(blkio);
-  group_ = &files_.GroupFor(path);
+  group_ = &files;
   // Within walks, the spec files are read when a cgroup is first seen and then every
   // kSpecEveryPasses passes, as cAdvisor reads a container's spec once: limits change seldom,
   // and they are a third of the files.
-  Spec* cached = nullptr;
-  if (pass_ > 0) {
-    cached = &specs_[path];
-    cached->seen_pass = pass_;
-  }
   if (cached != nullptr && cached->read_pass != 0 && pass_ - cached->read_pass < kSpecEveryPasses) {
     s.cpu_quota_us = cached->cpu_quota_us;
     s.cpu_period_us = cached->cpu_period_us;
@@ -165,8 +166,8 @@ void CgroupReader::Read(const std::string& path, CgroupStats& s) {
       ReadV2Spec(path, s);
     }
     if (cached != nullptr) {
-      *cached = {s.cpu_quota_us,      s.cpu_period_us, s.cpu_shares, s.memory_limit,
-                 s.memory_swap_limit, pass_,           pass_};
+      *cached = {s.cpu_quota_us, s.cpu_period_us,     s.cpu_shares,
+                 s.memory_limit, s.memory_swap_limit, pass_};
     }
   }
   inactive_file_.reset();
@@ -382,7 +383,7 @@ void CgroupReader::ReadV2(const std::string& path, CgroupStats& s) {
   pressure("io.pressure", s.io_some, s.io_full);
 }
 
-Status CgroupReader::Walk(const std::function<bool(const std::string&)>& fn) {
+Status CgroupReader::Walk(const std::function<bool(Cgroup&)>& fn) {
   const std::string root = WalkRoot();
   if (root.empty()) return NotFound("no cgroup hierarchy with CPU or memory statistics");
   ++pass_;
@@ -390,44 +391,98 @@ Status CgroupReader::Walk(const std::function<bool(const std::string&)>& fn) {
     bool all = false;
     auto changed = watcher_->Changed(all);
     if (!changed.ok() || all) {
-      for (auto& [dir, listing] : listings_) listing.valid = false;
+      for (auto& [dir, cgroup] : watched_) cgroup->listed_ = false;
     } else {
       for (const auto& dir : *changed) {
-        if (auto it = listings_.find(dir); it != listings_.end()) it->second.valid = false;
+        if (auto it = watched_.find(dir); it != watched_.end()) it->second->listed_ = false;
       }
     }
   }
-  Status st = fn("/") ? WalkDir(root, "", fn, 0) : Status::Ok();
+  if (!root_) {
+    root_ = std::make_unique<Cgroup>();
+    root_->path_ = "/";
+  }
+  Status st = Status::Ok();
+  if (fn(*root_)) {
+    st = WalkDir(root, *root_, fn, 0);
+  } else {
+    for (auto& child : std::exchange(root_->children_, {})) Drop(std::move(child));
+    root_->listed_ = false;
+  }
   files_.EndPass();
-  std::erase_if(listings_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
-  // Forget the cgroups that are gone.
-  std::erase_if(specs_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   return st;
 }
 
-Status CgroupReader::WalkDir(const std::string& root, const std::string& path,
-                             const std::function<bool(const std::string&)>& fn, int depth) {
+CgroupReader::~CgroupReader() {
+  if (root_) Drop(std::move(root_));
+}
+
+void CgroupReader::Drop(std::unique_ptr<Cgroup> cgroup) {
+  if (cgroup->watched_) {
+    auto it = watched_.find(WalkRoot() + (cgroup->path_ == "/" ? "" : cgroup->path_));
+    if (it != watched_.end() && it->second == cgroup.get()) watched_.erase(it);
+  }
+  for (auto& child : cgroup->children_) Drop(std::move(child));
+}
+
+bool CgroupReader::List(const std::string& dir, Cgroup& cgroup) {
+  // Watch first, then list: a cgroup made in between is reported at the next walk.
+  const bool was_watched = cgroup.watched_;
+  cgroup.watched_ = watcher_ && watcher_->Watch(dir).ok();
+  if (cgroup.watched_) {
+    watched_[dir] = &cgroup;
+  } else if (was_watched) {
+    watched_.erase(dir);
+  }
+  auto names = fs_->ListSubdirs(dir);
+  if (!names.ok()) return false;
+  // The nodes of the names still there are kept (their open files, spec and the caller's
+  // state with them), in the listing's order.
+  std::unordered_map<std::string_view, std::unique_ptr<Cgroup>*> old;
+  for (auto& child : cgroup.children_) {
+    const std::string& p = child->path_;
+    old.emplace(std::string_view(p).substr(p.rfind('/') + 1), &child);
+  }
+  std::vector<std::unique_ptr<Cgroup>> children;
+  children.reserve(names->size());
+  for (const std::string& name : *names) {
+    if (auto it = old.find(name); it != old.end() && *it->second) {
+      children.push_back(std::move(*it->second));
+      continue;
+    }
+    auto child = std::make_unique<Cgroup>();
+    child->path_ = (cgroup.path_ == "/" ? "" : cgroup.path_) + "/" + name;
+    children.push_back(std::move(child));
+  }
+  for (auto& child : cgroup.children_) {
+    if (child) Drop(std::move(child));
+  }
+  cgroup.children_ = std::move(children);
+  cgroup.listed_ = true;
+  return true;
+}
+
+Status CgroupReader::WalkDir(const std::string& root, Cgroup& cgroup,
+                             const std::function<bool(Cgroup&)>& fn, int depth) {
   if (depth > 32) return Status::Ok();  // deeper than any real layout; a loop guard
   // A cgroup directory's mtime does not move when a child is made (kernfs), so the watcher is
   // what tells a listing is stale.
-  const std::string dir = root + path;
-  Listing& listing = listings_[dir];
-  listing.seen_pass = pass_;
-  if (!listing.valid || !listing.watched) {
-    // Watch first, then list: a cgroup made in between is reported at the next walk.
-    listing.watched = watcher_ && watcher_->Watch(dir).ok();
-    auto dirs = fs_->ListSubdirs(dir);
-    if (!dirs.ok()) {  // vanished while walking
-      listings_.erase(dir);
+  if (!cgroup.listed_ || !cgroup.watched_) {
+    const std::string dir = root + (cgroup.path_ == "/" ? "" : cgroup.path_);
+    if (!List(dir, cgroup)) {  // vanished while walking
+      for (auto& child : std::exchange(cgroup.children_, {})) Drop(std::move(child));
+      cgroup.listed_ = false;
       return Status::Ok();
     }
-    listing.subdirs = std::move(*dirs);
-    listing.valid = true;
   }
-  const std::vector<std::string> subdirs = listing.subdirs;  // the map may grow below
-  for (const std::string& name : subdirs) {
-    const std::string child = path + "/" + name;
-    if (fn(child)) VIGIL_RETURN_IF_ERROR(WalkDir(root, child, fn, depth + 1));
+  for (auto& child : cgroup.children_) {
+    if (fn(*child)) {
+      VIGIL_RETURN_IF_ERROR(WalkDir(root, *child, fn, depth + 1));
+    } else if (!child->children_.empty()) {
+      // Not walked into: its listing would go stale unseen.
+      for (auto& grandchild : std::exchange(child->children_, {})) Drop(std::move(grandchild));
+      child->listed_ = false;
+    }
   }
   return Status::Ok();
 }

@@ -9,6 +9,7 @@
 //
 // Not thread-safe: one reader per collecting thread.
 
+#include <any>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,19 +55,48 @@ struct CgroupFile;  // a file's name and slot (cgroup_stats.cc)
 inline constexpr size_t kCgroupFileSlots = 20;
 
 class CgroupReader {
- public:
-  CgroupReader(std::shared_ptr<FileSystem> fs, CgroupMounts mounts);
+ private:
+  // A cgroup's spec as last read, and in which walk (1-based; 0: never).
+  struct Spec {
+    std::optional<double> cpu_quota_us, cpu_period_us, cpu_shares, memory_limit, memory_swap_limit;
+    uint64_t read_pass = 0;
+  };
 
-  // The statistics of the cgroup at `path` (relative to the hierarchy root, "/" for the root).
-  // Called from a Walk's callback, the spec (quota, period, shares, limits) comes from the last
-  // walks' reads and is read again every kSpecEveryPasses walks; otherwise it is read now.
+ public:
+  // One cgroup of the walked hierarchy, kept from walk to walk while it is there: its open
+  // files, its spec as last read, its subdirectories as last listed, and what the caller keeps
+  // with it, so that a walk looks nothing up by path.
+  class Cgroup {
+   public:
+    // Relative to the hierarchy root: "/" for the root, "/kubepods.slice/..." below.
+    const std::string& path() const { return path_; }
+    // The cgroup's open files; a caller keeps its own from slot kCgroupFileSlots on.
+    FileCache::Group& files() { return files_; }
+    std::any user;  // the caller's, for as long as the cgroup is there
+
+   private:
+    friend class CgroupReader;
+    std::string path_;
+    FileCache::Group files_;
+    Spec spec_;
+    std::vector<std::unique_ptr<Cgroup>> children_;  // as last listed
+    bool listed_ = false;                            // children_ are the current listing
+    bool watched_ = false;                           // the watcher reports its changes
+  };
+
+  CgroupReader(std::shared_ptr<FileSystem> fs, CgroupMounts mounts);
+  ~CgroupReader();
+
+  // The statistics of the cgroup at `path` (relative to the hierarchy root, "/" for the root),
+  // its spec (quota, period, shares, limits) included.
   CgroupStats Read(const std::string& path);
-  // The same into `s` (reset first; the room of its vectors is kept).
-  void Read(const std::string& path, CgroupStats& s);
-  // Calls fn(path) for every cgroup of the hierarchy the statistics come from (the unified one
-  // on v2, cpuacct's or memory's on v1), parents before children; fn returns whether to walk
+  // A walked cgroup's, into `s` (reset first; the room of its vectors is kept). The spec comes
+  // from the last walks' reads and is read again every kSpecEveryPasses walks.
+  void Read(Cgroup& cgroup, CgroupStats& s);
+  // Calls fn(cgroup) for every cgroup of the hierarchy the statistics come from (the unified
+  // one on v2, cpuacct's or memory's on v1), parents before children; fn returns whether to walk
   // into the cgroup's children (a container's own cgroup has none worth listing).
-  Status Walk(const std::function<bool(const std::string& path)>& fn);
+  Status Walk(const std::function<bool(Cgroup&)>& fn);
 
   // The first process of the cgroup (cgroup.procs in the walked hierarchy), for its network
   // namespace; nullopt when it has none.
@@ -92,6 +122,7 @@ class CgroupReader {
             bool count_missing = true);
   std::optional<double> Number(const std::string& dir, const std::string& path,
                                const CgroupFile& file);
+  void ReadInto(const std::string& path, FileCache::Group& files, Spec* spec, CgroupStats& s);
   void ReadV1(const std::string& path, CgroupStats& s);
   void ReadV2(const std::string& path, CgroupStats& s);
   void ReadV1Blkio(const std::string& path, CgroupStats& s);
@@ -99,15 +130,14 @@ class CgroupReader {
   void ReadV1Spec(const std::string& path, CgroupStats& s);
   void ReadV2Spec(const std::string& path, CgroupStats& s);
 
-  // A cgroup's spec as last read, and in which walk (1-based; 0: never).
-  struct Spec {
-    std::optional<double> cpu_quota_us, cpu_period_us, cpu_shares, memory_limit, memory_swap_limit;
-    uint64_t read_pass = 0;
-    uint64_t seen_pass = 0;
-  };
   static constexpr uint64_t kSpecEveryPasses = 10;
-  Status WalkDir(const std::string& root, const std::string& path,
-                 const std::function<bool(const std::string&)>& fn, int depth);
+  Status WalkDir(const std::string& root, Cgroup& cgroup, const std::function<bool(Cgroup&)>& fn,
+                 int depth);
+  // Makes `cgroup`'s children the directory's listing: kept nodes for the names still there,
+  // new ones for new names; the others go (Drop).
+  bool List(const std::string& dir, Cgroup& cgroup);
+  // Lets go of a cgroup and everything below it.
+  void Drop(std::unique_ptr<Cgroup> cgroup);
 
   std::shared_ptr<FileSystem> fs_;
   CgroupMounts mounts_;
@@ -120,19 +150,13 @@ class CgroupReader {
   uint64_t pass_ = 0;  // walks so far
   bool swap_ = true;
   std::optional<double> inactive_file_;  // from memory.stat, for the working set
-  std::unordered_map<std::string, Spec> specs_;
-  // Directory listings kept between walks, listed again only when the watcher says the
-  // directory changed (runtimes make cgroups with mkdir(2), which inotify reports on cgroupfs).
-  // Without a watcher (MemFileSystem, or out of inotify watches) a directory is listed at
-  // every walk.
-  struct Listing {
-    std::vector<std::string> subdirs;
-    bool valid = false;
-    bool watched = false;
-    uint64_t seen_pass = 0;
-  };
+  // The hierarchy as walked (after files_: its groups give their files back to it). A
+  // directory is listed again only when the watcher says it changed (runtimes make cgroups
+  // with mkdir(2), which inotify reports on cgroupfs); without a watcher (MemFileSystem, or out
+  // of inotify watches) it is listed at every walk.
   std::unique_ptr<DirWatcher> watcher_;
-  std::unordered_map<std::string, Listing> listings_;  // by directory
+  std::unique_ptr<Cgroup> root_;
+  std::unordered_map<std::string, Cgroup*> watched_;  // directory → its cgroup, while watched
 };
 
 // "key value" lines (cpu.stat, memory.stat, memory.events): the value of `key`.

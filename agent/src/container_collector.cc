@@ -88,8 +88,8 @@ bool ParseRuntimeRecord(std::string_view text, std::string& image, std::string& 
 
 }  // namespace
 
-const ContainerCollector::RuntimeMeta& ContainerCollector::Meta(const std::string& id) {
-  RuntimeMeta& m = meta_[id];
+const ContainerCollector::RuntimeMeta& ContainerCollector::Meta(const std::string& id,
+                                                                RuntimeMeta& m) {
   const bool first = m.seen_pass == 0;
   m.seen_pass = pass_;
   // Found once is enough (a container's image does not change); not found is tried again every
@@ -334,13 +334,18 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
   uint64_t host_netns = 0;
   if (auto st = fs_->Stat(options_.proc_root + "/1/ns/net"); st.ok()) host_netns = st->inode;
   std::unordered_set<uint64_t> netns_seen;
-  VIGIL_RETURN_IF_ERROR(reader_.Walk([&](const std::string& path) {
-    std::optional<ContainerRef> ref;
-    if (path != "/") {
-      ref = ParseCgroupPath(path);
-      if (!ref) return true;  // a slice or a QoS level: the containers are below
+  VIGIL_RETURN_IF_ERROR(reader_.Walk([&](CgroupReader::Cgroup& node) {
+    // What the collector keeps with a cgroup, made when the cgroup is first seen.
+    auto* kept = std::any_cast<CgroupCache>(&node.user);
+    if (kept == nullptr) {
+      kept = &node.user.emplace<CgroupCache>();
+      if (node.path() != "/") kept->ref = ParseCgroupPath(node.path());
     }
-    reader_.Read(path, stats_);
+    CgroupCache& cache = *kept;
+    const std::string& path = node.path();
+    const std::optional<ContainerRef>& ref = cache.ref;
+    if (path != "/" && !ref) return true;  // a slice or a QoS level: the containers are below
+    reader_.Read(node, stats_);
     const CgroupStats& s = stats_;
     // Views into the name maps and the runtime's record, which stay put during the pass.
     std::string_view container, ns, pod, image;
@@ -351,7 +356,7 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
       }
       if (auto it = containers_.find(ref->id); it != containers_.end()) container = it->second;
       if (!ref->id.empty() && !options_.runtime_dirs.empty()) {
-        const RuntimeMeta& meta = Meta(ref->id);
+        const RuntimeMeta& meta = Meta(ref->id, cache.meta);
         image = meta.image;
         if (container.empty()) container = meta.container;
         if (pod.empty()) pod = meta.pod;
@@ -359,8 +364,6 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
       }
     }
     // A cgroup's base labels are built once and kept while its names stay the same.
-    CgroupCache& cache = cache_[path];
-    cache.seen_pass = pass_;
     fingerprint_.assign(container).append(1, '\0').append(ns).append(1, '\0');
     fingerprint_.append(pod).append(1, '\0').append(image);
     if (cache.fingerprint != fingerprint_ || cache.base.empty()) {
@@ -374,12 +377,13 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
       if (!pod.empty()) b.Set("pod", pod);
       cache.base = b.Build();
       cache.text = std::make_shared<const std::string>(ContainerView::RenderBase(cache.base));
+      cache.hash = cache.base.Hash();
     }
     if (filled == view->cgroups.size()) view->cgroups.emplace_back();
     ContainerView::Cgroup& cg = view->cgroups[filled++];
     cg.base = cache.base;
     cg.text = cache.text;
-    cg.hash = cache.base.Hash();
+    cg.hash = cache.hash;
     cg.entries.clear();
     cg.extras.resize(1);  // "" for the families without a label of their own
     auto add = [&](size_t family, double v, std::string_view extra = {}) {
@@ -430,12 +434,12 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
         return true;
       }
       proc_path_.resize(base_size);
-      return reader_.files().Read(reader_.files().GroupFor(path), kNetDevSlot,
-                                  proc_path_.append("/net/dev"), buf_, 1 << 20);
+      return reader_.files().Read(node.files(), kNetDevSlot, proc_path_.append("/net/dev"), buf_,
+                                  1 << 20);
     };
     if (!net_dev()) {
       // The process went away (or was never looked for): ask the cgroup again.
-      reader_.files().Forget(reader_.files().GroupFor(path), kNetDevSlot);
+      reader_.files().Forget(node.files(), kNetDevSlot);
       cache.pid = reader_.FirstPid(path).value_or(0);
       cache.netns = 0;
       if (!net_dev()) return descend;
@@ -456,8 +460,6 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
       cg.entries.shrink_to_fit();
     }
   }
-  std::erase_if(cache_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
-  std::erase_if(meta_, [&](const auto& kv) { return kv.second.seen_pass != pass_; });
   recycled_[pass_ % 2] = view;
   return std::shared_ptr<const ContainerView>(std::move(view));
 }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cgroup_stats.h"
+#include "container_ref.h"
 #include "container_view.h"
 #include "node_collector.h"
 #include "vigil/common/config.h"
@@ -78,34 +79,36 @@ class ContainerCollector {
   void LoadNames();
   void LoadDevices();
   bool ReadProcFile(const char* name, size_t slot);  // <proc_root>/<name> into buf_
-  const RuntimeMeta& Meta(const std::string& id);
+  // The record of container `id`, read into `m` (the cgroup's) when first seen; not found, it
+  // is looked for again every ten passes.
+  const RuntimeMeta& Meta(const std::string& id, RuntimeMeta& m);
 
   std::shared_ptr<FileSystem> fs_;
   CgroupReader reader_;
   Options options_;
   uint64_t pass_ = 0;
   std::string buf_;
-  std::vector<NetDevice> net_devices_;       // of the last net/dev read, reused
-  std::vector<std::string> device_names_;    // of a cgroup's block IO devices, reused
-  std::string fingerprint_, proc_path_;      // scratch, reused
-  CgroupStats stats_;                        // of the cgroup being read, reused
-  std::map<std::string, RuntimeMeta> meta_;  // container id → what its runtime says
-  // What a cgroup keeps between passes: its label sets, and the process whose network
-  // namespace it reports.
+  std::vector<NetDevice> net_devices_;     // of the last net/dev read, reused
+  std::vector<std::string> device_names_;  // of a cgroup's block IO devices, reused
+  std::string fingerprint_, proc_path_;    // scratch, reused
+  CgroupStats stats_;                      // of the cgroup being read, reused
+  // What a cgroup keeps between passes (in the reader's node for it): what its path says, what
+  // its runtime recorded, its label sets, and the process whose network namespace it reports.
   struct CgroupCache {
+    std::optional<ContainerRef> ref;  // nullopt: the root, a slice or a QoS level
+    RuntimeMeta meta;
     std::string fingerprint;  // the names the labels were built with
     Labels base;
     std::shared_ptr<const std::string> text;  // base rendered for the text formats
+    uint64_t hash = 0;                        // of base
     int pid = 0;
     uint64_t netns = 0;
-    uint64_t seen_pass = 0;
   };
-  std::unordered_map<std::string, CgroupCache> cache_;  // by cgroup path
-  std::shared_ptr<ContainerView> recycled_[2];          // the last two passes' views
-  std::map<uint64_t, std::string> devices_;             // major << 32 | minor → /dev/name
-  std::map<std::string, PodName> pods_;                 // uid → names
-  DirStamp pods_stamp_, containers_stamp_;              // of the kubelet's log directories
-  std::map<std::string, std::string> containers_;       // container id → container name
+  std::shared_ptr<ContainerView> recycled_[2];     // the last two passes' views
+  std::map<uint64_t, std::string> devices_;        // major << 32 | minor → /dev/name
+  std::map<std::string, PodName> pods_;            // uid → names
+  DirStamp pods_stamp_, containers_stamp_;         // of the kubelet's log directories
+  std::map<std::string, std::string> containers_;  // container id → container name
 };
 
 // "/var/log/pods/*/*/*.log" → "/var/log": the kubelet's log directory a --log-root glob names.

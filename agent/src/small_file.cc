@@ -56,6 +56,11 @@ FileCache::Group& FileCache::GroupFor(const std::string& key) {
   return g;
 }
 
+FileCache::Group::~Group() {
+  if (cache == nullptr) return;
+  for (const auto& f : files) cache->open_ -= f ? 1 : 0;
+}
+
 void FileCache::Forget(Group& group, size_t slot) {
   if (slot < group.files.size() && group.files[slot]) {
     group.files[slot].reset();
@@ -78,6 +83,7 @@ bool FileCache::Read(Group& group, size_t slot, const std::string& path, std::st
   if (!ReadAll(**f, buf, max_bytes)) return false;
   if (open_ < max_open_) {
     group.files[slot] = std::move(*f);
+    group.cache = this;
     ++open_;
   }
   return true;
@@ -89,8 +95,7 @@ void FileCache::EndPass() {
       ++it;
       continue;
     }
-    for (const auto& f : it->second.files) open_ -= f ? 1 : 0;
-    it = groups_.erase(it);
+    it = groups_.erase(it);  // the group gives its files back
   }
   ++pass_;
 }

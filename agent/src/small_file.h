@@ -44,9 +44,18 @@ void ForEachLine(std::string_view text, Fn&& fn) {
 // the caller numbers within a group. Not thread-safe: one per collecting thread.
 class FileCache {
  public:
+  // A group lives in the cache (GroupFor) or with its owner (a cgroup the reader keeps); either
+  // way its files count against the cache's budget until the group goes.
   class Group {
+   public:
+    Group() = default;
+    Group(const Group&) = delete;
+    Group& operator=(const Group&) = delete;
+    ~Group();
+
    private:
     friend class FileCache;
+    FileCache* cache = nullptr;                        // set when a file is first kept open
     std::vector<std::unique_ptr<ReadableFile>> files;  // by slot
     uint64_t pass = 0;
   };
@@ -60,7 +69,7 @@ class FileCache {
   // one path: a caller that points it elsewhere calls Forget first.
   bool Read(Group& group, size_t slot, const std::string& path, std::string& buf, size_t max_bytes);
   void Forget(Group& group, size_t slot);
-  // Closes the groups not used since the last EndPass (their cgroups are gone).
+  // Closes the groups of GroupFor not used since the last EndPass (their cgroups are gone).
   void EndPass();
 
   size_t open_files() const { return open_; }

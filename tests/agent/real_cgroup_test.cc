@@ -4,17 +4,20 @@
 // accounting. The cgroups are removed afterwards.
 
 #include <gtest/gtest.h>
+
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <any>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -171,8 +174,8 @@ TEST_F(RealCgroupTest, WalkFindsCreatedCgroups) {
   CgroupReader reader(RealFileSystem(), mounts_);
   bool found = false;
   ASSERT_TRUE(reader
-                  .Walk([&](const std::string& p) {
-                    found = found || p == name_;
+                  .Walk([&](CgroupReader::Cgroup& c) {
+                    found = found || c.path() == name_;
                     return true;
                   })
                   .ok());
@@ -180,14 +183,20 @@ TEST_F(RealCgroupTest, WalkFindsCreatedCgroups) {
 }
 
 // Listings are kept between walks and made again only when inotify says a directory changed:
-// a cgroup made after a walk is found by the next one, and a removed one is gone from it.
+// a cgroup made after a walk is found by the next one, and a removed one is gone from it. What
+// a caller keeps with a cgroup stays while the cgroup does, and a cgroup made again starts anew.
 TEST_F(RealCgroupTest, WalksSeeCgroupsMadeAndRemovedBetweenThem) {
   CgroupReader reader(RealFileSystem(), mounts_);
+  int walks = 0;
+  std::map<std::string, int> first_seen;  // path → the walk that first saw its node
   auto walk = [&] {
+    ++walks;
     std::vector<std::string> paths;
     EXPECT_TRUE(reader
-                    .Walk([&](const std::string& p) {
-                      paths.push_back(p);
+                    .Walk([&](CgroupReader::Cgroup& c) {
+                      paths.push_back(c.path());
+                      if (!c.user.has_value()) c.user = walks;
+                      first_seen[c.path()] = std::any_cast<int>(c.user);
                       return true;
                     })
                     .ok());
@@ -202,8 +211,15 @@ TEST_F(RealCgroupTest, WalksSeeCgroupsMadeAndRemovedBetweenThem) {
   EXPECT_FALSE(has(walk(), child));  // from the kept listing
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
   EXPECT_TRUE(has(walk(), child)) << "a cgroup made between walks";
+  EXPECT_EQ(first_seen[child], 3);
+  EXPECT_EQ(first_seen[name_], 1);  // kept since the first walk
   ASSERT_EQ(::rmdir(dir.c_str()), 0);
   EXPECT_FALSE(has(walk(), child)) << "a cgroup removed between walks";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  EXPECT_TRUE(has(walk(), child)) << "made again";
+  EXPECT_EQ(first_seen[child], 5) << "a cgroup made again is a new one";
+  EXPECT_EQ(first_seen[name_], 1);
+  ASSERT_EQ(::rmdir(dir.c_str()), 0);
 }
 
 }  // namespace
