@@ -447,8 +447,9 @@ Result<std::shared_ptr<const ContainerView>> ContainerCollector::Collect() {
     if (buf_.empty() || !netns_seen.insert(cache.netns).second) return descend;
     ParseNetDev(buf_, net_devices_);
     for (size_t i = 0; i < std::size(kNet); ++i) {
-      for (const NetDevice& dev : net_devices_)
+      for (const NetDevice& dev : net_devices_) {
         add(net_at + i, dev.values[kNet[i].column], dev.name);
+      }
     }
     return descend;
   }));
