@@ -1,300 +1,74 @@
 #include "kafka_consumer.h"
 
-#include <librdkafka/rdkafka.h>
-#include <spdlog/spdlog.h>
-
-#include <atomic>
-#include <cstring>
 #include <map>
-#include <thread>
 
-#include "kafka_client.h"
 #include "kafka_record.h"
-#include "vigil/common/self_metrics.h"
 
 namespace vigil::logship {
 namespace {
 
-struct Metrics {
-  prometheus::Counter* consumed;
-  prometheus::Counter* malformed;
-  prometheus::Counter* fetch_errors;
-  prometheus::Counter* store_errors;
-  prometheus::Counter* commit_errors;
-  prometheus::Gauge* partitions;
-  prometheus::Gauge* lag;
-  prometheus::Histogram* batch_seconds;
-};
+// Lines gathered by stream, written to the store and synced at each flush.
+class StoreHandler final : public kafka::GroupConsumer::Handler {
+ public:
+  explicit StoreHandler(std::shared_ptr<LogStore> store) : store_(std::move(store)) {}
 
-Metrics& ConsumerMetrics() {
-  static Metrics m = [] {
-    auto& reg = SelfMetrics();
-    auto& errors = prometheus::BuildCounter()
-                       .Name("vigil_logship_kafka_consumer_errors_total")
-                       .Help(
-                           "Consumer errors by reason: malformed (a message skipped), fetch, "
-                           "store (a batch written again), commit (a batch may be read again).")
-                       .Register(reg);
-    Metrics s;
-    s.consumed = &prometheus::BuildCounter()
-                      .Name("vigil_logship_kafka_consumed_total")
-                      .Help("Kafka messages stored by the consumer, their offsets committed.")
-                      .Register(reg)
-                      .Add({});
-    s.malformed = &errors.Add({{"reason", "malformed"}});
-    s.fetch_errors = &errors.Add({{"reason", "fetch"}});
-    s.store_errors = &errors.Add({{"reason", "store"}});
-    s.commit_errors = &errors.Add({{"reason", "commit"}});
-    s.partitions = &prometheus::BuildGauge()
-                        .Name("vigil_logship_kafka_consumer_partitions")
-                        .Help("Partitions assigned to this consumer.")
-                        .Register(reg)
-                        .Add({});
-    s.lag = &prometheus::BuildGauge()
-                 .Name("vigil_logship_kafka_consumer_lag")
-                 .Help(
-                     "Messages in the assigned partitions not yet stored (high watermarks "
-                     "less positions, as last fetched).")
-                 .Register(reg)
-                 .Add({});
-    s.batch_seconds = &prometheus::BuildHistogram()
-                           .Name("vigil_logship_kafka_consumer_batch_duration_seconds")
-                           .Help("Time to store, sync and commit one consumed batch.")
-                           .Register(reg)
-                           .Add({}, LatencyBuckets());
-    return s;
-  }();
-  return m;
-}
+  Status Take(std::string_view, std::string_view value) override {
+    Labels labels;
+    loki::Entry entry;
+    VIGIL_RETURN_IF_ERROR(DecodeKafkaRecord(value, labels, entry));
+    loki::Stream& s = pending_[labels];
+    if (s.entries.empty()) s.labels = std::move(labels);
+    s.entries.push_back(std::move(entry));
+    return Status::Ok();
+  }
+
+  Status Flush() override {
+    // The batch stays whole until the store has it: a failed flush is tried again with it.
+    if (batch_.empty()) {
+      batch_.reserve(pending_.size());
+      for (auto& [labels, s] : pending_) batch_.push_back(std::move(s));
+      pending_.clear();
+    }
+    if (batch_.empty()) return Status::Ok();
+    VIGIL_RETURN_IF_ERROR(store_->Write(batch_));
+    VIGIL_RETURN_IF_ERROR(store_->Sync());
+    batch_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  std::shared_ptr<LogStore> store_;
+  std::map<Labels, loki::Stream> pending_;
+  std::vector<loki::Stream> batch_;
+};
 
 }  // namespace
 
-struct KafkaConsumer::Impl {
-  KafkaConsumerOptions opts;
-  std::shared_ptr<LogStore> store;
-  rd_kafka_t* rk = nullptr;
-  std::map<Labels, loki::Stream> pending;
-  size_t pending_messages = 0;
-  // Per (topic, partition): the offset after the last message taken, to commit.
-  std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;
-  std::atomic<bool> stopping{false};
-  std::thread thread;
-  std::string last_error;
-  std::chrono::steady_clock::time_point last_error_logged{};
-
-  ~Impl() {
-    if (rk != nullptr) rd_kafka_destroy(rk);
-  }
-  void Take(const rd_kafka_message_t* m);
-  // Writes the pending lines, syncs the store, commits their offsets. A store error is retried
-  // (with the lines kept) until it succeeds or the consumer stops; then nothing is committed.
-  void Flush();
-  void UpdateGauges();
-  void Loop();
-  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                          rd_kafka_topic_partition_list_t* parts, void* opaque);
-};
-
-void KafkaConsumer::Impl::Take(const rd_kafka_message_t* m) {
-  Metrics& metrics = ConsumerMetrics();
-  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
-    metrics.fetch_errors->Increment();
-    const std::string err = rd_kafka_message_errstr(m);
-    const auto now = std::chrono::steady_clock::now();
-    if (err != last_error || now - last_error_logged > std::chrono::seconds(30)) {
-      spdlog::warn("logship: kafka consumer: {}", err);
-      last_error = err;
-      last_error_logged = now;
-    }
-    return;
-  }
-  const std::string topic = rd_kafka_topic_name(m->rkt);
-  next_offsets[{topic, m->partition}] = m->offset + 1;
-  Labels labels;
-  loki::Entry entry;
-  const std::string_view value(static_cast<const char*>(m->payload), m->len);
-  if (Status st = DecodeKafkaRecord(value, labels, entry); !st.ok()) {
-    metrics.malformed->Increment();
-    spdlog::warn("logship: kafka consumer: skipping {} [{}] offset {}: {}", topic, m->partition,
-                 m->offset, st.message());
-    return;
-  }
-  loki::Stream& s = pending[labels];
-  if (s.entries.empty()) s.labels = std::move(labels);
-  s.entries.push_back(std::move(entry));
-  ++pending_messages;
-}
-
-void KafkaConsumer::Impl::Flush() {
-  if (next_offsets.empty()) return;
-  Metrics& metrics = ConsumerMetrics();
-  const auto start = std::chrono::steady_clock::now();
-  if (!pending.empty()) {
-    std::vector<loki::Stream> batch;
-    batch.reserve(pending.size());
-    for (auto& [labels, s] : pending) batch.push_back(std::move(s));
-    std::chrono::milliseconds backoff{100};
-    for (;;) {
-      Status st = store->Write(batch);
-      if (st.ok()) st = store->Sync();
-      if (st.ok()) break;
-      metrics.store_errors->Increment();
-      spdlog::error("logship: kafka consumer: storing {} lines: {}; retrying", pending_messages,
-                    st.ToString());
-      if (stopping) return;  // not committed: read again after the restart
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-    }
-  }
-  rd_kafka_topic_partition_list_t* list =
-      rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size()));
-  for (const auto& [tp, offset] : next_offsets) {
-    rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = offset;
-  }
-  const rd_kafka_resp_err_t err = rd_kafka_commit(rk, list, /*async=*/0);
-  rd_kafka_topic_partition_list_destroy(list);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    metrics.commit_errors->Increment();
-    spdlog::warn(
-        "logship: kafka consumer: committing offsets: {} (the stored lines may be read again; "
-        "the store shows them once)",
-        rd_kafka_err2str(err));
-  }
-  metrics.consumed->Increment(static_cast<double>(pending_messages));
-  metrics.batch_seconds->Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  pending.clear();
-  pending_messages = 0;
-  next_offsets.clear();
-}
-
-void KafkaConsumer::Impl::UpdateGauges() {
-  rd_kafka_topic_partition_list_t* parts = nullptr;
-  if (rd_kafka_assignment(rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == nullptr) return;
-  ConsumerMetrics().partitions->Set(parts->cnt);
-  rd_kafka_position(rk, parts);
-  int64_t lag = 0;
-  for (int i = 0; i < parts->cnt; ++i) {
-    const auto& p = parts->elems[i];
-    int64_t low = 0, high = 0;
-    if (rd_kafka_get_watermark_offsets(rk, p.topic, p.partition, &low, &high) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        high < 0) {
-      continue;
-    }
-    const int64_t at = p.offset >= 0 ? p.offset : low;
-    lag += std::max<int64_t>(0, high - at);
-  }
-  ConsumerMetrics().lag->Set(static_cast<double>(lag));
-  rd_kafka_topic_partition_list_destroy(parts);
-}
-
-void KafkaConsumer::Impl::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                                      rd_kafka_topic_partition_list_t* parts, void* opaque) {
-  auto* self = static_cast<Impl*>(opaque);
-  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-  std::string names;
-  for (int i = 0; i < parts->cnt; ++i) {
-    names += (names.empty() ? "" : " ") + std::string(parts->elems[i].topic) + "[" +
-             std::to_string(parts->elems[i].partition) + "]";
-  }
-  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    spdlog::info("logship: kafka consumer: assigned {}", names.empty() ? "nothing" : names);
-    if (cooperative) {
-      rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts);
-      if (e != nullptr) rd_kafka_error_destroy(e);
-    } else {
-      rd_kafka_assign(rk, parts);
-    }
-  } else {
-    // Revoked (or an error): what is held is stored and committed before the partitions go, so
-    // their next owner starts after it.
-    spdlog::info("logship: kafka consumer: giving up {}", names.empty() ? "nothing" : names);
-    self->Flush();
-    if (cooperative) {
-      rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts);
-      if (e != nullptr) rd_kafka_error_destroy(e);
-    } else {
-      rd_kafka_assign(rk, nullptr);
-    }
-  }
-  self->UpdateGauges();
-}
-
-void KafkaConsumer::Impl::Loop() {
-  while (!stopping) {
-    const auto deadline = std::chrono::steady_clock::now() + opts.batch_wait;
-    while (pending_messages < opts.batch_messages && !stopping) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, static_cast<int>(left.count()));
-      if (m == nullptr) continue;
-      Take(m);
-      rd_kafka_message_destroy(m);
-    }
-    Flush();
-    UpdateGauges();
-  }
-  Flush();
-}
-
-KafkaConsumer::KafkaConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KafkaConsumer::KafkaConsumer(std::unique_ptr<kafka::GroupConsumer> consumer)
+    : consumer_(std::move(consumer)) {}
 
 KafkaConsumer::~KafkaConsumer() { Stop(); }
 
 Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Make(KafkaConsumerOptions options,
                                                            std::shared_ptr<LogStore> store) {
-  if (options.brokers.empty()) return InvalidArgument("kafka consumer: no brokers given");
-  if (options.topic.empty()) return InvalidArgument("kafka consumer: no topic given");
-  if (options.group.empty()) return InvalidArgument("kafka consumer: no group given");
-  auto impl = std::make_unique<Impl>();
-  impl->opts = std::move(options);
-  impl->store = std::move(store);
-  const KafkaConsumerOptions& o = impl->opts;
-  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
-                         MakeKafkaConf(
-                             {
-                                 {"bootstrap.servers", JoinBrokers(o.brokers)},
-                                 {"group.id", o.group},
-                                 {"enable.auto.commit", "false"},
-                                 {"enable.auto.offset.store", "false"},
-                                 {"auto.offset.reset", "earliest"},
-                                 {"enable.partition.eof", "false"},
-                             },
-                             o.options));
-  rd_kafka_conf_set_rebalance_cb(conf, Impl::OnRebalance);
-  rd_kafka_conf_set_opaque(conf, impl.get());
-  char err[512];
-  impl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-  if (impl->rk == nullptr) return InvalidArgument(std::string("kafka consumer: ") + err);
-  rd_kafka_poll_set_consumer(impl->rk);
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, o.topic.c_str(), RD_KAFKA_PARTITION_UA);
-  const rd_kafka_resp_err_t e = rd_kafka_subscribe(impl->rk, topics);
-  rd_kafka_topic_partition_list_destroy(topics);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return InvalidArgument("kafka consumer: subscribing to " + o.topic + ": " +
-                           rd_kafka_err2str(e));
-  }
-  spdlog::info("logship: kafka consumer of {} in group {} ({})", o.topic, o.group,
-               JoinBrokers(o.brokers));
-  return std::unique_ptr<KafkaConsumer>(new KafkaConsumer(std::move(impl)));
+  kafka::GroupConsumerOptions o;
+  o.component = "logship";
+  o.brokers = std::move(options.brokers);
+  o.topic = std::move(options.topic);
+  o.group = std::move(options.group);
+  o.options = std::move(options.options);
+  o.batch_messages = options.batch_messages;
+  o.batch_wait = options.batch_wait;
+  VIGIL_ASSIGN_OR_RETURN(
+      auto consumer,
+      kafka::GroupConsumer::Make(std::move(o), std::make_shared<StoreHandler>(std::move(store))));
+  return std::unique_ptr<KafkaConsumer>(new KafkaConsumer(std::move(consumer)));
 }
 
-void KafkaConsumer::Start() {
-  impl_->thread = std::thread([this] { impl_->Loop(); });
-}
+void KafkaConsumer::Start() { consumer_->Start(); }
 
 void KafkaConsumer::Stop() {
-  if (!impl_ || impl_->rk == nullptr) return;
-  impl_->stopping = true;
-  if (impl_->thread.joinable()) impl_->thread.join();
-  // Leaves the group (the revoke callback stores and commits anything still held).
-  rd_kafka_consumer_close(impl_->rk);
-  rd_kafka_destroy(impl_->rk);
-  impl_->rk = nullptr;
+  if (consumer_) consumer_->Stop();
 }
 
 }  // namespace vigil::logship

@@ -1,26 +1,21 @@
 #pragma once
 
 // KafkaConsumer: logship's consumer mode. It reads a topic written by logship's Kafka sink
-// (value {"ts","labels","line"}) into the log store, as a member of a consumer group,
-// so several logship instances share the topic's partitions and Kafka does membership and
-// assignment.
+// (value {"ts","labels","line"}) into the log store, as a member of a consumer group, so several
+// logship instances share the topic's partitions and Kafka does membership and assignment.
 //
-// Nothing is lost: offsets are committed (synchronously) only after the batch they end is
-// durable in the store (`Write`, then `Sync` of its WAL), and before a partition is given up in a
-// rebalance the batch under way is written and committed. A crash replays from the last commit: the
-// lines of at most one batch come twice, and the store shows an identical (timestamp, line) pair of
-// a stream once, as Loki does.
-//
-// A message that is not such a record is skipped (committed past), counted in
-// vigil_logship_kafka_consumer_errors_total{reason="malformed"} and logged: it could never be
-// stored, and stopping on it would stop the partition for good.
+// The loop is kafka::GroupConsumer's (offsets committed only after the batch is durable: the
+// store's Write, then Sync of its WAL). A crash replays from the last commit: the lines of at most
+// one batch come twice, and the store shows an identical (timestamp, line) pair of a stream once,
+// as Loki does. A message that is not such a record is skipped, counted in
+// vigil_logship_kafka_consumer_errors_total{reason="malformed"} and logged.
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "vigil/common/loki_push.h"
+#include "vigil/common/kafka.h"
 #include "vigil/common/status.h"
 #include "vigil/logship/log_store.h"
 
@@ -44,9 +39,8 @@ class KafkaConsumer {
   void Stop();
 
  private:
-  struct Impl;
-  explicit KafkaConsumer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit KafkaConsumer(std::unique_ptr<kafka::GroupConsumer> consumer);
+  std::unique_ptr<kafka::GroupConsumer> consumer_;
 };
 
 }  // namespace vigil::logship

@@ -7,8 +7,8 @@
 #include <map>
 #include <mutex>
 
-#include "kafka_client.h"
 #include "kafka_record.h"
+#include "vigil/common/kafka.h"
 #include "vigil/common/self_metrics.h"
 
 namespace vigil::logship {
@@ -115,10 +115,10 @@ Status KafkaSink::Impl::Connect() {
     rd_kafka_destroy(rk);
     rk = nullptr;
   }
-  const std::string brokers = JoinBrokers(opts.brokers);
+  const std::string brokers = kafka::JoinBrokers(opts.brokers);
   VIGIL_ASSIGN_OR_RETURN(
       rd_kafka_conf_t * conf,
-      MakeKafkaConf(
+      kafka::MakeConf(
           {
               {"bootstrap.servers", brokers},
               {"enable.idempotence", "true"},
@@ -129,7 +129,7 @@ Status KafkaSink::Impl::Connect() {
               {"queue.buffering.max.messages", "1000000"},
               {"queue.buffering.max.kbytes", "1048576"},
           },
-          opts.options));
+          opts.options, "logship"));
   rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
   char err[512];
   rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));

@@ -33,45 +33,6 @@ using nlohmann::json;
 const std::string kVigil = VIGIL_BINARY;
 const std::string kMock = VIGIL_KAFKA_MOCK;
 
-class KafkaMock {
- public:
-  KafkaMock(const std::string& dir, const std::string& topic) : control_(dir + "/control") {
-    std::filesystem::create_directories(dir);
-    proc_ = std::make_unique<testing::Subprocess>(
-        std::vector<std::string>{kMock, "--brokers", "3", "--topic", topic, "--control", control_},
-        dir);
-    const std::regex re("bootstrap (\\S+)");
-    testing::WaitFor([&] {
-      std::smatch m;
-      const std::string out = proc_->Stdout();
-      if (std::regex_search(out, m, re)) bootstrap_ = m[1].str();
-      return !bootstrap_.empty() || !proc_->Running();
-    });
-  }
-  const std::string& bootstrap() const { return bootstrap_; }
-  // Sends a command ("down all", "up all") and waits for its answer.
-  bool Command(const std::string& cmd) {
-    const size_t before = Answers();
-    const int fd = ::open(control_.c_str(), O_WRONLY);
-    if (fd < 0) return false;
-    const std::string line = cmd + "\n";
-    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    ::close(fd);
-    return ok && testing::WaitFor([&] { return Answers() > before; });
-  }
-
- private:
-  size_t Answers() const {
-    const std::string out = proc_->Stdout();
-    size_t n = 0;
-    for (size_t p = out.find("\nok"); p != std::string::npos; p = out.find("\nok", p + 1)) ++n;
-    return n;
-  }
-  std::string control_;
-  std::string bootstrap_;
-  std::unique_ptr<testing::Subprocess> proc_;
-};
-
 // Every message of the topic: key and value.
 std::vector<std::pair<std::string, std::string>> ReadTopic(const std::string& bootstrap,
                                                            const std::string& topic) {
@@ -146,7 +107,7 @@ class LogshipKafkaTest : public ::testing::Test {
 };
 
 TEST_F(LogshipKafkaTest, EveryLineReachesTheTopicOnceInOrderPerStream) {
-  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:3");
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-logs:3");
   ASSERT_FALSE(kafka.bootstrap().empty());
   auto logship = StartLogship(kafka.bootstrap());
   ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
@@ -165,7 +126,7 @@ TEST_F(LogshipKafkaTest, EveryLineReachesTheTopicOnceInOrderPerStream) {
 
 // --store=false: a forwarder. Every line reaches the topic; there is no query API.
 TEST_F(LogshipKafkaTest, AForwarderWithoutAStoreSendsEveryLine) {
-  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:3");
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-logs:3");
   ASSERT_FALSE(kafka.bootstrap().empty());
   auto logship = StartLogship(kafka.bootstrap(), {"--store=false"});
   ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
@@ -188,7 +149,7 @@ TEST_F(LogshipKafkaTest, AForwarderWithoutAStoreSendsEveryLine) {
 }
 
 TEST_F(LogshipKafkaTest, ABrokerOutageLongerThanTheDeliveryTimeoutLosesNothing) {
-  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:3");
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-logs:3");
   ASSERT_FALSE(kafka.bootstrap().empty());
   auto logship = StartLogship(kafka.bootstrap(), {"--kafka-delivery-timeout", "1s"});
   ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();
@@ -228,7 +189,7 @@ TEST_F(LogshipKafkaTest, ABrokerOutageLongerThanTheDeliveryTimeoutLosesNothing) 
 // store what they read; one is kill -9ed and restarted while lines keep coming. Every line is in
 // the union of their stores.
 TEST_F(LogshipKafkaTest, ConsumersInOneGroupShareThePartitionsAndLoseNothingThroughAKill) {
-  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:4");
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-logs:4");
   ASSERT_FALSE(kafka.bootstrap().empty());
   auto producer = StartLogship(kafka.bootstrap());
   ASSERT_FALSE(producer->address().empty()) << producer->proc().Stderr();
@@ -301,7 +262,7 @@ TEST_F(LogshipKafkaTest, ConsumersInOneGroupShareThePartitionsAndLoseNothingThro
 // A message that is not a logship record is skipped, counted and logged; the lines after it are
 // stored.
 TEST_F(LogshipKafkaTest, AConsumerSkipsAMalformedMessageAndGoesOn) {
-  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:1");
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-logs:1");
   ASSERT_FALSE(kafka.bootstrap().empty());
   auto consumer = StartLogship(kafka.bootstrap(), {"--kafka-consume", "vigil-logs"}, "c");
   ASSERT_FALSE(consumer->address().empty()) << consumer->proc().Stderr();
@@ -339,7 +300,7 @@ TEST_F(LogshipKafkaTest, AConsumerSkipsAMalformedMessageAndGoesOn) {
 // arrives in the store and in Kafka; the only duplicates are lines re-sent after a kill (the
 // unacknowledged batches: the one in flight and the one read ahead).
 TEST_F(LogshipKafkaTest, ARotationStormWithAgentKillsLosesNoLine) {
-  KafkaMock kafka(dir_.Join("kafka"), "vigil-logs:3");
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-logs:3");
   ASSERT_FALSE(kafka.bootstrap().empty());
   auto logship = StartLogship(kafka.bootstrap());
   ASSERT_FALSE(logship->address().empty()) << logship->proc().Stderr();

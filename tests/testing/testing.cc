@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -276,6 +277,38 @@ std::vector<std::string> LokiLastHour(http::HttpClient& c, const std::string& ba
     out.push_back(std::move(e.line));
   }
   return out;
+}
+
+KafkaMock::KafkaMock(const std::string& binary, const std::string& dir, const std::string& topic)
+    : control_(dir + "/control") {
+  std::filesystem::create_directories(dir);
+  proc_ = std::make_unique<Subprocess>(
+      std::vector<std::string>{binary, "--brokers", "3", "--topic", topic, "--control", control_},
+      dir);
+  const std::regex re("bootstrap (\\S+)");
+  WaitFor([&] {
+    std::smatch m;
+    const std::string out = proc_->Stdout();
+    if (std::regex_search(out, m, re)) bootstrap_ = m[1].str();
+    return !bootstrap_.empty() || !proc_->Running();
+  });
+}
+
+bool KafkaMock::Command(const std::string& cmd) {
+  const size_t before = Answers();
+  const int fd = ::open(control_.c_str(), O_WRONLY);
+  if (fd < 0) return false;
+  const std::string line = cmd + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  return ok && WaitFor([&] { return Answers() > before; });
+}
+
+size_t KafkaMock::Answers() const {
+  const std::string out = proc_->Stdout();
+  size_t n = 0;
+  for (size_t p = out.find("\nok"); p != std::string::npos; p = out.find("\nok", p + 1)) ++n;
+  return n;
 }
 
 }  // namespace vigil::testing

@@ -132,4 +132,20 @@ std::vector<LokiEntry> LokiEntries(http::HttpClient& c, const std::string& base,
 std::vector<std::string> LokiLastHour(http::HttpClient& c, const std::string& base,
                                       const std::string& selector);
 
+// librdkafka's mock cluster (the vigil_kafka_mock binary at `binary`): 3 brokers on loopback
+// ports, with `topic` ("name:partitions") made, its state under `dir`.
+class KafkaMock {
+ public:
+  KafkaMock(const std::string& binary, const std::string& dir, const std::string& topic);
+  const std::string& bootstrap() const { return bootstrap_; }  // empty if it did not start
+  // Sends a command ("down all", "up all") and waits for its answer.
+  bool Command(const std::string& cmd);
+
+ private:
+  size_t Answers() const;
+  std::string control_;
+  std::string bootstrap_;
+  std::unique_ptr<Subprocess> proc_;
+};
+
 }  // namespace vigil::testing

@@ -43,6 +43,29 @@ struct WriteMetrics {
 
 }  // namespace
 
+Status AppendWriteRequest(Appender& app, const remote::WriteRequestView& write, size_t& samples,
+                          const std::function<bool(const Status&)>& on_reject) {
+  for (size_t i = 0; i < write.size(); ++i) {
+    const auto views = write.labels(i);
+    // A known series is found from the request's bytes; only a new one has its labels copied.
+    SeriesRef ref = app.GetRef(views, HashLabels(views));
+    const Labels labels = ref == 0 ? ToLabels(views) : Labels();
+    for (const auto& s : write.samples(i)) {
+      auto r = app.Append(ref, labels, s.t, s.v);
+      if (!r.ok()) {
+        Status err =
+            InvalidArgument(r.status().message() + ": series " + std::to_string(i) + " " +
+                            LabelsToString(views) + " at timestamp " + std::to_string(s.t));
+        if (!on_reject(err)) return err;
+        continue;
+      }
+      ref = *r;
+      ++samples;
+    }
+  }
+  return Status::Ok();
+}
+
 void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options) {
   auto metrics = std::make_shared<WriteMetrics>();
   auto in_flight = std::make_shared<std::atomic<size_t>>(0);
@@ -70,24 +93,13 @@ void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options) 
     }
     auto app = store.NewAppender();
     size_t samples = 0;
-    for (size_t i = 0; i < write.size(); ++i) {
-      const auto views = write.labels(i);
-      // A known series is found from the request's bytes; only a new one has its labels copied.
-      SeriesRef ref = app->GetRef(views, HashLabels(views));
-      const Labels labels = ref == 0 ? ToLabels(views) : Labels();
-      for (const auto& s : write.samples(i)) {
-        auto r = app->Append(ref, labels, s.t, s.v);
-        if (!r.ok()) {
-          app->Rollback();
-          metrics->requests_bad->Increment();
-          res = http::Response::Text(400, r.status().message() + ": series " + std::to_string(i) +
-                                              " " + LabelsToString(views) + " at timestamp " +
-                                              std::to_string(s.t) + "\n");
-          return;
-        }
-        ref = *r;
-        ++samples;
-      }
+    // As Prometheus' receiver: the first sample the store rejects rejects the request.
+    if (Status bad = AppendWriteRequest(*app, write, samples, [](const Status&) { return false; });
+        !bad.ok()) {
+      app->Rollback();
+      metrics->requests_bad->Increment();
+      res = http::Response::Text(400, bad.message() + "\n");
+      return;
     }
     Status st = app->Commit();
     if (!st.ok()) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kafka_ingest.h"
 #include "vigil/common/daemon.h"
 #include "vigil/common/duration.h"
 #include "vigil/tsdb/api.h"
@@ -50,13 +51,23 @@ void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config) 
 }
 
 Status Run(const Config& config) {
+  if (!config.tsdb.kafka_consume.empty() && config.tsdb.kafka_brokers.empty()) {
+    return InvalidArgument("--kafka-consume needs --kafka-brokers");
+  }
   auto store = RocksDbStore::Open(StoreOptionsFrom(config));
   if (!store.ok()) return store.status();
+  // Stopped (what it stored committed) before the store closes.
+  std::unique_ptr<kafka::GroupConsumer> consumer;
+  if (!config.tsdb.kafka_consume.empty()) {
+    VIGIL_ASSIGN_OR_RETURN(consumer, StartKafkaIngest(KafkaIngestOptionsFrom(config), **store));
+  }
   http::Router router;
   AddRoutes(router, **store, config);
   auto server = ServerOptionsFrom(config, "127.0.0.1:9090");
   server.max_body_bytes = config.tsdb.max_body_bytes;
-  return ServeUntilSignal(config, "tsdb", server, std::move(router));
+  Status st = ServeUntilSignal(config, "tsdb", server, std::move(router));
+  if (consumer) consumer->Stop();
+  return st;
 }
 
 }  // namespace vigil::tsdb

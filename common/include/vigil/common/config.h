@@ -76,6 +76,12 @@ struct TsdbConfig {
   milliseconds out_of_order_window{3'600'000};
   bool wal_sync = true;           // fsync each commit before answering the writer
   bool enable_admin_api = false;  // POST /api/v1/admin/tsdb/delete_series
+  // Scale-out: read remote_write batches (snappy WriteRequest bodies) from a Kafka topic, as a
+  // member of a consumer group whose instances share the partitions.
+  std::vector<std::string> kafka_brokers;
+  std::string kafka_consume;  // the topic; empty: no consumer
+  std::string kafka_group = "vigil-tsdb";
+  std::vector<std::string> kafka_options;  // librdkafka name=value
 };
 
 struct LogshipConfig {

@@ -4,6 +4,7 @@
 // Router (the standalone `vigil tsdb` and `vigil up` use the same handlers).
 
 #include <cstddef>
+#include <functional>
 
 #include "vigil/common/http_server.h"
 #include "vigil/common/remote_write.h"
@@ -17,6 +18,13 @@ struct ApiOptions {
   // Remote-write requests handled at once; more get 429 so the sender backs off and retries.
   size_t max_concurrent_writes = 8;
 };
+
+// Appends the samples of a decoded remote_write request (not committed); `samples` counts those
+// appended. A sample the store rejects (out of order beyond its window, another value at a stored
+// timestamp) is an InvalidArgument naming the series and time, passed to on_reject: true skips
+// it and goes on, false stops and returns it.
+Status AppendWriteRequest(Appender& app, const remote::WriteRequestView& write, size_t& samples,
+                          const std::function<bool(const Status&)>& on_reject);
 
 // POST /api/v1/write: 204 once committed; 400 naming the first bad series; 429 when busy;
 // 503 when the store cannot commit (the sender retries). The body limit (413) is the server's.

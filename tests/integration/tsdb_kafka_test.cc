@@ -1,0 +1,211 @@
+// `vigil tsdb --kafka-consume`: stores in one consumer group share the partitions of a topic of
+// remote_write batches, keyed by series, on librdkafka's mock cluster (3 brokers, the real
+// protocol on loopback). One store is kill -9ed and restarted while batches keep coming; every
+// sample is in the union of the stores afterwards, and a message that is no remote_write batch
+// is skipped and counted.
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "testing.h"
+#include "vigil/common/http_client.h"
+#include "vigil/common/kafka.h"
+#include "vigil/common/remote_write.h"
+
+namespace vigil {
+namespace {
+
+const std::string kVigil = VIGIL_BINARY;
+const std::string kMock = VIGIL_KAFKA_MOCK;
+
+// A plain librdkafka producer, as any remote_write-to-Kafka bridge would be: a message per
+// batch, keyed by its series so that a series always lands in one partition.
+class Producer {
+ public:
+  explicit Producer(const std::string& bootstrap) {
+    auto conf = kafka::MakeConf({{"bootstrap.servers", bootstrap}, {"linger.ms", "5"}}, {}, "test");
+    EXPECT_TRUE(conf.ok()) << conf.status().ToString();
+    char err[512];
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof(err));
+    EXPECT_NE(rk_, nullptr) << err;
+  }
+  ~Producer() {
+    rd_kafka_flush(rk_, 30'000);
+    rd_kafka_destroy(rk_);
+  }
+  void Send(const std::string& topic, const std::string& key, const std::string& value) {
+    for (;;) {
+      const rd_kafka_resp_err_t e = rd_kafka_producev(
+          rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        ASSERT_EQ(e, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(e);
+        return;
+      }
+      rd_kafka_poll(rk_, 100);
+    }
+  }
+  bool Flush() { return rd_kafka_flush(rk_, 60'000) == RD_KAFKA_RESP_ERR_NO_ERROR; }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+};
+
+constexpr int kSeries = 12;
+
+// Samples [first, first + n) of every series, `per_message` to a message; sample k of series s
+// is at base_ms + k s, value k.
+void SendSamples(Producer& p, int64_t base_ms, int first, int n, int per_message) {
+  for (int at = first; at < first + n; at += per_message) {
+    for (int s = 0; s < kSeries; ++s) {
+      prometheus::WriteRequest req;
+      auto* ts = req.add_timeseries();
+      auto* name = ts->add_labels();
+      name->set_name("__name__");
+      name->set_value("kafka_test_total");
+      auto* series = ts->add_labels();
+      series->set_name("series");
+      series->set_value("s" + std::to_string(s));
+      for (int k = at; k < at + per_message && k < first + n; ++k) {
+        auto* sample = ts->add_samples();
+        sample->set_timestamp(base_ms + int64_t{k} * 1000);
+        sample->set_value(k);
+      }
+      p.Send("vigil-metrics", "{__name__=\"kafka_test_total\", series=\"s" + std::to_string(s) + "\"}",
+             remote::Encode(req));
+    }
+  }
+}
+
+class TsdbKafkaTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<testing::VigilProcess> StartTsdb(const std::string& bootstrap,
+                                                   const std::string& name) {
+    const std::string logs = dir_.Join(name + "-logs-" + std::to_string(++started_));
+    std::filesystem::create_directories(logs);
+    return std::make_unique<testing::VigilProcess>(
+        kVigil,
+        std::vector<std::string>{"tsdb", "--data-dir", dir_.Join(name), "--kafka-brokers",
+                                 bootstrap, "--kafka-consume", "vigil-metrics", "--kafka-group",
+                                 "stores", "--kafka-option", "session.timeout.ms=6000",
+                                 "--kafka-option", "heartbeat.interval.ms=500"},
+        logs);
+  }
+  int started_ = 0;
+  testing::TempDir dir_;
+};
+
+// The samples (series → sample numbers) a store holds, of the 20 minutes from base_ms.
+std::map<std::string, std::set<int>> Stored(const std::string& address, int64_t base_ms) {
+  std::map<std::string, std::set<int>> out;
+  if (address.empty()) return out;
+  http::HttpClient c;
+  const std::string t = std::to_string((base_ms + 1'200'000) / 1000);
+  auto r = c.Get(address + "/api/v1/query?query=kafka_test_total%5B20m%5D&time=" + t);
+  if (!r.ok() || r->status != 200) return out;
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded()) return out;
+  for (const auto& series : j["data"]["result"]) {
+    auto& numbers = out[series["metric"]["series"].get<std::string>()];
+    for (const auto& v : series["values"]) numbers.insert(std::stoi(v[1].get<std::string>()));
+  }
+  return out;
+}
+
+TEST_F(TsdbKafkaTest, StoresInOneGroupShareThePartitionsAndLoseNothingThroughAKill) {
+  // Samples of the last hour, well inside retention and the out-of-order window.
+  const int64_t base_ms = testing::NowNs() / 1'000'000 - 3'600'000;
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-metrics:4");
+  ASSERT_FALSE(kafka.bootstrap().empty());
+  auto c1 = StartTsdb(kafka.bootstrap(), "c1");
+  auto c2 = StartTsdb(kafka.bootstrap(), "c2");
+  ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
+  ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
+  const std::string partitions = "vigil_tsdb_kafka_consumer_partitions";
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
+               testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
+      },
+      std::chrono::seconds(60)))
+      << c1->proc().Stderr() << c2->proc().Stderr();
+
+  auto complete = [&](int upto) {
+    std::map<std::string, std::set<int>> all;
+    for (auto* p : {&c1, &c2}) {
+      for (auto& [series, numbers] : Stored((*p)->address(), base_ms)) {
+        all[series].insert(numbers.begin(), numbers.end());
+      }
+    }
+    if (all.size() != kSeries) return false;
+    for (const auto& [series, numbers] : all) {
+      if (numbers.size() != static_cast<size_t>(upto) || *numbers.rbegin() != upto - 1) {
+        return false;
+      }
+    }
+    return true;
+  };
+  Producer producer(kafka.bootstrap());
+  SendSamples(producer, base_ms, 0, 100, 10);
+  // A message that is no remote_write batch: skipped, counted, the partition goes on.
+  producer.Send("vigil-metrics", "junk", "not a remote_write batch");
+  ASSERT_TRUE(producer.Flush());
+  ASSERT_TRUE(testing::WaitFor([&] { return complete(100); }, std::chrono::seconds(60)));
+  // Both stores hold samples: the partitions are shared.
+  for (auto* p : {&c1, &c2}) {
+    EXPECT_FALSE(Stored((*p)->address(), base_ms).empty()) << (*p)->proc().Stderr();
+  }
+  EXPECT_TRUE(testing::WaitFor([&] {
+    double malformed = 0;
+    for (auto* p : {&c1, &c2}) {
+      malformed += std::max(0.0, testing::MetricValue((*p)->Url("/metrics"),
+                                                      "vigil_tsdb_kafka_consumer_errors_total{"
+                                                      "reason=\"malformed\"}"));
+    }
+    return malformed == 1;
+  }));
+
+  // c1 dies while batches come; c2 takes its partitions after the session timeout; c1 comes back
+  // and the group shares them again.
+  std::thread sender([&] {
+    SendSamples(producer, base_ms, 100, 200, 10);
+    EXPECT_TRUE(producer.Flush());
+  });
+  c1->proc().Stop(SIGKILL);
+  sender.join();
+  c1 = StartTsdb(kafka.bootstrap(), "c1");
+  ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
+  ASSERT_TRUE(testing::WaitFor([&] { return complete(300); }, std::chrono::seconds(90))) << [&] {
+    std::string out;
+    for (auto* p : {&c1, &c2}) {
+      for (const auto& [series, numbers] : Stored((*p)->address(), base_ms)) {
+        out += series + ": " + std::to_string(numbers.size()) + "\n";
+      }
+    }
+    return out;
+  }() << c1->proc().Stderr() << c2->proc().Stderr();
+  // Nothing the stores rejected: replays after the kill are exact duplicates, kept once.
+  for (auto* p : {&c1, &c2}) {
+    EXPECT_EQ(testing::MetricValue((*p)->Url("/metrics"), "vigil_tsdb_kafka_samples_rejected_total"),
+              0)
+        << (*p)->proc().Stderr();
+  }
+}
+
+// Without brokers there is nothing to consume from: a clear error at start.
+TEST_F(TsdbKafkaTest, ConsumingWithoutBrokersIsAClearError) {
+  auto r = testing::Run({kVigil, "tsdb", "--data-dir", dir_.Join("bad"), "--kafka-consume", "x"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--kafka-consume needs --kafka-brokers"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace vigil
