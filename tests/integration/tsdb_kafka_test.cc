@@ -79,7 +79,8 @@ void SendSamples(Producer& p, int64_t base_ms, int first, int n, int per_message
         sample->set_timestamp(base_ms + int64_t{k} * 1000);
         sample->set_value(k);
       }
-      p.Send("vigil-metrics", "{__name__=\"kafka_test_total\", series=\"s" + std::to_string(s) + "\"}",
+      p.Send("vigil-metrics",
+             "{__name__=\"kafka_test_total\", series=\"s" + std::to_string(s) + "\"}",
              remote::Encode(req));
     }
   }
@@ -194,8 +195,8 @@ TEST_F(TsdbKafkaTest, StoresInOneGroupShareThePartitionsAndLoseNothingThroughAKi
   }() << c1->proc().Stderr() << c2->proc().Stderr();
   // Nothing the stores rejected: replays after the kill are exact duplicates, kept once.
   for (auto* p : {&c1, &c2}) {
-    EXPECT_EQ(testing::MetricValue((*p)->Url("/metrics"), "vigil_tsdb_kafka_samples_rejected_total"),
-              0)
+    EXPECT_EQ(
+        testing::MetricValue((*p)->Url("/metrics"), "vigil_tsdb_kafka_samples_rejected_total"), 0)
         << (*p)->proc().Stderr();
   }
 }

@@ -94,12 +94,12 @@ KafkaIngestOptions KafkaIngestOptionsFrom(const Config& config) {
 }
 
 Result<std::unique_ptr<kafka::GroupConsumer>> StartKafkaIngest(KafkaIngestOptions options,
-                                                                Appendable& store) {
+                                                               Appendable& store) {
   Metrics();
-  VIGIL_ASSIGN_OR_RETURN(auto consumer,
-                         kafka::GroupConsumer::Make(std::move(options.consumer),
-                                                    std::make_shared<StoreHandler>(
-                                                        store, options.write_limits)));
+  VIGIL_ASSIGN_OR_RETURN(
+      auto consumer,
+      kafka::GroupConsumer::Make(std::move(options.consumer),
+                                 std::make_shared<StoreHandler>(store, options.write_limits)));
   consumer->Start();
   return consumer;
 }

@@ -32,6 +32,6 @@ KafkaIngestOptions KafkaIngestOptionsFrom(const Config& config);
 
 // Starts consuming; the consumer stops (committing what it stored) when the result goes.
 Result<std::unique_ptr<kafka::GroupConsumer>> StartKafkaIngest(KafkaIngestOptions options,
-                                                                Appendable& store);
+                                                               Appendable& store);
 
 }  // namespace vigil::tsdb
