@@ -223,6 +223,7 @@ Status Agent::Start() {
     sources_.push_back(source({{"job", "vigil-agent"}}));
     RemoteWriteOptions o;
     o.urls = a.remote_write;
+    o.kafka_options = a.kafka_options;
     o.dir = config_.data_dir + "/agent-queue";
     o.max_bytes = a.queue_max_bytes;
     o.timeout = a.remote_write_timeout;

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <unordered_set>
 
+#include "kafka_publisher.h"
 #include "vigil/common/remote_write.h"
 #include "vigil/common/self_metrics.h"
 #include "vigil/common/stale.h"
@@ -93,11 +94,30 @@ std::string ReaderName(const std::string& url) {
   return name;
 }
 
+// A Kafka publication as an HTTP answer, so the sender treats both alike: 204 when every message
+// is acknowledged, 400 for a body that cannot be published (dropped), a connection error (retried)
+// when the brokers did not acknowledge.
+Result<http::ClientResponse> Published(KafkaPublisher& kafka, std::string_view body) {
+  Status st = kafka.Publish(body);
+  http::ClientResponse res;
+  if (st.ok()) {
+    res.status = 204;
+    return res;
+  }
+  if (st.code() == StatusCode::kInvalidArgument) {
+    res.status = 400;
+    res.body = st.message();
+    return res;
+  }
+  return st;
+}
+
 }  // namespace
 
 struct RemoteWriteQueue::Sender {
   std::string url;
   http::HttpClient client;
+  std::unique_ptr<KafkaPublisher> kafka;  // for a kafka:// URL
   prometheus::Counter* sent_samples;
   prometheus::Counter* sent_bytes;
   prometheus::Counter* dropped_full;
@@ -143,6 +163,10 @@ Result<std::unique_ptr<RemoteWriteQueue>> RemoteWriteQueue::Open(std::shared_ptr
   for (const auto& url : o.urls) {
     readers.push_back(ReaderName(url));
     q->senders_.push_back(std::make_unique<Sender>(url, client));
+    if (IsKafkaUrl(url)) {
+      VIGIL_ASSIGN_OR_RETURN(q->senders_.back()->kafka,
+                             KafkaPublisher::Make(url, o.kafka_options, o.timeout));
+    }
   }
   DiskQueueOptions qo;
   qo.max_bytes = o.max_bytes;
@@ -300,7 +324,7 @@ void RemoteWriteQueue::RunSender(size_t index) {
     bool abandoned = false;
     while (true) {
       const auto start = std::chrono::steady_clock::now();
-      auto res = s.client.Do(req);
+      auto res = s.kafka ? Published(*s.kafka, req.body) : s.client.Do(req);
       s.seconds->Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       std::chrono::milliseconds wait = backoff;

@@ -36,8 +36,10 @@
 namespace vigil::agent {
 
 struct RemoteWriteOptions {
+  // HTTP(S) receivers, or Kafka topics as kafka://BROKERS/TOPIC (see kafka_publisher.h).
   std::vector<std::string> urls;
-  std::string dir;  // the queue's directory
+  std::vector<std::string> kafka_options;  // librdkafka name=value, for the kafka:// ones
+  std::string dir;                         // the queue's directory
   uint64_t max_bytes = 512ULL << 20;
   std::chrono::milliseconds timeout{30'000};
   std::chrono::milliseconds min_backoff{100};

@@ -12,10 +12,12 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "testing.h"
 #include "vigil/common/http_client.h"
+#include "vigil/common/http_util.h"
 #include "vigil/common/kafka.h"
 #include "vigil/common/remote_write.h"
 
@@ -199,6 +201,71 @@ TEST_F(TsdbKafkaTest, StoresInOneGroupShareThePartitionsAndLoseNothingThroughAKi
         testing::MetricValue((*p)->Url("/metrics"), "vigil_tsdb_kafka_samples_rejected_total"), 0)
         << (*p)->proc().Stderr();
   }
+}
+
+// The names of the series a store holds (by __name__ and labels, as one string each).
+std::set<std::string> SeriesOf(const std::string& address, const std::string& match) {
+  std::set<std::string> out;
+  http::HttpClient c;
+  auto r = c.Get(address + "/api/v1/series?match%5B%5D=" + http::PercentEncode(match));
+  if (!r.ok() || r->status != 200) return out;
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded()) return out;
+  for (const auto& series : j["data"]) out.insert(series.dump());
+  return out;
+}
+
+// The agent ships to a Kafka topic (--remote-write kafka://…/TOPIC), a message per partition with
+// each series in the partition its labels hash to: with the group stable, every series is in
+// exactly one of the two stores, and all of the agent's node series are there.
+TEST_F(TsdbKafkaTest, TheAgentPublishesEachSeriesToOnePartition) {
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-metrics:4");
+  ASSERT_FALSE(kafka.bootstrap().empty());
+  auto c1 = StartTsdb(kafka.bootstrap(), "c1");
+  auto c2 = StartTsdb(kafka.bootstrap(), "c2");
+  ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
+  ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
+  const std::string partitions = "vigil_tsdb_kafka_consumer_partitions";
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
+               testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
+      },
+      std::chrono::seconds(60)))
+      << c1->proc().Stderr() << c2->proc().Stderr();
+  std::filesystem::create_directories(dir_.Join("agent-logs"));
+  testing::VigilProcess agent(
+      kVigil,
+      {"agent", "--listen", "127.0.0.1:0", "--data-dir", dir_.Join("agent"), "--collector", "node",
+       "--interval", "200ms", "--remote-write", "kafka://" + kafka.bootstrap() + "/vigil-metrics"},
+      dir_.Join("agent-logs"));
+  ASSERT_FALSE(agent.address().empty()) << agent.proc().Stderr();
+  // The node series the agent serves: each must reach a store.
+  size_t node_series = 0;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    http::HttpClient c;
+    auto r = c.Get(agent.Url("/metrics"));
+    if (!r.ok()) return false;
+    std::istringstream in(r->body);
+    node_series = 0;
+    for (std::string line; std::getline(in, line);) node_series += line.starts_with("node_");
+    return node_series > 50;
+  }));
+  const std::string match = "{__name__=~\"node_.+\"}";
+  std::set<std::string> s1, s2;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        s1 = SeriesOf(c1->address(), match);
+        s2 = SeriesOf(c2->address(), match);
+        return s1.size() + s2.size() >= node_series;
+      },
+      std::chrono::seconds(60)))
+      << s1.size() << " + " << s2.size() << " of " << node_series << "\n"
+      << agent.proc().Stderr();
+  // Both stores hold some, and no series is in both.
+  EXPECT_FALSE(s1.empty());
+  EXPECT_FALSE(s2.empty());
+  for (const auto& series : s1) EXPECT_EQ(s2.count(series), 0u) << series;
 }
 
 // Without brokers there is nothing to consume from: a clear error at start.

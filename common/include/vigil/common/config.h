@@ -60,6 +60,7 @@ struct AgentConfig {
   uint64_t queue_max_bytes = 512ULL << 20;
   milliseconds remote_write_timeout{30'000};
   milliseconds remote_write_max_backoff{5'000};
+  std::vector<std::string> kafka_options;  // librdkafka name=value, for kafka:// remote_write
 };
 
 struct TsdbConfig {
