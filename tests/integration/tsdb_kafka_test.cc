@@ -268,6 +268,88 @@ TEST_F(TsdbKafkaTest, TheAgentPublishesEachSeriesToOnePartition) {
   for (const auto& series : s1) EXPECT_EQ(s2.count(series), 0u) << series;
 }
 
+// One URL over the stores of a group (--query-shards): queries mean what they mean on one store
+// holding everything, label APIs give the union, and a shard that is down leaves a warning and
+// the other shard's answer, as Prometheus reports a partial response.
+TEST_F(TsdbKafkaTest, QueriesFanOutToTheShards) {
+  const int64_t base_ms = testing::NowNs() / 1'000'000 - 3'600'000;
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-metrics:4");
+  ASSERT_FALSE(kafka.bootstrap().empty());
+  auto c1 = StartTsdb(kafka.bootstrap(), "c1");
+  auto c2 = StartTsdb(kafka.bootstrap(), "c2");
+  ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
+  ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
+  const std::string partitions = "vigil_tsdb_kafka_consumer_partitions";
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
+               testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
+      },
+      std::chrono::seconds(60)));
+  {
+    Producer producer(kafka.bootstrap());
+    SendSamples(producer, base_ms, 0, 100, 10);
+    ASSERT_TRUE(producer.Flush());
+  }
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Stored(c1->address(), base_ms).size() + Stored(c2->address(), base_ms).size() == kSeries;
+  }));
+  std::filesystem::create_directories(dir_.Join("front-logs"));
+  testing::VigilProcess front(kVigil,
+                              {"tsdb", "--listen", "127.0.0.1:0", "--data-dir", dir_.Join("front"),
+                               "--query-shards", c1->address() + "," + c2->address()},
+                              dir_.Join("front-logs"));
+  ASSERT_FALSE(front.address().empty()) << front.proc().Stderr();
+  http::HttpClient c;
+  auto get = [&](const std::string& target) {
+    auto r = c.Get(front.Url(target));
+    EXPECT_TRUE(r.ok());
+    auto j = nlohmann::json::parse(r.ok() ? r->body : "", nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << (r.ok() ? r->body : "");
+    return j;
+  };
+  // Every sample of every series, through the front, once all have arrived.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    auto all = Stored(front.address(), base_ms);
+    if (all.size() != kSeries) return false;
+    for (const auto& [series, numbers] : all) {
+      if (numbers.size() != 100) return false;
+    }
+    return true;
+  })) << Stored(front.address(), base_ms).size()
+      << " series\n"
+      << front.proc().Stderr();
+  // An aggregation across the shards: sample 99 of each series is 99.
+  const std::string at = std::to_string((base_ms + 99'000) / 1000) + "." +
+                         std::to_string(1000 + (base_ms + 99'000) % 1000).substr(1);
+  auto sum = get("/api/v1/query?query=sum(kafka_test_total)&time=" + at);
+  ASSERT_EQ(sum["status"], "success") << sum.dump();
+  ASSERT_EQ(sum["data"]["result"].size(), 1u) << sum.dump();
+  EXPECT_EQ(sum["data"]["result"][0]["value"][1], std::to_string(kSeries * 99)) << sum.dump();
+  EXPECT_FALSE(sum.contains("warnings"));
+  auto values = get("/api/v1/label/series/values");
+  EXPECT_EQ(values["data"].size(), static_cast<size_t>(kSeries)) << values.dump();
+  auto series = get("/api/v1/series?match%5B%5D=kafka_test_total");
+  EXPECT_EQ(series["data"].size(), static_cast<size_t>(kSeries)) << series.dump();
+
+  // c2 goes: the answer is c1's part, with a warning naming c2.
+  const size_t on_c1 = Stored(c1->address(), base_ms).size();
+  const std::string c2_url = c2->address();
+  c2->proc().Stop(SIGKILL);
+  auto partial = get("/api/v1/query?query=count(kafka_test_total)&time=" + at);
+  ASSERT_EQ(partial["status"], "success") << partial.dump();
+  ASSERT_TRUE(partial.contains("warnings")) << partial.dump();
+  EXPECT_NE(partial["warnings"][0].get<std::string>().find(c2_url), std::string::npos)
+      << partial.dump();
+  if (on_c1 > 0) {
+    EXPECT_EQ(partial["data"]["result"][0]["value"][1], std::to_string(on_c1)) << partial.dump();
+  }
+  // Both gone: an error, not an empty answer.
+  c1->proc().Stop(SIGKILL);
+  auto none = get("/api/v1/query?query=count(kafka_test_total)&time=" + at);
+  EXPECT_EQ(none["status"], "error") << none.dump();
+}
+
 // Without brokers there is nothing to consume from: a clear error at start.
 TEST_F(TsdbKafkaTest, ConsumingWithoutBrokersIsAClearError) {
   auto r = testing::Run({kVigil, "tsdb", "--data-dir", dir_.Join("bad"), "--kafka-consume", "x"});

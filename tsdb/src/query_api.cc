@@ -88,8 +88,11 @@ http::Response ErrorResponse(const ApiError& e) {
   return http::Response::Json(e.status(), j.dump());
 }
 
-http::Response Success(const std::string& data_json) {
-  return http::Response::Json(200, "{\"status\":\"success\",\"data\":" + data_json + "}");
+http::Response Success(const std::string& data_json,
+                       const std::vector<std::string>& warnings = {}) {
+  std::string body = "{\"status\":\"success\",\"data\":" + data_json;
+  if (!warnings.empty()) body += ",\"warnings\":" + json(warnings).dump();
+  return http::Response::Json(200, body + "}");
 }
 
 ApiError FromStatus(const Status& st) {
@@ -264,7 +267,7 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
       res = fail("query", FromStatus(r.status()));
       return;
     }
-    res = Success(ResultJson(*r));
+    res = Success(ResultJson(*r), r->warnings);
     observe("query", t0);
   });
 
@@ -306,7 +309,7 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
       res = fail("query_range", FromStatus(r.status()));
       return;
     }
-    res = Success(ResultJson(*r));
+    res = Success(ResultJson(*r), r->warnings);
     observe("query_range", t0);
   });
 
@@ -345,7 +348,7 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
       AppendJsonLabels(out, l);
     }
     out += ']';
-    res = Success(out);
+    res = Success(out, q->Warnings());
   });
 
   auto label_lists = [&store, fail](const http::Request& req, http::Response& res,
@@ -375,7 +378,7 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
     }
     json j = json::array();
     for (const auto& x : all) j.push_back(x);
-    res = Success(j.dump());
+    res = Success(j.dump(), q->Warnings());
   };
   router.GetPost("/api/v1/labels", [label_lists](const http::Request& req, http::Response& res) {
     label_lists(req, res, nullptr);

@@ -8,6 +8,7 @@
 #include "vigil/tsdb/api.h"
 #include "vigil/tsdb/query_api.h"
 #include "vigil/tsdb/rocksdb_store.h"
+#include "vigil/tsdb/shards.h"
 
 namespace vigil::tsdb {
 
@@ -43,8 +44,9 @@ QueryApiOptions QueryApiOptionsFrom(const Config& config) {
   return o;
 }
 
-void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config) {
-  AddQueryRoutes(router, store, QueryApiOptionsFrom(config));
+void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config,
+               Queryable* queries) {
+  AddQueryRoutes(router, queries != nullptr ? *queries : store, QueryApiOptionsFrom(config));
   AddWriteRoute(router, store);
   AddStatusRoute(router, store);
   AddAdminRoutes(router, store, config.tsdb.enable_admin_api);
@@ -61,8 +63,22 @@ Status Run(const Config& config) {
   if (!config.tsdb.kafka_consume.empty()) {
     VIGIL_ASSIGN_OR_RETURN(consumer, StartKafkaIngest(KafkaIngestOptionsFrom(config), **store));
   }
+  // Fan-out: queries go over the shards (--query-shards); writes still come here.
+  std::unique_ptr<ShardedQueryable> shards;
+  if (!config.tsdb.query_shards.empty()) {
+    std::vector<std::string> urls;
+    for (const auto& item : config.tsdb.query_shards) {
+      for (size_t at = 0; at <= item.size();) {
+        const size_t comma = std::min(item.find(',', at), item.size());
+        if (comma > at) urls.push_back(item.substr(at, comma - at));
+        at = comma + 1;
+      }
+    }
+    shards = std::make_unique<ShardedQueryable>(urls, config.tsdb.query_timeout);
+    spdlog::info("tsdb: queries fan out to {} shards", urls.size());
+  }
   http::Router router;
-  AddRoutes(router, **store, config);
+  AddRoutes(router, **store, config, shards.get());
   auto server = ServerOptionsFrom(config, "127.0.0.1:9090");
   server.max_body_bytes = config.tsdb.max_body_bytes;
   Status st = ServeUntilSignal(config, "tsdb", server, std::move(router));

@@ -1743,11 +1743,18 @@ Result<QueryResult> Engine::Range(tsdb::Queryable& store, std::string_view query
 Result<QueryResult> Engine::Eval(tsdb::Queryable& store, const Expr& expr, int64_t start_ms,
                                  int64_t end_ms, int64_t step_ms, bool instant) {
   auto querier = store.NewQuerier();
+  auto r = EvalOn(*querier, expr, start_ms, end_ms, step_ms, instant);
+  if (r.ok()) r->warnings = querier->Warnings();
+  return r;
+}
+
+Result<QueryResult> Engine::EvalOn(tsdb::Querier& querier, const Expr& expr, int64_t start_ms,
+                                   int64_t end_ms, int64_t step_ms, bool instant) {
   const auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
   // An instant query is one step; its interval only matters for subqueries (Prometheus uses 1m
   // as the default subquery step when none is given).
   const int64_t interval = instant ? 1 : step_ms;
-  Evaluator ev(*querier, opts_, start_ms, end_ms, interval, deadline);
+  Evaluator ev(querier, opts_, start_ms, end_ms, interval, deadline);
   ev.query_start_ = start_ms;
   ev.query_end_ = end_ms;
   ev.interval_default_ = opts_.default_subquery_step_ms;

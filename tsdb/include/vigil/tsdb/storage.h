@@ -109,6 +109,9 @@ class Querier {
   virtual Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint,
                                                        int64_t maxt,
                                                        const std::vector<Matcher>& matchers) = 0;
+  // What went partly wrong while answering (a shard that did not answer), for the API's
+  // "warnings"; empty for a store that answers whole or fails.
+  virtual std::vector<std::string> Warnings() const { return {}; }
 };
 
 class Queryable {

@@ -16,8 +16,10 @@ StoreOptions StoreOptionsFrom(const Config& config);
 // The query API's options from the config (engine limits, what /api/v1/status/flags shows).
 QueryApiOptions QueryApiOptionsFrom(const Config& config);
 
-// Adds the store's HTTP endpoints to `router`, with the limits of the config.
-void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config);
+// Adds the store's HTTP endpoints to `router`, with the limits of the config. The query API
+// answers from `queries` when given (the shards of --query-shards), else from `store`.
+void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config,
+               Queryable* queries = nullptr);
 
 // Runs `vigil tsdb` until SIGINT or SIGTERM: the store, the Prometheus query API, remote_write
 // ingest at /api/v1/write, /api/v1/status/tsdb, and the standard endpoints.

@@ -47,6 +47,7 @@ struct QueryResult {
   std::string str;
   Vector vector;
   Matrix matrix;
+  std::vector<std::string> warnings;  // the querier's (a partial response), for the API
 };
 
 struct EngineOptions {
@@ -73,6 +74,8 @@ class Engine {
   const EngineOptions& options() const { return opts_; }
 
  private:
+  Result<QueryResult> EvalOn(tsdb::Querier& querier, const Expr& expr, int64_t start_ms,
+                             int64_t end_ms, int64_t step_ms, bool instant);
   EngineOptions opts_;
 };
 
