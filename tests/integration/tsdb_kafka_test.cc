@@ -195,6 +195,18 @@ TEST_F(TsdbKafkaTest, StoresInOneGroupShareThePartitionsAndLoseNothingThroughAKi
     }
     return out;
   }() << c1->proc().Stderr() << c2->proc().Stderr();
+  // And through one URL over both (--query-shards): every sample of every series, once.
+  std::filesystem::create_directories(dir_.Join("front-logs"));
+  testing::VigilProcess front(kVigil,
+                              {"tsdb", "--listen", "127.0.0.1:0", "--data-dir", dir_.Join("front"),
+                               "--query-shards", c1->address() + "," + c2->address()},
+                              dir_.Join("front-logs"));
+  ASSERT_FALSE(front.address().empty()) << front.proc().Stderr();
+  const auto through_front = Stored(front.address(), base_ms);
+  EXPECT_EQ(through_front.size(), static_cast<size_t>(kSeries));
+  for (const auto& [series, numbers] : through_front) {
+    EXPECT_EQ(numbers.size(), 300u) << series;
+  }
   // Nothing the stores rejected: replays after the kill are exact duplicates, kept once.
   for (auto* p : {&c1, &c2}) {
     EXPECT_EQ(

@@ -98,8 +98,9 @@ class MergedSet final : public SeriesSet {
 
 class ShardedQuerier final : public Querier {
  public:
-  ShardedQuerier(const std::vector<std::string>& urls, std::chrono::milliseconds timeout)
-      : urls_(urls), timeout_(timeout) {}
+  ShardedQuerier(const std::vector<std::string>& urls,
+                 const std::vector<std::unique_ptr<http::HttpClient>>& clients)
+      : urls_(urls), clients_(clients) {}
 
   std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
                                     const std::vector<Matcher>& matchers, SelectHints) override {
@@ -173,14 +174,9 @@ class ShardedQuerier final : public Querier {
   // GETs `target` from every shard at once; a shard that fails becomes a warning.
   Answers FanOut(const std::string& target) {
     std::vector<std::future<Result<json>>> futures;
-    for (const std::string& url : urls_) {
-      futures.push_back(std::async(std::launch::async, [this, url, target]() -> Result<json> {
-        http::ClientOptions o;
-        o.request_timeout = timeout_;
-        o.connect_timeout = std::min(timeout_, std::chrono::milliseconds(5'000));
-        o.max_response_bytes = 1ULL << 30;
-        http::HttpClient client(o);
-        auto r = client.Get(url + target);
+    for (size_t i = 0; i < urls_.size(); ++i) {
+      futures.push_back(std::async(std::launch::async, [this, i, target]() -> Result<json> {
+        auto r = clients_[i]->Get(urls_[i] + target);
         if (!r.ok()) return r.status();
         auto j = json::parse(r->body, nullptr, false);
         if (r->status != 200 || j.is_discarded() || j.value("status", "") != "success") {
@@ -224,7 +220,7 @@ class ShardedQuerier final : public Querier {
   }
 
   const std::vector<std::string>& urls_;
-  std::chrono::milliseconds timeout_;
+  const std::vector<std::unique_ptr<http::HttpClient>>& clients_;
   mutable std::mutex mu_;
   std::set<std::string> warnings_;
 };
@@ -232,15 +228,21 @@ class ShardedQuerier final : public Querier {
 }  // namespace
 
 ShardedQueryable::ShardedQueryable(std::vector<std::string> urls, std::chrono::milliseconds timeout)
-    : urls_(std::move(urls)), timeout_(timeout) {
+    : urls_(std::move(urls)) {
+  http::ClientOptions o;
+  o.request_timeout = timeout;
+  o.connect_timeout = std::min(timeout, std::chrono::milliseconds(5'000));
+  o.max_response_bytes = 1ULL << 30;
+  o.user_agent = "vigil-tsdb";
   for (auto& u : urls_) {
     while (!u.empty() && u.back() == '/') u.pop_back();
+    clients_.push_back(std::make_unique<http::HttpClient>(o));
   }
   Metrics();
 }
 
 std::unique_ptr<Querier> ShardedQueryable::NewQuerier() {
-  return std::make_unique<ShardedQuerier>(urls_, timeout_);
+  return std::make_unique<ShardedQuerier>(urls_, clients_);
 }
 
 }  // namespace vigil::tsdb
