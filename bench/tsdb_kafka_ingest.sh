@@ -17,7 +17,7 @@ SCRAPES=${SCRAPES:-30}
 QUERIES=${QUERIES:-20}
 BUILD=${BUILD:-build}
 work=$(mktemp -d /tmp/vigil-kbench-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill -9 $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 source bench/lib.sh
 
 mkfifo "$work/control"
