@@ -102,6 +102,22 @@ class TsdbKafkaTest : public ::testing::Test {
                                  "--kafka-option", "heartbeat.interval.ms=500"},
         logs);
   }
+  // Two stores in group "stores", once each has 2 of the topic's 4 partitions.
+  void StartGroupOfTwo(const std::string& bootstrap, std::unique_ptr<testing::VigilProcess>& c1,
+                       std::unique_ptr<testing::VigilProcess>& c2) {
+    c1 = StartTsdb(bootstrap, "c1");
+    c2 = StartTsdb(bootstrap, "c2");
+    ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
+    ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
+    const std::string partitions = "vigil_tsdb_kafka_consumer_partitions";
+    ASSERT_TRUE(testing::WaitFor(
+        [&] {
+          return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
+                 testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
+        },
+        std::chrono::seconds(60)))
+        << c1->proc().Stderr() << c2->proc().Stderr();
+  }
   int started_ = 0;
   testing::TempDir dir_;
 };
@@ -128,18 +144,8 @@ TEST_F(TsdbKafkaTest, StoresInOneGroupShareThePartitionsAndLoseNothingThroughAKi
   const int64_t base_ms = testing::NowNs() / 1'000'000 - 3'600'000;
   testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-metrics:4");
   ASSERT_FALSE(kafka.bootstrap().empty());
-  auto c1 = StartTsdb(kafka.bootstrap(), "c1");
-  auto c2 = StartTsdb(kafka.bootstrap(), "c2");
-  ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
-  ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
-  const std::string partitions = "vigil_tsdb_kafka_consumer_partitions";
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
-               testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
-      },
-      std::chrono::seconds(60)))
-      << c1->proc().Stderr() << c2->proc().Stderr();
+  std::unique_ptr<testing::VigilProcess> c1, c2;
+  ASSERT_NO_FATAL_FAILURE(StartGroupOfTwo(kafka.bootstrap(), c1, c2));
 
   auto complete = [&](int upto) {
     std::map<std::string, std::set<int>> all;
@@ -233,18 +239,8 @@ std::set<std::string> SeriesOf(const std::string& address, const std::string& ma
 TEST_F(TsdbKafkaTest, TheAgentPublishesEachSeriesToOnePartition) {
   testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-metrics:4");
   ASSERT_FALSE(kafka.bootstrap().empty());
-  auto c1 = StartTsdb(kafka.bootstrap(), "c1");
-  auto c2 = StartTsdb(kafka.bootstrap(), "c2");
-  ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
-  ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
-  const std::string partitions = "vigil_tsdb_kafka_consumer_partitions";
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
-               testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
-      },
-      std::chrono::seconds(60)))
-      << c1->proc().Stderr() << c2->proc().Stderr();
+  std::unique_ptr<testing::VigilProcess> c1, c2;
+  ASSERT_NO_FATAL_FAILURE(StartGroupOfTwo(kafka.bootstrap(), c1, c2));
   std::filesystem::create_directories(dir_.Join("agent-logs"));
   testing::VigilProcess agent(
       kVigil,
@@ -287,17 +283,8 @@ TEST_F(TsdbKafkaTest, QueriesFanOutToTheShards) {
   const int64_t base_ms = testing::NowNs() / 1'000'000 - 3'600'000;
   testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-metrics:4");
   ASSERT_FALSE(kafka.bootstrap().empty());
-  auto c1 = StartTsdb(kafka.bootstrap(), "c1");
-  auto c2 = StartTsdb(kafka.bootstrap(), "c2");
-  ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
-  ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
-  const std::string partitions = "vigil_tsdb_kafka_consumer_partitions";
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
-               testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
-      },
-      std::chrono::seconds(60)));
+  std::unique_ptr<testing::VigilProcess> c1, c2;
+  ASSERT_NO_FATAL_FAILURE(StartGroupOfTwo(kafka.bootstrap(), c1, c2));
   {
     Producer producer(kafka.bootstrap());
     SendSamples(producer, base_ms, 0, 100, 10);
