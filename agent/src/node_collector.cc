@@ -306,11 +306,8 @@ void NodeCollector::Filesystems() {
        "Whether an error occurred while getting statistics for "
        "the given device."},
   };
-  size_t first = 0;
-  for (const auto& d : kDefs) {
-    const size_t i = Begin(d.name, MetricType::kGauge, d.help);
-    if (&d == kDefs) first = i;
-  }
+  const size_t first = out_n_;  // Begin gives consecutive positions
+  for (const auto& d : kDefs) Begin(d.name, MetricType::kGauge, d.help);
   for (const Mount& m : mounts_) {
     auto add = [&](size_t i, double v) {
       Add(first + i, v, {{"device", m.device}, {"fstype", m.fstype}, {"mountpoint", m.mountpoint}});
@@ -501,11 +498,8 @@ void NodeCollector::NetDev() {
     }
     return f;
   }();
-  size_t first = 0;
-  for (const auto& [name, help] : kFamilies) {
-    const size_t i = Begin(name, MetricType::kCounter, help);
-    if (&name == &kFamilies.front().first) first = i;
-  }
+  const size_t first = out_n_;  // Begin gives consecutive positions
+  for (const auto& [name, help] : kFamilies) Begin(name, MetricType::kCounter, help);
   ParseNetDev(buf_, devices_);
   for (const NetDevice& dev : devices_) {
     for (size_t i = 0; i < kFamilies.size(); ++i) {
@@ -566,13 +560,11 @@ void NodeCollector::DiskStats() {
        "by all flush requests.",
        16, 0.001},
   };
-  size_t first = 0;
+  const size_t first = out_n_;  // Begin gives consecutive positions
   for (const Stat& s : kStats) {
-    const size_t i = Begin(
-        s.name,
-        std::string_view(s.name).ends_with("_total") ? MetricType::kCounter : MetricType::kGauge,
-        s.help);
-    if (&s == kStats) first = i;
+    Begin(s.name,
+          std::string_view(s.name).ends_with("_total") ? MetricType::kCounter : MetricType::kGauge,
+          s.help);
   }
   const size_t info =
       Begin("node_disk_info", MetricType::kGauge, "Info of /sys/block/<block_device>.");

@@ -4,10 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <charconv>
-#include <cmath>
-
+#include "vigil/common/exposition.h"
 #include "vigil/common/http_util.h"
+#include "vigil/common/timestamp.h"
 
 namespace vigil::alertd {
 namespace {
@@ -24,12 +23,8 @@ Result<double> ParseValue(const nlohmann::json& pair) {
     return InvalidArgument("a sample is not [time, \"value\"]");
   }
   const std::string& s = pair[1].get_ref<const std::string&>();
-  if (s == "NaN") return NAN;
-  if (s == "+Inf" || s == "Inf") return INFINITY;
-  if (s == "-Inf") return -INFINITY;
   double v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) {
+  if (!expo::ParseValue(s, v)) {
     return InvalidArgument("a sample value \"" + s + "\" is not a number");
   }
   return v;
@@ -84,10 +79,8 @@ PrometheusApiSource::PrometheusApiSource(std::string base, std::chrono::millisec
     : base_(WithoutTrailingSlash(std::move(base))), client_(Options(timeout)) {}
 
 Result<std::vector<Sample>> PrometheusApiSource::Query(std::string_view expr, int64_t t_ms) {
-  char t[64];
-  std::snprintf(t, sizeof(t), "%lld.%03lld", static_cast<long long>(t_ms / 1000),
-                static_cast<long long>(std::llabs(t_ms % 1000)));
-  const std::string body = http::EncodeQuery({{"query", std::string(expr)}, {"time", t}});
+  const std::string body =
+      http::EncodeQuery({{"query", std::string(expr)}, {"time", FormatApiTime(t_ms)}});
   auto res = client_.Post(base_ + "/api/v1/query", "application/x-www-form-urlencoded", body);
   if (!res.ok()) return Unavailable("query " + base_ + ": " + res.status().message());
   return ParseInstantResponse(res->status, res->body);

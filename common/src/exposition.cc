@@ -41,6 +41,26 @@ std::string_view MetricTypeName(MetricType t, Format f) {
   return "untyped";
 }
 
+bool ParseValue(std::string_view s, double& v) {
+  std::string_view t = s;
+  bool neg = false;
+  if (!t.empty() && (t[0] == '+' || t[0] == '-')) {
+    neg = t[0] == '-';
+    t.remove_prefix(1);
+  }
+  if (t.empty() || t[0] == '+' || t[0] == '-') return false;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (p != t.data() + t.size()) return false;
+  if (ec == std::errc::result_out_of_range) {
+    // Go returns ±Inf for overflow and 0 for underflow, both with an error; Prometheus rejects
+    // them. So do we.
+    return false;
+  }
+  if (ec != std::errc()) return false;
+  if (neg) v = -v;
+  return true;
+}
+
 namespace {
 
 bool IsNameStart(char c) {
@@ -352,31 +372,11 @@ class Parser {
     std::string_view tok = Token();
     if (tok.empty()) return Error("expected a " + std::string(context) + ", got " + Show(Peek()));
     double v;
-    if (!ParseFloat(tok, v)) {
+    if (!ParseValue(tok, v)) {
       pos_ = start;
       return Error("invalid " + std::string(context) + " \"" + std::string(tok) + "\"");
     }
     return v;
-  }
-
-  static bool ParseFloat(std::string_view s, double& v) {
-    std::string_view t = s;
-    bool neg = false;
-    if (!t.empty() && (t[0] == '+' || t[0] == '-')) {
-      neg = t[0] == '-';
-      t.remove_prefix(1);
-    }
-    if (t.empty() || t[0] == '+' || t[0] == '-') return false;
-    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (p != t.data() + t.size()) return false;
-    if (ec == std::errc::result_out_of_range) {
-      // Go returns ±Inf for overflow and 0 for underflow, both with an error; Prometheus rejects
-      // them. So do we.
-      return false;
-    }
-    if (ec != std::errc()) return false;
-    if (neg) v = -v;
-    return true;
   }
 
   Status SampleLine() {
@@ -415,7 +415,7 @@ class Parser {
         SkipBlanks();
       } else {
         double secs;
-        if (!ParseFloat(tok, secs) || !std::isfinite(secs) || std::fabs(secs) > 9.2e15) {
+        if (!ParseValue(tok, secs) || !std::isfinite(secs) || std::fabs(secs) > 9.2e15) {
           pos_ = ts_pos;
           return Error("invalid timestamp \"" + std::string(tok) + "\" (want seconds)");
         }

@@ -108,6 +108,95 @@ std::string JoinBrokers(const std::vector<std::string>& brokers) {
   return out;
 }
 
+Result<std::unique_ptr<BatchProducer>> BatchProducer::Make(Settings settings,
+                                                           std::vector<std::string> options,
+                                                           std::string component) {
+  std::unique_ptr<BatchProducer> p(new BatchProducer());
+  p->settings_ = {{"enable.idempotence", "true"}, {"acks", "all"}};
+  p->settings_.insert(p->settings_.end(), settings.begin(), settings.end());
+  p->options_ = std::move(options);
+  p->component_ = std::move(component);
+  VIGIL_RETURN_IF_ERROR(p->Connect());
+  return p;
+}
+
+BatchProducer::~BatchProducer() { Close(); }
+
+Status BatchProducer::Connect() {
+  Close();
+  VIGIL_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(settings_, options_, component_));
+  rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
+  char err[512];
+  rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (rk_ == nullptr) return InvalidArgument("kafka: " + std::string(err));
+  return Status::Ok();
+}
+
+void BatchProducer::Close() {
+  for (auto& [name, t] : topics_) rd_kafka_topic_destroy(t);
+  topics_.clear();
+  if (rk_ != nullptr) {
+    rd_kafka_flush(rk_, 5000);
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+}
+
+void BatchProducer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  auto* batch = static_cast<Batch*>(m->_private);
+  if (batch == nullptr) return;
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    batch->failed_.fetch_add(1);
+    int none = RD_KAFKA_RESP_ERR_NO_ERROR;
+    batch->first_error_.compare_exchange_strong(none, m->err);
+  }
+  batch->pending_.fetch_sub(1);
+}
+
+Result<rd_kafka_topic_t*> BatchProducer::Topic(const std::string& name) {
+  if (auto it = topics_.find(name); it != topics_.end()) return it->second;
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk_, name.c_str(), nullptr);
+  if (t == nullptr) return Internal("kafka: cannot make a handle for topic " + name);
+  topics_[name] = t;
+  return t;
+}
+
+Status BatchProducer::Produce(Batch& batch, rd_kafka_topic_t* topic, int32_t partition,
+                              std::string_view key, std::string_view value) {
+  batch.pending_.fetch_add(1);
+  for (;;) {
+    if (rd_kafka_produce(topic, partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()),
+                         value.size(), key.data(), key.size(), &batch) == 0) {
+      ++batch.produced_;
+      return Status::Ok();
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_last_error();
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk_, 100);  // serve delivery reports to make room
+      continue;
+    }
+    batch.pending_.fetch_sub(1);
+    // What was produced before reports to `batch`: wait for it before the batch goes.
+    while (batch.pending_.load() > 0) rd_kafka_poll(rk_, 100);
+    return Unavailable(std::string("kafka: produce to ") + rd_kafka_topic_name(topic) + ": " +
+                       rd_kafka_err2str(err));
+  }
+}
+
+Status BatchProducer::Wait(Batch& batch) {
+  while (batch.pending_.load() > 0) rd_kafka_poll(rk_, 50);
+  const size_t failed = batch.failed_.load();
+  if (failed == 0) return Status::Ok();
+  char reason[512];
+  if (rd_kafka_fatal_error(rk_, reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::error("{}: kafka producer failed for good ({}); making a new one", component_, reason);
+    VIGIL_RETURN_IF_ERROR(Connect());
+  }
+  return Unavailable("kafka: " + std::to_string(failed) + " of " + std::to_string(batch.produced_) +
+                     " messages not delivered: " +
+                     rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(batch.first_error_.load())));
+}
+
 struct GroupConsumer::Impl {
   GroupConsumerOptions opts;
   std::shared_ptr<Handler> handler;

@@ -95,6 +95,26 @@ Result<int64_t> ParseRfc3339Nanos(std::string_view s) {
   return secs * 1'000'000'000 + nanos;
 }
 
+std::string FormatApiTime(int64_t ms) {
+  std::string out;
+  uint64_t t;
+  if (ms < 0) {
+    out += '-';
+    t = static_cast<uint64_t>(-(ms + 1)) + 1;
+  } else {
+    t = static_cast<uint64_t>(ms);
+  }
+  out += std::to_string(t / 1000);
+  const uint64_t frac = t % 1000;
+  if (frac != 0) {
+    out += '.';
+    if (frac < 100) out += '0';
+    if (frac < 10) out += '0';
+    out += std::to_string(frac);
+  }
+  return out;
+}
+
 Result<int64_t> ParseTimestamp(std::string_view s) {
   double f = 0;
   // Go's ParseFloat allows a leading '+'; from_chars does not.

@@ -202,13 +202,8 @@ TEST_F(LogshipKafkaTest, ConsumersInOneGroupShareThePartitionsAndLoseNothingThro
   ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
   ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
   // The group settles with two partitions each.
-  const std::string partitions = "vigil_logship_kafka_consumer_partitions";
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
-               testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
-      },
-      std::chrono::seconds(60)))
+  ASSERT_TRUE(testing::WaitForPartitions({c1.get(), c2.get()},
+                                         "vigil_logship_kafka_consumer_partitions", 2))
       << c1->proc().Stderr() << c2->proc().Stderr();
 
   const int streams = 8, total = 600;

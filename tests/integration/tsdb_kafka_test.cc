@@ -109,14 +109,20 @@ class TsdbKafkaTest : public ::testing::Test {
     c2 = StartTsdb(bootstrap, "c2");
     ASSERT_FALSE(c1->address().empty()) << c1->proc().Stderr();
     ASSERT_FALSE(c2->address().empty()) << c2->proc().Stderr();
-    const std::string partitions = "vigil_tsdb_kafka_consumer_partitions";
-    ASSERT_TRUE(testing::WaitFor(
-        [&] {
-          return testing::MetricValue(c1->Url("/metrics"), partitions) == 2 &&
-                 testing::MetricValue(c2->Url("/metrics"), partitions) == 2;
-        },
-        std::chrono::seconds(60)))
+    ASSERT_TRUE(
+        testing::WaitForPartitions({c1.get(), c2.get()}, "vigil_tsdb_kafka_consumer_partitions", 2))
         << c1->proc().Stderr() << c2->proc().Stderr();
+  }
+  // A tsdb answering queries over `shards` (--query-shards).
+  std::unique_ptr<testing::VigilProcess> StartFront(const std::vector<std::string>& shards) {
+    std::filesystem::create_directories(dir_.Join("front-logs"));
+    std::string list;
+    for (const auto& s : shards) list += (list.empty() ? "" : ",") + s;
+    return std::make_unique<testing::VigilProcess>(
+        kVigil,
+        std::vector<std::string>{"tsdb", "--listen", "127.0.0.1:0", "--data-dir",
+                                 dir_.Join("front"), "--query-shards", list},
+        dir_.Join("front-logs"));
   }
   int started_ = 0;
   testing::TempDir dir_;
@@ -202,11 +208,8 @@ TEST_F(TsdbKafkaTest, StoresInOneGroupShareThePartitionsAndLoseNothingThroughAKi
     return out;
   }() << c1->proc().Stderr() << c2->proc().Stderr();
   // And through one URL over both (--query-shards): every sample of every series, once.
-  std::filesystem::create_directories(dir_.Join("front-logs"));
-  testing::VigilProcess front(kVigil,
-                              {"tsdb", "--listen", "127.0.0.1:0", "--data-dir", dir_.Join("front"),
-                               "--query-shards", c1->address() + "," + c2->address()},
-                              dir_.Join("front-logs"));
+  auto front_proc = StartFront({c1->address(), c2->address()});
+  testing::VigilProcess& front = *front_proc;
   ASSERT_FALSE(front.address().empty()) << front.proc().Stderr();
   const auto through_front = Stored(front.address(), base_ms);
   EXPECT_EQ(through_front.size(), static_cast<size_t>(kSeries));
@@ -293,11 +296,8 @@ TEST_F(TsdbKafkaTest, QueriesFanOutToTheShards) {
   ASSERT_TRUE(testing::WaitFor([&] {
     return Stored(c1->address(), base_ms).size() + Stored(c2->address(), base_ms).size() == kSeries;
   }));
-  std::filesystem::create_directories(dir_.Join("front-logs"));
-  testing::VigilProcess front(kVigil,
-                              {"tsdb", "--listen", "127.0.0.1:0", "--data-dir", dir_.Join("front"),
-                               "--query-shards", c1->address() + "," + c2->address()},
-                              dir_.Join("front-logs"));
+  auto front_proc = StartFront({c1->address(), c2->address()});
+  testing::VigilProcess& front = *front_proc;
   ASSERT_FALSE(front.address().empty()) << front.proc().Stderr();
   http::HttpClient c;
   auto get = [&](const std::string& target) {

@@ -279,6 +279,18 @@ std::vector<std::string> LokiLastHour(http::HttpClient& c, const std::string& ba
   return out;
 }
 
+bool WaitForPartitions(const std::vector<VigilProcess*>& members, const std::string& metric,
+                       double n) {
+  return WaitFor(
+      [&] {
+        for (VigilProcess* m : members) {
+          if (MetricValue(m->Url("/metrics"), metric) != n) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(60));
+}
+
 KafkaMock::KafkaMock(const std::string& binary, const std::string& dir, const std::string& topic)
     : control_(dir + "/control") {
   std::filesystem::create_directories(dir);

@@ -132,6 +132,11 @@ std::vector<LokiEntry> LokiEntries(http::HttpClient& c, const std::string& base,
 std::vector<std::string> LokiLastHour(http::HttpClient& c, const std::string& base,
                                       const std::string& selector);
 
+// Waits up to a minute until every member of a consumer group reports `n` partitions in its
+// gauge `metric` (vigil_<component>_kafka_consumer_partitions): the group has settled.
+bool WaitForPartitions(const std::vector<VigilProcess*>& members, const std::string& metric,
+                       double n);
+
 // librdkafka's mock cluster (the vigil_kafka_mock binary at `binary`): 3 brokers on loopback
 // ports, with `topic` ("name:partitions") made, its state under `dir`.
 class KafkaMock {

@@ -39,26 +39,6 @@ std::string FormatApiValue(double v) {
   return std::string(buf, r.ptr);
 }
 
-std::string FormatApiTime(int64_t ms) {
-  std::string out;
-  uint64_t t;
-  if (ms < 0) {
-    out += '-';
-    t = static_cast<uint64_t>(-(ms + 1)) + 1;
-  } else {
-    t = static_cast<uint64_t>(ms);
-  }
-  out += std::to_string(t / 1000);
-  const uint64_t frac = t % 1000;
-  if (frac != 0) {
-    out += '.';
-    if (frac < 100) out += '0';
-    if (frac < 10) out += '0';
-    out += std::to_string(frac);
-  }
-  return out;
-}
-
 namespace {
 
 using nlohmann::json;

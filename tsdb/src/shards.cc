@@ -9,9 +9,11 @@
 #include <mutex>
 #include <set>
 
+#include "vigil/common/exposition.h"
 #include "vigil/common/http_client.h"
 #include "vigil/common/http_util.h"
 #include "vigil/common/self_metrics.h"
+#include "vigil/common/timestamp.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -45,25 +47,11 @@ std::string Selector(const std::vector<Matcher>& matchers) {
   return out + "}";
 }
 
-// Seconds with millisecond precision, as the API takes them.
-std::string ApiTime(int64_t ms) {
-  const int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-  const int64_t frac = ms - s * 1000;
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%lld.%03lld", static_cast<long long>(s),
-                static_cast<long long>(frac));
-  return buf;
-}
-
 Result<double> ParseValue(const json& v) {
   if (!v.is_string()) return InvalidArgument("a sample value is not a string");
   const std::string& s = v.get_ref<const std::string&>();
-  if (s == "NaN") return std::nan("");
-  if (s == "+Inf") return INFINITY;
-  if (s == "-Inf") return -INFINITY;
-  char* end = nullptr;
-  const double d = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0') return InvalidArgument("bad sample value \"" + s + "\"");
+  double d = 0;
+  if (!expo::ParseValue(s, d)) return InvalidArgument("bad sample value \"" + s + "\"");
   return d;
 }
 
@@ -116,8 +104,8 @@ class ShardedQuerier final : public Querier {
     }
     const std::string query =
         Selector(matchers) + "[" + std::to_string(std::max<int64_t>(maxt - mint, 1)) + "ms]";
-    auto answers =
-        FanOut("/api/v1/query?" + http::EncodeQuery({{"query", query}, {"time", ApiTime(maxt)}}));
+    auto answers = FanOut("/api/v1/query?" +
+                          http::EncodeQuery({{"query", query}, {"time", FormatApiTime(maxt)}}));
     std::map<Labels, std::vector<Sample>> merged;
     for (const auto& data : answers.data) {
       if (!data.is_object() || !data["result"].is_array()) continue;
@@ -166,7 +154,7 @@ class ShardedQuerier final : public Querier {
 
   static std::string RangeAndMatch(int64_t mint, int64_t maxt,
                                    const std::vector<Matcher>& matchers) {
-    http::Params p = {{"start", ApiTime(mint)}, {"end", ApiTime(maxt)}};
+    http::Params p = {{"start", FormatApiTime(mint)}, {"end", FormatApiTime(maxt)}};
     if (!matchers.empty()) p.emplace_back("match[]", Selector(matchers));
     return http::EncodeQuery(p);
   }

@@ -88,5 +88,8 @@ void AppendSeries(std::string& out, const Labels& labels);
 // AppendValue writes the same onto `out`.
 std::string FormatValue(double v);
 void AppendValue(std::string& out, double v);
+// The inverse, as Prometheus parses a sample value (Go's strconv.ParseFloat: "1.5", "1e-07",
+// "NaN", "+Inf", "-Inf"; out of range is an error), in the exposition formats and the API's JSON.
+bool ParseValue(std::string_view s, double& v);
 
 }  // namespace vigil::expo

@@ -1,9 +1,10 @@
 #pragma once
 
-// What the Kafka parts share (logship's sink and consumer, tsdb's consumer): building a
-// librdkafka configuration from our settings plus the user's `--kafka-option name=value` pairs
-// (security, SASL, timeouts: anything librdkafka takes), librdkafka's log routed to spdlog, and
-// GroupConsumer, the consumer-group loop a store reads a topic with.
+// What the Kafka parts share (logship's sink and consumer, tsdb's consumer, the agent's
+// remote_write to Kafka): building a librdkafka configuration from our settings plus the user's
+// `--kafka-option name=value` pairs (security, SASL, timeouts: anything librdkafka takes),
+// librdkafka's log routed to spdlog, BatchProducer, which sends a batch and waits for every
+// delivery report, and GroupConsumer, the consumer-group loop a store reads a topic with.
 //
 // GroupConsumer loses nothing: offsets are committed (synchronously) only after the batch they
 // end is durable (the Handler's Flush), and before a partition is given up in a rebalance the
@@ -14,7 +15,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +38,57 @@ Result<rd_kafka_conf_t*> MakeConf(const Settings& settings, const std::vector<st
                                   const std::string& component);
 
 std::string JoinBrokers(const std::vector<std::string>& brokers);
+
+// An idempotent producer (enable.idempotence, acks=all) that sends batches: each message is
+// produced (copied) into a Batch, then Wait returns once every message of the batch has its
+// delivery report, and fails if any failed, so the caller sends the whole batch again (the
+// consumers absorb the duplicates). After a fatal error of the idempotent producer, Wait makes a
+// new producer for the next batch. Not thread-safe: one batch at a time.
+class BatchProducer {
+ public:
+  // The delivery reports of one batch.
+  class Batch {
+   public:
+    size_t produced() const { return produced_; }
+    size_t failed() const { return failed_.load(); }
+
+   private:
+    friend class BatchProducer;
+    size_t produced_ = 0;
+    std::atomic<size_t> pending_{0};
+    std::atomic<size_t> failed_{0};
+    std::atomic<int> first_error_{RD_KAFKA_RESP_ERR_NO_ERROR};
+  };
+
+  // `settings` add to (or override) idempotence and acks=all; `options` override all of them.
+  static Result<std::unique_ptr<BatchProducer>> Make(Settings settings,
+                                                     std::vector<std::string> options,
+                                                     std::string component);
+  ~BatchProducer();  // waits up to 5 s for what is in flight
+
+  rd_kafka_t* handle() { return rk_; }
+  // The handle of topic `name`, kept until the producer is made anew.
+  Result<rd_kafka_topic_t*> Topic(const std::string& name);
+  // Produces one message of `batch` to `partition` (RD_KAFKA_PARTITION_UA: by the key's hash),
+  // waiting for room while librdkafka's queue is full. Any other error fails the batch: it
+  // waits for the reports of what the batch produced, then returns Unavailable.
+  Status Produce(Batch& batch, rd_kafka_topic_t* topic, int32_t partition, std::string_view key,
+                 std::string_view value);
+  // Waits for every report of `batch`; Unavailable when any message failed, saying how many.
+  Status Wait(Batch& batch);
+
+ private:
+  BatchProducer() = default;
+  Status Connect();
+  void Close();
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*);
+
+  Settings settings_;
+  std::vector<std::string> options_;
+  std::string component_;
+  rd_kafka_t* rk_ = nullptr;
+  std::map<std::string, rd_kafka_topic_t*> topics_;
+};
 
 struct GroupConsumerOptions {
   // Names the metrics (vigil_<component>_kafka_consumed_total, …) and the log lines.

@@ -19,6 +19,9 @@ inline constexpr int64_t kApiMaxTimeMs = 9223309901257974999LL;
 
 // Fails with InvalidArgument: `cannot parse "x" to a valid timestamp`.
 Result<int64_t> ParseTimestamp(std::string_view s);
+// Milliseconds as the API's seconds, as Prometheus writes them: 1435781451.781, 12, -0.5. Parses
+// back with ParseTimestamp.
+std::string FormatApiTime(int64_t ms);
 
 // RFC 3339 with up to nanoseconds ("2026-11-30T05:55:18.123456789Z", "...+01:00"), in
 // nanoseconds since the epoch: the timestamps of container log lines.

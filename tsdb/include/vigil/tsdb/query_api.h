@@ -25,7 +25,5 @@ void AddQueryRoutes(http::Router& router, Queryable& store, QueryApiOptions opti
 
 // A float as the Prometheus API writes it: "1", "0.5", "1e-07", "NaN", "+Inf", "-Inf".
 std::string FormatApiValue(double v);
-// Milliseconds as the API's seconds: 1435781451.781, 12, -0.5.
-std::string FormatApiTime(int64_t ms);
 
 }  // namespace vigil::tsdb
