@@ -619,8 +619,9 @@ class Parser {
   }
 
   // After `{{if pipeline}}` or `{{with pipeline}}`: the pipeline, the branch, and an else
-  // (`{{else}}` or `{{else if …}}`, which nests) up to the matching {{end}}.
-  Status ParseBranches(Node& n, const std::string& kw) {
+  // (`{{else}}` or `{{else if …}}`, which nests) up to the matching {{end}}. `kw` is a copy:
+  // the actions inside re-tokenize, which frees the tokens it could have pointed into.
+  Status ParseBranches(Node& n, std::string kw) {
     const size_t at = toks_[0].at;
     VIGIL_ASSIGN_OR_RETURN(n.pipe, ParsePipeline(true));
     if (n.pipe.cmds.empty()) return Error(at, "missing value for " + kw);

@@ -62,6 +62,10 @@ TEST(TemplateTest, ParseErrorsNameThePosition) {
             "parse: template: 1:4: \"range\" is not supported in vigil's templates");
   EXPECT_EQ(Expand("{{ $nope }}"), "parse: template: 1:4: undefined variable \"$nope\"");
   EXPECT_EQ(Expand("{{ if 1 }}x"), "parse: template: 1:4: unexpected EOF: {{if}} without {{end}}");
+  // Actions inside the branch re-tokenize; the keyword named in the error must outlive them
+  // (a use after free the fuzzer found).
+  EXPECT_EQ(Expand("{{ with 1 }}{{ $labels.instance_name_longer_than_sso }}"),
+            "parse: template: 1:4: unexpected EOF: {{with}} without {{end}}");
   EXPECT_EQ(Expand("{{ \"x }}"), "parse: template: 1:4: unterminated quoted string");
   EXPECT_EQ(Expand("{{ end }}"), "parse: template: 1:1: unexpected {{end}}");
   EXPECT_EQ(Expand("{{ 1 2 }}"), "parse: template: 1:1: can't give argument to non-function");
