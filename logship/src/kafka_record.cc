@@ -54,7 +54,8 @@ Status DecodeKafkaRecord(std::string_view value, Labels& labels, loki::Entry& en
     if (!val.is_string()) return InvalidArgument("label " + name + " is not a string");
     b.Set(name, val.get<std::string>());
   }
-  Labels built = b.Build();
+  Labels built = b.Build();  // labels with empty values are left out, as Loki does
+  if (built.empty()) return InvalidArgument("\"labels\" has no label with a value");
   if (Status st = ValidateLabels(built, /*require_name=*/false); !st.ok()) {
     return InvalidArgument("labels: " + st.message());
   }

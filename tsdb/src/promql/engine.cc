@@ -163,6 +163,93 @@ const Expr& Unparen(const Expr& e) {
   return *x;
 }
 
+// A number written in the query (-1, (2)): the same in every store.
+bool IsLiteral(const Expr& e) {
+  const Expr& x = Unparen(e);
+  if (x.kind == NodeKind::kUnary) return IsLiteral(*x.args[0]);
+  return x.kind == NodeKind::kNumber;
+}
+
+// Functions whose result series each come from one argument series, labels unchanged but for the
+// metric name: what a store can evaluate on its own series alone.
+bool MapsSeries(const Function& f, size_t nargs) {
+  switch (f.id) {
+    case Fn::kAbsent:
+    case Fn::kAbsentOverTime:
+    case Fn::kHistogramQuantile:
+    case Fn::kLabelReplace:
+    case Fn::kLabelJoin:
+    case Fn::kPi:
+    case Fn::kScalar:
+    case Fn::kSort:
+    case Fn::kSortDesc:
+    case Fn::kTime:
+    case Fn::kVector:
+      return false;
+    case Fn::kDaysInMonth:
+    case Fn::kDayOfMonth:
+    case Fn::kDayOfWeek:
+    case Fn::kDayOfYear:
+    case Fn::kHour:
+    case Fn::kMinute:
+    case Fn::kMonth:
+    case Fn::kYear:
+      return nargs == 1;  // without an argument: of vector(time())
+    default:
+      return true;
+  }
+}
+
+// A selector of a pushed-down expression and how far before its reference time it reads.
+struct ReadSelector {
+  const Expr* sel;
+  int64_t back;  // the matrix range, or 0 for the lookback delta
+};
+
+// Whether each series `e` yields depends on one series of its selectors alone, so that a store
+// holding that series whole computes it as one store holding everything would: selectors,
+// functions that map series (rate, abs, ...) and arithmetic with numbers. Not: anything that
+// matches or merges series (binary operators between vectors, aggregations, label_replace), nor
+// subqueries and @ start()/end(), whose times a store would see differently. Collects the
+// selectors.
+bool SeriesLocal(const Expr& e, std::vector<ReadSelector>& sels) {
+  switch (e.kind) {
+    case NodeKind::kNumber:
+    case NodeKind::kString:
+      return true;
+    case NodeKind::kParen:
+    case NodeKind::kUnary:
+      return SeriesLocal(*e.args[0], sels);
+    case NodeKind::kVectorSelector:
+      if (e.at_kind == Expr::AtKind::kStart || e.at_kind == Expr::AtKind::kEnd) return false;
+      sels.push_back({&e, 0});
+      return true;
+    case NodeKind::kMatrixSelector: {
+      const Expr& sel = *e.args[0];
+      if (sel.at_kind == Expr::AtKind::kStart || sel.at_kind == Expr::AtKind::kEnd) return false;
+      sels.push_back({&sel, e.range});
+      return true;
+    }
+    case NodeKind::kBinary: {
+      const bool l = IsLiteral(*e.args[0]), r = IsLiteral(*e.args[1]);
+      if (l == r) return false;  // two vectors (or two numbers: not an aggregation's input)
+      return SeriesLocal(*e.args[l ? 1 : 0], sels);
+    }
+    case NodeKind::kCall:
+      if (!MapsSeries(*e.func, e.args.size())) return false;
+      for (const auto& a : e.args) {
+        if (a->type() == ValueType::kScalar ? !IsLiteral(*a) : !SeriesLocal(*a, sels)) {
+          return false;
+        }
+      }
+      return true;
+    case NodeKind::kSubquery:
+    case NodeKind::kAggregate:
+      return false;
+  }
+  return false;
+}
+
 // The labels absent() and absent_over_time() give their 1: the selector's equality matchers but
 // the metric name, without names matched more than once or otherwise (Prometheus'
 // createLabelsForAbsentFunction).
@@ -595,9 +682,16 @@ class Evaluator {
   // The same over arguments already evaluated.
   Result<Matrix> RangeEval(std::vector<Matrix> in, std::vector<bool> is_scalar, const StepFn& fn,
                            bool scalar_result);
+  // The aggregation `e` with operator `op` over its arguments evaluated (`in`: the parameter, if
+  // any, then the expression).
+  Result<Matrix> Aggregate(const Expr& e, Op op, std::vector<Matrix> in,
+                           std::vector<bool> is_scalar);
   // Aggregations that fold series (sum, avg, count, group, min, max, stddev, stdvar) a series
   // at a time; nullopt where the per-step state would be much larger than the input.
-  Result<std::optional<Matrix>> AggregateBySeries(const Expr& e, const Matrix& in);
+  Result<std::optional<Matrix>> AggregateBySeries(const Expr& e, Op op, const Matrix& in);
+  // `e` evaluated by the stores that hold its series (a fan-out over shards), each sending its
+  // partial result, combined here; nullopt where that would not be exact.
+  Result<std::optional<Matrix>> PushDownAggregate(const Expr& e);
   // The same at one step directly over a selector's series as the store streams them.
   Result<Matrix> FoldSelector(const Expr& e, const Expr& sel);
 
@@ -907,8 +1001,29 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
 }
 
 Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
-  const Op op = e.op;
+  if (q_.CanPushDown()) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> pushed, PushDownAggregate(e));
+    if (pushed) return std::move(*pushed);
+  }
   const Expr& inner = *e.args.back();
+  const Expr* param = e.args.size() == 2 ? e.args[0].get() : nullptr;
+  // The folding aggregations directly over a selector at one step (an instant query, alert
+  // rules): the series stream in the store's order straight into their groups.
+  const bool folds = param == nullptr && e.op != Op::kCountValues;
+  if (folds && Steps() == 1 && Unparen(inner).kind == NodeKind::kVectorSelector) {
+    return FoldSelector(e, Unparen(inner));
+  }
+  std::vector<const Expr*> args;
+  if (param != nullptr && e.op != Op::kCountValues) args.push_back(param);
+  args.push_back(&inner);
+  std::vector<Matrix> in;
+  std::vector<bool> is_scalar;
+  VIGIL_RETURN_IF_ERROR(EvalArgs(args, in, is_scalar));
+  return Aggregate(e, e.op, std::move(in), std::move(is_scalar));
+}
+
+Result<Matrix> Evaluator::Aggregate(const Expr& e, const Op op, std::vector<Matrix> in,
+                                    std::vector<bool> is_scalar) {
   const Expr* param = e.args.size() == 2 ? e.args[0].get() : nullptr;
   std::string value_label;
   if (op == Op::kCountValues) {
@@ -921,9 +1036,6 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
   }
   std::vector<std::string> grouping = e.grouping;
   if (op == Op::kCountValues && !e.without) grouping.push_back(value_label);
-  std::vector<const Expr*> args;
-  if (param != nullptr && op != Op::kCountValues) args.push_back(param);
-  args.push_back(&inner);
   const bool has_param = param != nullptr && op != Op::kCountValues;
   SignatureCache group_sig(!e.without, grouping);
   struct Group {
@@ -932,18 +1044,9 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
     std::vector<double> values;  // quantile
     Vector heap;                 // topk/bottomk
   };
-  // The folding aggregations directly over a selector at one step (an instant query, alert
-  // rules): the series stream in the store's order straight into their groups.
-  const bool folds = !has_param && op != Op::kCountValues;
-  if (folds && Steps() == 1 && Unparen(inner).kind == NodeKind::kVectorSelector) {
-    return FoldSelector(e, Unparen(inner));
-  }
   const Op fold_op = op == Op::kCountValues ? Op::kCount : op;
-  std::vector<Matrix> in;
-  std::vector<bool> is_scalar;
-  VIGIL_RETURN_IF_ERROR(EvalArgs(args, in, is_scalar));
-  if (folds) {
-    VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> folded, AggregateBySeries(e, in.back()));
+  if (!has_param && op != Op::kCountValues) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> folded, AggregateBySeries(e, op, in.back()));
     if (folded) return std::move(*folded);
   }
   // Kept across steps so their memory is reused.
@@ -1084,8 +1187,95 @@ Result<Matrix> Evaluator::FoldSelector(const Expr& e, const Expr& sel) {
   return out;
 }
 
-Result<std::optional<Matrix>> Evaluator::AggregateBySeries(const Expr& e, const Matrix& in) {
+Result<std::optional<Matrix>> Evaluator::PushDownAggregate(const Expr& e) {
+  // What combines the stores' partial results: the same aggregation over them, but counts are
+  // summed, and an average is a sum divided by a count.
   const Op op = e.op;
+  switch (op) {
+    case Op::kSum:
+    case Op::kMin:
+    case Op::kMax:
+    case Op::kGroup:
+    case Op::kCount:
+    case Op::kAvg:
+    case Op::kTopk:
+    case Op::kBottomk:
+      break;
+    default:  // stddev, stdvar, quantile, count_values: not from partial results
+      return std::optional<Matrix>();
+  }
+  std::vector<ReadSelector> sels;
+  if (!SeriesLocal(*e.args.back(), sels) || sels.empty()) return std::optional<Matrix>();
+  if (e.args.size() == 2 && !IsLiteral(*e.args[0])) return std::optional<Matrix>();
+  // The stores' query APIs answer at most 11,000 steps (a long subquery may have more).
+  if (Steps() > 11'000) return std::optional<Matrix>();
+  tsdb::PushDown p;
+  p.start = start_;
+  p.end = end_;
+  p.step = interval_;
+  p.mint = std::numeric_limits<int64_t>::max();
+  p.maxt = std::numeric_limits<int64_t>::min();
+  for (const ReadSelector& r : sels) {
+    const int64_t a = RefTime(*r.sel, start_), b = RefTime(*r.sel, end_);
+    p.mint = std::min(p.mint, std::min(a, b) - (r.back > 0 ? r.back : opts_.lookback_delta_ms));
+    p.maxt = std::max(p.maxt, std::max(a, b));
+    p.selectors.push_back(r.sel->matchers);
+  }
+  const std::string text = e.ToString();
+  if (op == Op::kAvg) {
+    const std::string rest = text.substr(std::string_view(OpName(op)).size());
+    p.queries = {OpName(Op::kSum) + rest, OpName(Op::kCount) + rest};
+  } else {
+    p.queries = {text};
+  }
+  VIGIL_ASSIGN_OR_RETURN(auto parts, q_.Evaluate(p));
+  if (!parts) return std::optional<Matrix>();
+  // Each query's partial results as the input of the combining aggregation.
+  std::vector<std::vector<Matrix>> ins;
+  for (auto& part : *parts) {
+    Matrix m;
+    m.reserve(part.size());
+    for (tsdb::SeriesSamples& s : part) {
+      VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(s.samples.size())));
+      m.push_back(Series{std::move(s.labels), std::move(s.samples)});
+    }
+    std::vector<Matrix> in;
+    if (e.args.size() == 2) {
+      VIGIL_ASSIGN_OR_RETURN(Matrix k, Eval(*e.args[0]));
+      in.push_back(std::move(k));
+    }
+    in.push_back(std::move(m));
+    ins.push_back(std::move(in));
+  }
+  std::vector<bool> scalars(ins[0].size(), false);
+  if (scalars.size() == 2) scalars[0] = true;  // topk's k
+  if (op != Op::kAvg) {
+    VIGIL_ASSIGN_OR_RETURN(Matrix m,
+                           Aggregate(e, op == Op::kCount ? Op::kSum : op, std::move(ins[0]), scalars));
+    return std::optional<Matrix>(std::move(m));
+  }
+  VIGIL_ASSIGN_OR_RETURN(Matrix sums, Aggregate(e, Op::kSum, std::move(ins[0]), scalars));
+  VIGIL_ASSIGN_OR_RETURN(Matrix counts, Aggregate(e, Op::kSum, std::move(ins[1]), scalars));
+  std::unordered_map<uint64_t, const Series*> count_of;
+  for (const Series& c : counts) count_of.emplace(Key(c.labels), &c);
+  for (Series& s : sums) {
+    auto it = count_of.find(Key(s.labels));
+    if (it == count_of.end()) return ExecError("a shard's partial average has no count");
+    const std::vector<Point>& cs = it->second->points;
+    size_t j = 0;
+    for (Point& pt : s.points) {
+      while (j < cs.size() && cs[j].t < pt.t) ++j;
+      if (j == cs.size() || cs[j].t != pt.t) {
+        return ExecError("a shard's partial average has no count");
+      }
+      pt.v /= cs[j].v;
+    }
+  }
+  return std::optional<Matrix>(std::move(sums));
+}
+
+Result<std::optional<Matrix>> Evaluator::AggregateBySeries(const Expr& e, const Op op,
+                                                           const Matrix& in) {
   // Each input series finds its group once.
   std::vector<uint32_t> group_of(in.size());
   std::unordered_map<uint64_t, uint32_t> index;

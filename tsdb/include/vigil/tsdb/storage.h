@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -91,6 +92,23 @@ struct SelectHints {
   bool newest_only = false;
 };
 
+// A part of a PromQL query for the stores that hold the data to evaluate (the shards of a fan-out),
+// so they send their results instead of their raw samples.
+struct PushDown {
+  // PromQL expressions, each evaluated as a range query over [start, end] (ms) at `step` (one
+  // step: an instant query at start).
+  std::vector<std::string> queries;
+  int64_t start = 0, end = 0, step = 1;
+  // The selectors the queries read and the time they read them in: the partial results combine
+  // only where no series has samples in two stores there.
+  std::vector<std::vector<Matcher>> selectors;
+  int64_t mint = 0, maxt = 0;
+};
+struct SeriesSamples {
+  Labels labels;
+  std::vector<Sample> samples;
+};
+
 class Querier {
  public:
   virtual ~Querier() = default;
@@ -112,6 +130,19 @@ class Querier {
   // What went partly wrong while answering (a shard that did not answer), for the API's
   // "warnings"; empty for a store that answers whole or fails.
   virtual std::vector<std::string> Warnings() const { return {}; }
+
+  // Whether Evaluate may answer: a store whose data is elsewhere (a fan-out over shards).
+  virtual bool CanPushDown() const { return false; }
+  // Each of `p.queries` evaluated where the data is: per query, the series of every store that
+  // answered, one after the other (a series the stores share comes once per store, and the
+  // caller combines them). nullopt when it cannot be done exactly: a series of the selectors
+  // has samples in more than one store in [mint, maxt], as after a rebalance; the caller then
+  // evaluates on the raw samples.
+  virtual Result<std::optional<std::vector<std::vector<SeriesSamples>>>> Evaluate(
+      const PushDown& p) {
+    (void)p;
+    return std::optional<std::vector<std::vector<SeriesSamples>>>();
+  }
 };
 
 class Queryable {

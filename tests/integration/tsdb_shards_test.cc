@@ -1,0 +1,230 @@
+// `vigil tsdb --query-shards`: queries through a front over two shards must answer as one store
+// holding everything does. The same samples go to a reference store and, split by series, to two
+// shards; every query is asked of the reference and of the front, and the answers compared.
+// Aggregations are pushed down to the shards where that is exact (each series whole in one
+// shard), and evaluated on the raw samples where it is not (a series in both shards, as after a
+// partition moved in a rebalance).
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "testing.h"
+#include "vigil/common/http_client.h"
+#include "vigil/common/http_util.h"
+#include "vigil/common/remote_write.h"
+
+namespace vigil {
+namespace {
+
+using nlohmann::json;
+
+const std::string kVigil = VIGIL_BINARY;
+constexpr int kPods = 12;
+constexpr int kSamples = 120;  // 30 minutes at 15 s
+constexpr int64_t kInterval = 15'000;
+
+// The samples of one pod's two series from sample `from` to `to` (exclusive).
+void AddPod(prometheus::WriteRequest& req, int pod, int from, int to, int64_t base_ms) {
+  auto series = [&](const std::string& name) {
+    auto* ts = req.add_timeseries();
+    auto add = [&](const std::string& n, const std::string& v) {
+      auto* l = ts->add_labels();
+      l->set_name(n);
+      l->set_value(v);
+    };
+    add("__name__", name);
+    add("code", pod % 4 == 0 ? "500" : "200");
+    add("ns", "ns" + std::to_string(pod % 3));
+    add("pod", "p" + std::to_string(pod));
+    return ts;
+  };
+  auto* counter = series("pd_requests_total");
+  auto* gauge = series("pd_mem");
+  double total = 0;
+  for (int k = 0; k < to; ++k) {
+    total += (pod + 1) * (k % 3 + 1);
+    if (k == 60 && pod == 5) total = 3;  // a counter reset
+    if (k < from) continue;
+    const int64_t t = base_ms + k * kInterval;
+    auto* c = counter->add_samples();
+    c->set_timestamp(t);
+    c->set_value(total);
+    // Distinct values (no ties for topk), some above and some below 50.
+    auto* g = gauge->add_samples();
+    g->set_timestamp(t);
+    g->set_value(10 + pod * 7.3 + (k % 5) * 0.1);
+  }
+}
+
+void Write(http::HttpClient& c, const testing::VigilProcess& to,
+           const prometheus::WriteRequest& req) {
+  auto r = c.Do(testing::RemoteWritePost(to.Url("/api/v1/write"), remote::Encode(req)));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->status, 204) << r->body;
+}
+
+// An answer as series (labels as JSON) → points, for comparing.
+using Points = std::vector<std::pair<double, double>>;
+std::map<std::string, Points> Answer(http::HttpClient& c, const std::string& url,
+                                     std::string* error) {
+  std::map<std::string, Points> out;
+  auto r = c.Get(url);
+  if (!r.ok()) {
+    *error = r.status().ToString();
+    return out;
+  }
+  auto j = json::parse(r->body, nullptr, false);
+  if (j.is_discarded() || j["status"] != "success") {
+    *error = r->body;
+    return out;
+  }
+  if (j.contains("warnings")) *error = "warnings: " + j["warnings"].dump();
+  const json& data = j["data"];
+  auto value = [](const json& p) {
+    return std::pair<double, double>(p[0].get<double>(), std::stod(p[1].get<std::string>()));
+  };
+  if (data["resultType"] == "scalar") {
+    out[""] = {value(data["result"])};
+    return out;
+  }
+  for (const auto& s : data["result"]) {
+    Points& pts = out[s["metric"].dump()];
+    if (s.contains("value")) pts.push_back(value(s["value"]));
+    for (const auto& p : s.value("values", json::array())) pts.push_back(value(p));
+  }
+  return out;
+}
+
+class TsdbShardsTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<testing::VigilProcess> Start(const std::string& name,
+                                               std::vector<std::string> extra = {}) {
+    std::filesystem::create_directories(dir_.Join(name + "-logs"));
+    std::vector<std::string> args = {"tsdb", "--listen", "127.0.0.1:0", "--data-dir",
+                                     dir_.Join(name)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<testing::VigilProcess>(kVigil, args, dir_.Join(name + "-logs"));
+  }
+
+  // Asks `query` of the reference and of the front (instant at a few times, and over the
+  // whole range); fails on any difference beyond float rounding (the shards' partial sums add
+  // in another order).
+  void ExpectSame(const std::string& query) {
+    SCOPED_TRACE(query);
+    std::vector<std::string> targets;
+    for (int k : {30, 40, 119, 130}) {
+      targets.push_back("/api/v1/query?" +
+                        http::EncodeQuery({{"query", query},
+                                           {"time", std::to_string((base_ms_ + k * kInterval) /
+                                                                   1000.0)}}));
+    }
+    targets.push_back(
+        "/api/v1/query_range?" +
+        http::EncodeQuery({{"query", query},
+                           {"start", std::to_string(base_ms_ / 1000.0)},
+                           {"end", std::to_string((base_ms_ + 125 * kInterval) / 1000.0)},
+                           {"step", "60"}}));
+    for (const std::string& target : targets) {
+      std::string ref_err, front_err;
+      auto want = Answer(client_, ref_->Url(target), &ref_err);
+      auto got = Answer(client_, front_->Url(target), &front_err);
+      ASSERT_EQ(ref_err, "") << target;
+      ASSERT_EQ(front_err, "") << target;
+      ASSERT_FALSE(want.empty()) << target << ": a query must have an answer to compare";
+      ASSERT_EQ(got.size(), want.size()) << target;
+      for (const auto& [labels, points] : want) {
+        ASSERT_TRUE(got.count(labels)) << target << ": " << labels << " missing";
+        const Points& g = got[labels];
+        ASSERT_EQ(g.size(), points.size()) << target << " " << labels;
+        for (size_t i = 0; i < points.size(); ++i) {
+          EXPECT_EQ(g[i].first, points[i].first) << target << " " << labels;
+          const double w = points[i].second;
+          EXPECT_NEAR(g[i].second, w, std::fabs(w) * 1e-12 + 1e-12) << target << " " << labels;
+        }
+      }
+    }
+  }
+
+  double Pushdowns(const std::string& result) {
+    return testing::MetricValue(front_->Url("/metrics"),
+                                "vigil_tsdb_shard_pushdowns_total{result=\"" + result + "\"}");
+  }
+
+  testing::TempDir dir_;
+  http::HttpClient client_;
+  int64_t base_ms_ = (testing::NowNs() / 1'000'000 - 7'200'000) / 60'000 * 60'000;
+  std::unique_ptr<testing::VigilProcess> ref_, a_, b_, front_;
+};
+
+TEST_F(TsdbShardsTest, QueriesThroughTheFrontAnswerAsOneStore) {
+  ref_ = Start("ref");
+  a_ = Start("a");
+  b_ = Start("b");
+  for (auto* p : {ref_.get(), a_.get(), b_.get()}) {
+    ASSERT_FALSE(p->address().empty()) << p->proc().Stderr();
+  }
+  front_ = Start("front", {"--query-shards", a_->address() + "," + b_->address()});
+  ASSERT_FALSE(front_->address().empty()) << front_->proc().Stderr();
+  // Even pods on a, odd on b; all on the reference.
+  prometheus::WriteRequest all, on_a, on_b;
+  for (int pod = 0; pod < kPods; ++pod) {
+    AddPod(all, pod, 0, kSamples, base_ms_);
+    AddPod(pod % 2 == 0 ? on_a : on_b, pod, 0, kSamples, base_ms_);
+  }
+  ASSERT_NO_FATAL_FAILURE(Write(client_, *ref_, all));
+  ASSERT_NO_FATAL_FAILURE(Write(client_, *a_, on_a));
+  ASSERT_NO_FATAL_FAILURE(Write(client_, *b_, on_b));
+
+  // Pushed down: each shard sends its groups' partial results.
+  const std::vector<std::string> pushed = {
+      "sum(pd_requests_total)",
+      "sum by (ns) (rate(pd_requests_total[5m]))",
+      "avg by (code) (pd_mem)",
+      "max without (pod) (pd_mem * 2)",
+      "min(pd_mem offset 5m)",
+      "count by (ns) (pd_mem > 50)",
+      "group by (ns) (pd_mem)",
+      "topk(3, pd_mem)",
+      "bottomk by (ns) (2, increase(pd_requests_total[10m]))",
+      "sum(rate(pd_requests_total[5m])) / sum(pd_mem)",
+      "sum by (code) (abs(-pd_mem) + 1)",
+      "count(count by (ns) (pd_mem))",
+      "sum(resets(pd_requests_total[30m]))",
+      "max(max_over_time(pd_mem[10m]))",
+      "sum(pd_mem @ " + std::to_string((base_ms_ + 50 * kInterval) / 1000) + ")",
+  };
+  for (const auto& q : pushed) ASSERT_NO_FATAL_FAILURE(ExpectSame(q));
+  const double pushdowns = Pushdowns("pushed");
+  EXPECT_GE(pushdowns, static_cast<double>(pushed.size()) * 5) << "every query above pushed down";
+  EXPECT_EQ(Pushdowns("refused"), 0);
+  // Not pushed down (the shards' partial results would not combine into them): the raw samples.
+  for (const auto& q : {"quantile(0.9, pd_mem)", "stddev by (ns) (pd_mem)",
+                        "sum(pd_mem * on (pod) group_left pd_requests_total)",
+                        "sum by (team) (label_replace(pd_mem, \"team\", \"t$1\", \"pod\", \"p(.)\"))"}) {
+    ASSERT_NO_FATAL_FAILURE(ExpectSame(q));
+  }
+  EXPECT_EQ(Pushdowns("pushed"), pushdowns);
+
+  // Pod 0's partition moves from a to b: its later samples land on b. Where a query reads
+  // pod 0 across the move, the shards' partial results would each hold half of it; the front
+  // reads the raw samples instead, and still answers as one store.
+  prometheus::WriteRequest later_all, later_b;
+  AddPod(later_all, 0, kSamples, kSamples + 20, base_ms_);
+  AddPod(later_b, 0, kSamples, kSamples + 20, base_ms_);
+  ASSERT_NO_FATAL_FAILURE(Write(client_, *ref_, later_all));
+  ASSERT_NO_FATAL_FAILURE(Write(client_, *b_, later_b));
+  for (const auto& q : {"sum(pd_requests_total)", "sum by (ns) (rate(pd_requests_total[5m]))",
+                        "topk(3, pd_mem)", "avg(pd_mem)"}) {
+    ASSERT_NO_FATAL_FAILURE(ExpectSame(q));
+  }
+  EXPECT_GT(Pushdowns("refused"), 0);
+}
+
+}  // namespace
+}  // namespace vigil
