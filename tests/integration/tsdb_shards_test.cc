@@ -119,10 +119,10 @@ class TsdbShardsTest : public ::testing::Test {
     SCOPED_TRACE(query);
     std::vector<std::string> targets;
     for (int k : {30, 40, 119, 130}) {
-      targets.push_back("/api/v1/query?" +
-                        http::EncodeQuery({{"query", query},
-                                           {"time", std::to_string((base_ms_ + k * kInterval) /
-                                                                   1000.0)}}));
+      targets.push_back(
+          "/api/v1/query?" +
+          http::EncodeQuery(
+              {{"query", query}, {"time", std::to_string((base_ms_ + k * kInterval) / 1000.0)}}));
     }
     targets.push_back(
         "/api/v1/query_range?" +
@@ -204,9 +204,10 @@ TEST_F(TsdbShardsTest, QueriesThroughTheFrontAnswerAsOneStore) {
   EXPECT_GE(pushdowns, static_cast<double>(pushed.size()) * 5) << "every query above pushed down";
   EXPECT_EQ(Pushdowns("refused"), 0);
   // Not pushed down (the shards' partial results would not combine into them): the raw samples.
-  for (const auto& q : {"quantile(0.9, pd_mem)", "stddev by (ns) (pd_mem)",
-                        "sum(pd_mem * on (pod) group_left pd_requests_total)",
-                        "sum by (team) (label_replace(pd_mem, \"team\", \"t$1\", \"pod\", \"p(.)\"))"}) {
+  for (const auto& q :
+       {"quantile(0.9, pd_mem)", "stddev by (ns) (pd_mem)",
+        "sum(pd_mem * on (pod) group_left pd_requests_total)",
+        "sum by (team) (label_replace(pd_mem, \"team\", \"t$1\", \"pod\", \"p(.)\"))"}) {
     ASSERT_NO_FATAL_FAILURE(ExpectSame(q));
   }
   EXPECT_EQ(Pushdowns("pushed"), pushdowns);

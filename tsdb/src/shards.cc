@@ -35,8 +35,9 @@ struct ShardMetrics {
     failures = &fam.Add({{"result", "failed"}});
     auto& pd = prometheus::BuildCounter()
                    .Name("vigil_tsdb_shard_pushdowns_total")
-                   .Help("Aggregations of --query-shards the shards evaluated (pushed) or not, "
-                         "because a series of theirs was in two shards (refused).")
+                   .Help(
+                       "Aggregations of --query-shards the shards evaluated (pushed) or not, "
+                       "because a series of theirs was in two shards (refused).")
                    .Register(SelfMetrics());
     pushdowns = &pd.Add({{"result", "pushed"}});
     pushdowns_refused = &pd.Add({{"result", "refused"}});
@@ -164,8 +165,8 @@ class ShardedQuerier final : public Querier {
     std::vector<std::string> targets = {"/api/v1/series?" + http::EncodeQuery(series)};
     for (const std::string& q : p.queries) {
       if (p.start == p.end) {
-        targets.push_back("/api/v1/query?" + http::EncodeQuery({{"query", q},
-                                                                {"time", FormatApiTime(p.start)}}));
+        targets.push_back("/api/v1/query?" +
+                          http::EncodeQuery({{"query", q}, {"time", FormatApiTime(p.start)}}));
       } else {
         targets.push_back("/api/v1/query_range?" +
                           http::EncodeQuery({{"query", q},

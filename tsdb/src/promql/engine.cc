@@ -1250,8 +1250,8 @@ Result<std::optional<Matrix>> Evaluator::PushDownAggregate(const Expr& e) {
   std::vector<bool> scalars(ins[0].size(), false);
   if (scalars.size() == 2) scalars[0] = true;  // topk's k
   if (op != Op::kAvg) {
-    VIGIL_ASSIGN_OR_RETURN(Matrix m,
-                           Aggregate(e, op == Op::kCount ? Op::kSum : op, std::move(ins[0]), scalars));
+    VIGIL_ASSIGN_OR_RETURN(
+        Matrix m, Aggregate(e, op == Op::kCount ? Op::kSum : op, std::move(ins[0]), scalars));
     return std::optional<Matrix>(std::move(m));
   }
   VIGIL_ASSIGN_OR_RETURN(Matrix sums, Aggregate(e, Op::kSum, std::move(ins[0]), scalars));
