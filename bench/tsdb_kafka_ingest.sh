@@ -7,7 +7,8 @@
 # (kafka_remote_write: batches split by series, a message per partition, 6 partitions). Then for
 # K = 1, 2, 3 a new group of K stores reads the whole topic: the wall time until every sample is
 # committed, and each store's CPU (utime + stime). Last, the same queries are timed on the K=1
-# store (all the data) and through a --query-shards front over the K=2 stores.
+# store (all the data) and through a --query-shards front over the K=2 stores, with the front's
+# count of aggregations it pushed down to the shards.
 #
 #   bench/tsdb_kafka_ingest.sh                    # SERIES=20000 SCRAPES=30
 set -euo pipefail
@@ -91,6 +92,8 @@ queries = [
     ("instant", {"query": "count({__name__=~\"node_.+\"})", "time": end}),
     ("range", {"query": "sum(rate(container_cpu_usage_seconds_total[2m]))", "start": end - 600,
                "end": end, "step": 15}),
+    # Not pushed down (a quantile does not come from partial results): raw samples.
+    ("instant", {"query": "quantile(0.9, rate(node_cpu_seconds_total[5m]))", "time": end}),
 ]
 out = {}
 for kind, params in queries:
@@ -107,6 +110,10 @@ for kind, params in queries:
     out[params["query"]] = {"single_ms": round(times["single"], 1),
                             "front_ms": round(times["front"], 1),
                             "front_over_single": round(times["front"] / times["single"], 2)}
+metrics = urllib.request.urlopen(front + "/metrics").read().decode()
+out["front_pushdowns"] = {l.split("{")[1].split("}")[0]: float(l.split()[-1])
+                          for l in metrics.splitlines()
+                          if l.startswith("vigil_tsdb_shard_pushdowns_total{")}
 print(json.dumps({"fan_out": out}))
 PY
 for r in "${results[@]}"; do echo "$r"; done

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <chrono>
 
 #include "vigil/common/duration.h"
 #include "vigil/common/go_string.h"
@@ -606,6 +607,116 @@ std::string MatchersString(const std::vector<Matcher>& matchers) {
     out += matchers[i].ToString();
   }
   return out + "}";
+}
+
+namespace {
+
+std::string Quoted(std::string_view v) {
+  std::string out;
+  AppendQuoted(out, v);
+  return out;
+}
+
+const char* LabelOpText(LabelFilter::Op op) {
+  switch (op) {
+    case LabelFilter::Op::kEq:
+      return "=";
+    case LabelFilter::Op::kNe:
+    case LabelFilter::Op::kNumNe:
+      return "!=";
+    case LabelFilter::Op::kRe:
+      return "=~";
+    case LabelFilter::Op::kNre:
+      return "!~";
+    case LabelFilter::Op::kGt:
+      return ">";
+    case LabelFilter::Op::kGe:
+      return ">=";
+    case LabelFilter::Op::kLt:
+      return "<";
+    case LabelFilter::Op::kLe:
+      return "<=";
+    case LabelFilter::Op::kNumEq:
+      return "==";
+  }
+  return "=";
+}
+
+bool IsNumeric(LabelFilter::Op op) {
+  return op != LabelFilter::Op::kEq && op != LabelFilter::Op::kNe && op != LabelFilter::Op::kRe &&
+         op != LabelFilter::Op::kNre;
+}
+
+}  // namespace
+
+std::string ToString(const LogSelector& selector) {
+  std::string out = MatchersString(selector.matchers);
+  for (const Stage& s : selector.stages) {
+    switch (s.kind) {
+      case Stage::Kind::kLineFilter: {
+        static constexpr const char* kOps[] = {" |= ", " != ", " |~ ", " !~ "};
+        out += kOps[static_cast<int>(s.line.op)] + Quoted(s.line.value);
+        break;
+      }
+      case Stage::Kind::kJson:
+        out += " | json";
+        break;
+      case Stage::Kind::kLogfmt:
+        out += " | logfmt";
+        break;
+      case Stage::Kind::kLineFormat:
+        out += " | line_format " + Quoted(s.format);
+        break;
+      case Stage::Kind::kLabelFilter: {
+        out += " |";
+        for (size_t g = 0; g < s.any_of.size(); ++g) {
+          if (g > 0) out += " or";
+          for (size_t i = 0; i < s.any_of[g].size(); ++i) {
+            const LabelFilter& f = s.any_of[g][i];
+            if (i > 0) out += " and";
+            out += " " + f.name + " " + LabelOpText(f.op) + " " +
+                   (IsNumeric(f.op) ? f.value : Quoted(f.value));
+          }
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::string ToString(const MetricExpr& e) {
+  switch (e.kind) {
+    case MetricExpr::Kind::kRange: {
+      static constexpr const char* kFns[] = {"count_over_time", "rate", "bytes_over_time",
+                                             "bytes_rate"};
+      return std::string(kFns[static_cast<int>(e.fn)]) + "(" + ToString(e.selector) + " [" +
+             FormatDuration(std::chrono::milliseconds(e.range_ns / 1'000'000)) + "])";
+    }
+    case MetricExpr::Kind::kVector: {
+      static constexpr const char* kOps[] = {"sum",   "avg",  "min",    "max",
+                                             "count", "topk", "bottomk"};
+      std::string out = kOps[static_cast<int>(e.op)];
+      if (e.grouped) {
+        out += e.without ? " without (" : " by (";
+        for (size_t i = 0; i < e.grouping.size(); ++i) out += (i ? ", " : "") + e.grouping[i];
+        out += ")";
+      }
+      out += " (";
+      if (e.op == MetricExpr::AggOp::kTopk || e.op == MetricExpr::AggOp::kBottomk) {
+        out += std::to_string(e.k) + ", ";
+      }
+      return out + ToString(*e.inner) + ")";
+    }
+    case MetricExpr::Kind::kCompare: {
+      static constexpr const char* kOps[] = {" > ", " >= ", " < ", " <= ", " == ", " != "};
+      char buf[400];
+      auto r = std::to_chars(buf, buf + sizeof(buf), e.threshold, std::chars_format::fixed);
+      return ToString(*e.inner) + kOps[static_cast<int>(e.cmp)] +
+             std::string(buf, r.ec == std::errc() ? r.ptr : buf);
+    }
+  }
+  return "";
 }
 
 }  // namespace vigil::logql

@@ -370,12 +370,22 @@ Result<std::vector<StreamResult>> RunLogQuery(const logship::LogStore& store,
 
 namespace {
 
-Result<std::vector<Series>> Eval(const logship::LogStore& store, const MetricExpr& e,
-                                 int64_t start_ns, int64_t end_ns, int64_t step_ns,
-                                 const EngineLimits& limits) {
+// What a metric query is evaluated over: a store, or parts pushed down.
+struct Source {
+  const logship::LogStore* store = nullptr;
+  const PushDownFn* push = nullptr;
+};
+
+Result<std::vector<Series>> Eval(const Source& src, const MetricExpr& e, int64_t start_ns,
+                                 int64_t end_ns, int64_t step_ns, const EngineLimits& limits) {
+  if (src.push != nullptr) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<std::vector<Series>> pushed,
+                           (*src.push)(e, start_ns, end_ns, step_ns));
+    if (pushed) return std::move(*pushed);
+  }
   if (e.kind == MetricExpr::Kind::kCompare) {
     VIGIL_ASSIGN_OR_RETURN(std::vector<Series> in,
-                           Eval(store, *e.inner, start_ns, end_ns, step_ns, limits));
+                           Eval(src, *e.inner, start_ns, end_ns, step_ns, limits));
     auto holds = [&](double v) {
       switch (e.cmp) {
         case MetricExpr::CmpOp::kGt:
@@ -401,9 +411,11 @@ Result<std::vector<Series>> Eval(const logship::LogStore& store, const MetricExp
     return out;
   }
   if (e.kind == MetricExpr::Kind::kRange) {
+    if (src.store == nullptr) return Internal("a range function with no store to read");
     // Each result series' entries (time, bytes) over (start - range, end], then windows.
     std::map<Labels, std::vector<std::pair<int64_t, size_t>>> entries;
-    VIGIL_RETURN_IF_ERROR(Scan(store, e.selector, start_ns - e.range_ns + 1, end_ns + 1, limits,
+    VIGIL_RETURN_IF_ERROR(Scan(*src.store, e.selector, start_ns - e.range_ns + 1, end_ns + 1,
+                               limits,
                                [&](const Labels& labels, int64_t ts, const std::string& line) {
                                  entries[labels].emplace_back(ts, line.size());
                                  return true;
@@ -451,7 +463,7 @@ Result<std::vector<Series>> Eval(const logship::LogStore& store, const MetricExp
     return out;
   }
   VIGIL_ASSIGN_OR_RETURN(std::vector<Series> in,
-                         Eval(store, *e.inner, start_ns, end_ns, step_ns, limits));
+                         Eval(src, *e.inner, start_ns, end_ns, step_ns, limits));
   auto group_of = [&](const Labels& l) {
     LabelsBuilder b(l);
     if (!e.grouped) return Labels();
@@ -545,9 +557,17 @@ Result<std::vector<Series>> Eval(const logship::LogStore& store, const MetricExp
 
 }  // namespace
 
-Result<std::vector<Series>> RunMetricQuery(const logship::LogStore& store, const MetricExpr& expr,
-                                           int64_t start_ns, int64_t end_ns, int64_t step_ns,
-                                           const EngineLimits& limits) {
+namespace {
+
+Result<std::vector<Series>> Run(const Source& src, const MetricExpr& expr, int64_t start_ns,
+                                int64_t end_ns, int64_t step_ns, const EngineLimits& limits) {
+  VIGIL_RETURN_IF_ERROR(CheckSteps(start_ns, end_ns, step_ns, limits));
+  return Eval(src, expr, start_ns, end_ns, start_ns == end_ns ? 0 : step_ns, limits);
+}
+
+}  // namespace
+
+Status CheckSteps(int64_t start_ns, int64_t end_ns, int64_t step_ns, const EngineLimits& limits) {
   if (end_ns < start_ns) return InvalidArgument("end timestamp must not be before start time");
   if (start_ns != end_ns) {
     if (step_ns <= 0) {
@@ -561,7 +581,19 @@ Result<std::vector<Series>> RunMetricQuery(const logship::LogStore& store, const
           " points per timeseries. Try decreasing the query resolution (?step=XX)");
     }
   }
-  return Eval(store, expr, start_ns, end_ns, start_ns == end_ns ? 0 : step_ns, limits);
+  return Status::Ok();
+}
+
+Result<std::vector<Series>> RunMetricQuery(const logship::LogStore& store, const MetricExpr& expr,
+                                           int64_t start_ns, int64_t end_ns, int64_t step_ns,
+                                           const EngineLimits& limits) {
+  return Run({.store = &store}, expr, start_ns, end_ns, step_ns, limits);
+}
+
+Result<std::vector<Series>> RunMetricQuery(const PushDownFn& push, const MetricExpr& expr,
+                                           int64_t start_ns, int64_t end_ns, int64_t step_ns,
+                                           const EngineLimits& limits) {
+  return Run({.push = &push}, expr, start_ns, end_ns, step_ns, limits);
 }
 
 }  // namespace vigil::logql

@@ -96,7 +96,7 @@ struct Embedded::Impl {
 
   void AddRoutes(http::Router& router) {
     AddPushRoute(router, *spool, loki::PushLimits{});
-    if (store) AddQueryRoutes(router, *store);
+    if (store) AddQueryRoutes(router, LocalLogs(*store));
   }
 
   ~Impl() {

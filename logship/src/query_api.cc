@@ -92,12 +92,20 @@ json TimeJson(int64_t ns) {
   return static_cast<double>(ns / 1'000'000) / 1000.0;
 }
 
-json Envelope(std::string_view type, json result, size_t entries) {
-  return {{"status", "success"},
-          {"data",
-           {{"resultType", type},
-            {"result", std::move(result)},
-            {"stats", {{"summary", {{"totalEntriesReturned", entries}}}}}}}};
+// A success; with "warnings" when some of the answer is missing (a shard that did not answer),
+// as Prometheus reports a partial response.
+json Success(json data, const std::vector<std::string>& warnings) {
+  json out = {{"status", "success"}, {"data", std::move(data)}};
+  if (!warnings.empty()) out["warnings"] = warnings;
+  return out;
+}
+
+json Envelope(std::string_view type, json result, size_t entries,
+              const std::vector<std::string>& warnings) {
+  return Success({{"resultType", type},
+                  {"result", std::move(result)},
+                  {"stats", {{"summary", {{"totalEntriesReturned", entries}}}}}},
+                 warnings);
 }
 
 json StreamsJson(const std::vector<logql::StreamResult>& streams, size_t& entries) {
@@ -112,8 +120,10 @@ json StreamsJson(const std::vector<logql::StreamResult>& streams, size_t& entrie
 }
 
 void Reply(http::Response& res, const Status& st) {
-  const int code =
-      st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kOutOfRange ? 400 : 500;
+  const int code = st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kOutOfRange
+                       ? 400
+                   : st.code() == StatusCode::kUnavailable ? 503
+                                                           : 500;
   res = http::Response::Text(code, st.message() + "\n");
 }
 
@@ -122,27 +132,29 @@ void Ok(http::Response& res, const json& body) {
 }
 
 // Runs a query (log or metric) for query and query_range.
-Status RunQuery(const LogStore& store, const QueryApiOptions& o, const http::Request& req,
+Status RunQuery(LogQueryable& logs, const QueryApiOptions& o, const http::Request& req,
                 int64_t start, int64_t end, int64_t step, bool instant, json& body) {
-  auto q = logql::Parse(Param(req, "query"));
+  const std::string text = Param(req, "query");
+  auto q = logql::Parse(text);
   if (!q.ok()) return q.status();
   VIGIL_ASSIGN_OR_RETURN(size_t limit, LimitParam(req, o));
   VIGIL_ASSIGN_OR_RETURN(bool forward, ForwardParam(req));
+  LogQueryable::Warnings warnings;
   if (q->log) {
     if (instant) {
       return InvalidArgument(
           "log queries are not supported as an instant query type, please "
           "change your query to a range query type");
     }
-    VIGIL_ASSIGN_OR_RETURN(
-        auto streams, logql::RunLogQuery(store, *q->log, start, end, limit, forward, o.engine));
+    VIGIL_ASSIGN_OR_RETURN(auto streams,
+                           logs.Logs(text, *q->log, start, end, limit, forward, warnings));
     size_t entries = 0;
     json result = StreamsJson(streams, entries);
-    body = Envelope("streams", std::move(result), entries);
+    body = Envelope("streams", std::move(result), entries, warnings);
     return Status::Ok();
   }
-  VIGIL_ASSIGN_OR_RETURN(auto series,
-                         logql::RunMetricQuery(store, *q->metric, start, end, step, o.engine));
+  VIGIL_RETURN_IF_ERROR(logql::CheckSteps(start, end, step, o.engine));
+  VIGIL_ASSIGN_OR_RETURN(auto series, logs.Metric(*q->metric, start, end, step, warnings));
   json result = json::array();
   size_t points = 0;
   for (const auto& s : series) {
@@ -158,7 +170,7 @@ Status RunQuery(const LogStore& store, const QueryApiOptions& o, const http::Req
     }
     points += s.points.size();
   }
-  body = Envelope(instant ? "vector" : "matrix", std::move(result), points);
+  body = Envelope(instant ? "vector" : "matrix", std::move(result), points, warnings);
   return Status::Ok();
 }
 
@@ -170,6 +182,57 @@ Result<std::vector<Matcher>> SelectorOf(std::string_view text) {
   while (e->kind != logql::MetricExpr::Kind::kRange) e = e->inner.get();
   return e->selector.matchers;
 }
+
+class Local final : public LogQueryable {
+ public:
+  Local(const LogStore& store, logql::EngineLimits limits) : store_(store), limits_(limits) {}
+
+  Result<std::vector<logql::StreamResult>> Logs(std::string_view, const logql::LogSelector& sel,
+                                                int64_t start_ns, int64_t end_ns, size_t limit,
+                                                bool forward, Warnings&) override {
+    return logql::RunLogQuery(store_, sel, start_ns, end_ns, limit, forward, limits_);
+  }
+  Result<std::vector<logql::Series>> Metric(const logql::MetricExpr& expr, int64_t start_ns,
+                                            int64_t end_ns, int64_t step_ns, Warnings&) override {
+    return logql::RunMetricQuery(store_, expr, start_ns, end_ns, step_ns, limits_);
+  }
+  Result<std::vector<std::string>> LabelNames(Warnings&) override { return store_.LabelNames(); }
+  Result<std::vector<std::string>> LabelValues(std::string_view name, Warnings&) override {
+    return store_.LabelValues(name);
+  }
+  Result<std::vector<Labels>> Series(const std::vector<std::string>&,
+                                     const std::vector<std::vector<Matcher>>& selectors,
+                                     Warnings&) override {
+    std::vector<Labels> out;
+    std::set<uint64_t> seen;
+    for (const auto& matchers : selectors) {
+      for (const auto& s : store_.Select(matchers)) {
+        if (seen.insert(s.id).second) out.push_back(s.labels);
+      }
+    }
+    return out;
+  }
+  Result<Stats> IndexStats(std::string_view, const std::vector<Matcher>& matchers, int64_t start_ns,
+                           int64_t end_ns, Warnings&) override {
+    Stats out;
+    for (const auto& s : store_.Select(matchers)) {
+      uint64_t n = 0;
+      VIGIL_RETURN_IF_ERROR(store_.ForEachEntry(s.id, start_ns, end_ns, [&](const LogEntry& e) {
+        ++n;
+        out.bytes += e.line.size();
+        return true;
+      }));
+      out.entries += n;
+      out.streams += n > 0;
+    }
+    out.chunks = out.streams;
+    return out;
+  }
+
+ private:
+  const LogStore& store_;
+  logql::EngineLimits limits_;
+};
 
 }  // namespace
 
@@ -193,7 +256,11 @@ Result<int64_t> ParseLokiTime(std::string_view value, int64_t default_ns) {
   return *ms * 1'000'000;
 }
 
-void AddQueryRoutes(http::Router& router, const LogStore& store, QueryApiOptions o) {
+std::shared_ptr<LogQueryable> LocalLogs(const LogStore& store, logql::EngineLimits limits) {
+  return std::make_shared<Local>(store, limits);
+}
+
+void AddQueryRoutes(http::Router& router, std::shared_ptr<LogQueryable> logs, QueryApiOptions o) {
   auto& family = prometheus::BuildHistogram()
                      .Name("vigil_logship_query_duration_seconds")
                      .Help("Time of Loki API queries, by endpoint.")
@@ -206,7 +273,7 @@ void AddQueryRoutes(http::Router& router, const LogStore& store, QueryApiOptions
     h->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   };
 
-  router.GetPost("/loki/api/v1/query_range", [&store, o, range_seconds, timed](
+  router.GetPost("/loki/api/v1/query_range", [logs, o, range_seconds, timed](
                                                  const http::Request& req, http::Response& res) {
     timed(range_seconds, [&] {
       const int64_t now = NowNs();
@@ -221,71 +288,77 @@ void AddQueryRoutes(http::Router& router, const LogStore& store, QueryApiOptions
       if (!step.ok()) return Reply(res, step.status());
       json body;
       // Log queries take [start, end); metric queries evaluate at start, start + step, ... end.
-      Status st = RunQuery(store, o, req, *start, *end, *step, false, body);
+      Status st = RunQuery(*logs, o, req, *start, *end, *step, false, body);
       if (!st.ok()) return Reply(res, st);
       Ok(res, body);
     });
   });
-  router.GetPost("/loki/api/v1/query", [&store, o, instant_seconds, timed](const http::Request& req,
-                                                                           http::Response& res) {
-    timed(instant_seconds, [&] {
-      auto t = TimeParam(req, "time", NowNs());
-      if (!t.ok()) return Reply(res, t.status());
-      json body;
-      Status st = RunQuery(store, o, req, *t, *t, 0, true, body);
-      if (!st.ok()) return Reply(res, st);
-      Ok(res, body);
-    });
-  });
-  auto names = [&store](const http::Request&, http::Response& res) {
-    Ok(res, {{"status", "success"}, {"data", store.LabelNames()}});
+  router.GetPost("/loki/api/v1/query",
+                 [logs, o, instant_seconds, timed](const http::Request& req, http::Response& res) {
+                   timed(instant_seconds, [&] {
+                     auto t = TimeParam(req, "time", NowNs());
+                     if (!t.ok()) return Reply(res, t.status());
+                     json body;
+                     Status st = RunQuery(*logs, o, req, *t, *t, 0, true, body);
+                     if (!st.ok()) return Reply(res, st);
+                     Ok(res, body);
+                   });
+                 });
+  auto names = [logs](const http::Request&, http::Response& res) {
+    LogQueryable::Warnings warnings;
+    auto r = logs->LabelNames(warnings);
+    if (!r.ok()) return Reply(res, r.status());
+    Ok(res, Success(*r, warnings));
   };
   router.GetPost("/loki/api/v1/labels", names);
   router.GetPost("/loki/api/v1/label", names);
-  router.GetPost(
-      "/loki/api/v1/label/{name}/values", [&store](const http::Request& req, http::Response& res) {
-        Ok(res, {{"status", "success"}, {"data", store.LabelValues(req.PathParam("name"))}});
-      });
-  router.GetPost("/loki/api/v1/series", [&store](const http::Request& req, http::Response& res) {
+  router.GetPost("/loki/api/v1/label/{name}/values",
+                 [logs](const http::Request& req, http::Response& res) {
+                   LogQueryable::Warnings warnings;
+                   auto r = logs->LabelValues(req.PathParam("name"), warnings);
+                   if (!r.ok()) return Reply(res, r.status());
+                   Ok(res, Success(*r, warnings));
+                 });
+  router.GetPost("/loki/api/v1/series", [logs](const http::Request& req, http::Response& res) {
     auto matches = req.ParamValues("match[]");
     if (matches.empty()) matches = req.ParamValues("match");
-    json data = json::array();
-    std::set<uint64_t> seen;
     if (matches.empty()) {
       return Reply(res, InvalidArgument(
                             "missing match[] parameter: at least one stream selector is required"));
     }
+    std::vector<std::string> texts;
+    std::vector<std::vector<Matcher>> selectors;
     for (const auto& m : matches) {
       auto matchers = SelectorOf(m);
       if (!matchers.ok()) return Reply(res, matchers.status());
-      for (const auto& s : store.Select(*matchers)) {
-        if (seen.insert(s.id).second) data.push_back(LabelsJson(s.labels));
-      }
+      texts.emplace_back(m);
+      selectors.push_back(std::move(*matchers));
     }
-    Ok(res, {{"status", "success"}, {"data", std::move(data)}});
+    LogQueryable::Warnings warnings;
+    auto series = logs->Series(texts, selectors, warnings);
+    if (!series.ok()) return Reply(res, series.status());
+    json data = json::array();
+    for (const Labels& l : *series) data.push_back(LabelsJson(l));
+    Ok(res, Success(std::move(data), warnings));
   });
-  router.GetPost("/loki/api/v1/index/stats", [&store](const http::Request& req,
-                                                      http::Response& res) {
-    auto matchers = SelectorOf(Param(req, "query"));
+  router.GetPost("/loki/api/v1/index/stats", [logs](const http::Request& req, http::Response& res) {
+    const std::string query = Param(req, "query");
+    auto matchers = SelectorOf(query);
     if (!matchers.ok()) return Reply(res, matchers.status());
     const int64_t now = NowNs();
     auto end = TimeParam(req, "end", now);
     if (!end.ok()) return Reply(res, end.status());
     auto start = TimeParam(req, "start", *end - int64_t{3600} * 1'000'000'000);
     if (!start.ok()) return Reply(res, start.status());
-    size_t streams = 0, entries = 0, bytes = 0;
-    for (const auto& s : store.Select(*matchers)) {
-      size_t n = 0;
-      Status st = store.ForEachEntry(s.id, *start, *end, [&](const LogEntry& e) {
-        ++n;
-        bytes += e.line.size();
-        return true;
-      });
-      if (!st.ok()) return Reply(res, st);
-      entries += n;
-      streams += n > 0;
-    }
-    Ok(res, {{"streams", streams}, {"chunks", streams}, {"entries", entries}, {"bytes", bytes}});
+    LogQueryable::Warnings warnings;
+    auto st = logs->IndexStats(query, *matchers, *start, *end, warnings);
+    if (!st.ok()) return Reply(res, st.status());
+    // Loki answers the bare numbers (no status envelope).
+    json out = {{"streams", st->streams},
+                {"chunks", st->chunks},
+                {"entries", st->entries},
+                {"bytes", st->bytes}};
+    Ok(res, out);
   });
 }
 

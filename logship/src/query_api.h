@@ -12,6 +12,10 @@
 // Labels, values and series are taken over every stream the store has, whatever start and end
 // say (Loki restricts them to the range); Grafana only uses them for browsing.
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "vigil/common/http_server.h"
 #include "vigil/logship/log_store.h"
 #include "vigil/logship/logql_engine.h"
@@ -23,7 +27,42 @@ struct QueryApiOptions {
   logql::EngineLimits engine;
 };
 
-void AddQueryRoutes(http::Router& router, const LogStore& store, QueryApiOptions options = {});
+// What the query API answers from: one log store, or the shards of a fan-out (shards.h). The
+// API parses and checks every query and selector first; these get them valid. `warnings`
+// collects what went partly wrong (a shard that did not answer), returned in "warnings".
+class LogQueryable {
+ public:
+  using Warnings = std::vector<std::string>;
+  virtual ~LogQueryable() = default;
+  // A log query: `text` as asked, parsed into `selector`.
+  virtual Result<std::vector<logql::StreamResult>> Logs(std::string_view text,
+                                                        const logql::LogSelector& selector,
+                                                        int64_t start_ns, int64_t end_ns,
+                                                        size_t limit, bool forward,
+                                                        Warnings& warnings) = 0;
+  virtual Result<std::vector<logql::Series>> Metric(const logql::MetricExpr& expr, int64_t start_ns,
+                                                    int64_t end_ns, int64_t step_ns,
+                                                    Warnings& warnings) = 0;
+  virtual Result<std::vector<std::string>> LabelNames(Warnings& warnings) = 0;
+  virtual Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                                       Warnings& warnings) = 0;
+  // The streams of any of the selectors (`texts` as asked, parsed into `selectors`).
+  virtual Result<std::vector<Labels>> Series(const std::vector<std::string>& texts,
+                                             const std::vector<std::vector<Matcher>>& selectors,
+                                             Warnings& warnings) = 0;
+  struct Stats {
+    uint64_t streams = 0, chunks = 0, entries = 0, bytes = 0;
+  };
+  // Of the streams `matchers` selects, in [start, end) (`query` as asked).
+  virtual Result<Stats> IndexStats(std::string_view query, const std::vector<Matcher>& matchers,
+                                   int64_t start_ns, int64_t end_ns, Warnings& warnings) = 0;
+};
+
+// The queries of one log store.
+std::shared_ptr<LogQueryable> LocalLogs(const LogStore& store, logql::EngineLimits limits = {});
+
+void AddQueryRoutes(http::Router& router, std::shared_ptr<LogQueryable> logs,
+                    QueryApiOptions options = {});
 
 // A time parameter as Loki reads one (`value` empty: `default_ns`).
 Result<int64_t> ParseLokiTime(std::string_view value, int64_t default_ns);

@@ -4,14 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <future>
 #include <map>
 #include <mutex>
 #include <set>
 #include <unordered_map>
 
 #include "vigil/common/exposition.h"
-#include "vigil/common/http_client.h"
+#include "vigil/common/fan_out.h"
 #include "vigil/common/http_util.h"
 #include "vigil/common/self_metrics.h"
 #include "vigil/common/timestamp.h"
@@ -22,17 +21,9 @@ namespace {
 using nlohmann::json;
 
 struct ShardMetrics {
-  prometheus::Counter* requests;
-  prometheus::Counter* failures;
   prometheus::Counter* pushdowns;
   prometheus::Counter* pushdowns_refused;
   ShardMetrics() {
-    auto& fam = prometheus::BuildCounter()
-                    .Name("vigil_tsdb_shard_requests_total")
-                    .Help("Requests to the shards of --query-shards, by result.")
-                    .Register(SelfMetrics());
-    requests = &fam.Add({{"result", "ok"}});
-    failures = &fam.Add({{"result", "failed"}});
     auto& pd = prometheus::BuildCounter()
                    .Name("vigil_tsdb_shard_pushdowns_total")
                    .Help(
@@ -97,9 +88,7 @@ class MergedSet final : public SeriesSet {
 
 class ShardedQuerier final : public Querier {
  public:
-  ShardedQuerier(const std::vector<std::string>& urls,
-                 const std::vector<std::unique_ptr<http::HttpClient>>& clients)
-      : urls_(urls), clients_(clients) {}
+  explicit ShardedQuerier(const http::FanOut& shards) : shards_(shards) {}
 
   std::unique_ptr<SeriesSet> Select(int64_t mint, int64_t maxt,
                                     const std::vector<Matcher>& matchers, SelectHints) override {
@@ -176,16 +165,19 @@ class ShardedQuerier final : public Querier {
       }
     }
     auto answers = Gather(targets);
-    if (!answers.error.ok()) return answers.error;
-    // Exact only if no series (its metric name aside: functions drop it) is in two shards.
+    if (!answers.ok()) return answers.status();
+    // Exact only if no series is in two shards (nor two series that become one without their
+    // names, where the queries drop them).
     std::unordered_map<uint64_t, size_t> owner;
-    for (size_t i = 0; i < answers.shards.size(); ++i) {
-      const json& list = answers.shards[i][0];
+    for (size_t i = 0; i < answers->size(); ++i) {
+      const json& list = (*answers)[i][0];
       if (!list.is_array()) return Internal("a shard's series are not a list");
       for (const auto& l : list) {
         LabelsBuilder b;
         for (const auto& [k, v] : l.items()) {
-          if (k != kMetricNameLabel && v.is_string()) b.Set(k, v.get<std::string>());
+          if ((p.names_kept || k != kMetricNameLabel) && v.is_string()) {
+            b.Set(k, v.get<std::string>());
+          }
         }
         auto [it, fresh] = owner.emplace(b.Build().Hash(), i);
         if (!fresh && it->second != i) {
@@ -196,7 +188,7 @@ class ShardedQuerier final : public Querier {
     }
     Metrics().pushdowns->Increment();
     std::vector<std::vector<SeriesSamples>> out(p.queries.size());
-    for (const auto& shard : answers.shards) {
+    for (const auto& shard : *answers) {
       for (size_t q = 0; q < p.queries.size(); ++q) {
         VIGIL_RETURN_IF_ERROR(AppendSeries(shard[q + 1], out[q]));
       }
@@ -205,12 +197,6 @@ class ShardedQuerier final : public Querier {
   }
 
  private:
-  // What the shards answered: for each shard that answered every target, each target's "data".
-  struct Gathered {
-    std::vector<std::vector<json>> shards;
-    Status error;  // set when no shard answered
-  };
-
   static std::string RangeAndMatch(int64_t mint, int64_t maxt,
                                    const std::vector<Matcher>& matchers) {
     http::Params p = {{"start", FormatApiTime(mint)}, {"end", FormatApiTime(maxt)}};
@@ -247,66 +233,28 @@ class ShardedQuerier final : public Querier {
     return Status::Ok();
   }
 
-  // GETs every target from every shard at once. A shard that fails any of them is left out and
-  // becomes a warning; the shards' own warnings are passed on.
-  Gathered Gather(const std::vector<std::string>& targets) {
-    std::vector<std::vector<std::future<Result<json>>>> futures(urls_.size());
-    for (size_t i = 0; i < urls_.size(); ++i) {
-      for (const std::string& target : targets) {
-        futures[i].push_back(std::async(std::launch::async, [this, i, target]() -> Result<json> {
-          auto r = clients_[i]->Get(urls_[i] + target);
-          if (!r.ok()) return r.status();
-          auto j = json::parse(r->body, nullptr, false);
-          if (r->status != 200 || j.is_discarded() || j.value("status", "") != "success") {
-            std::string why = j.is_discarded() ? r->body.substr(0, 200) : j.value("error", "");
-            return Unavailable("HTTP " + std::to_string(r->status) + ": " + why);
-          }
-          return j;
-        }));
-      }
-    }
-    Gathered out;
-    Status first;
-    for (size_t i = 0; i < futures.size(); ++i) {
-      std::vector<json> data;
-      Status failed;
-      std::vector<std::string> passed_on;
-      for (auto& f : futures[i]) {
-        auto r = f.get();
-        if (!r.ok()) {
-          if (failed.ok()) failed = r.status();
-          continue;
-        }
-        if ((*r)["warnings"].is_array()) {
-          for (const auto& w : (*r)["warnings"]) {
-            if (w.is_string()) passed_on.push_back(w.get<std::string>());
-          }
-        }
-        data.push_back(std::move((*r)["data"]));
-      }
+  // Each answering shard's "data" of each target; the others become warnings.
+  Result<std::vector<std::vector<json>>> Gather(const std::vector<std::string>& targets) {
+    auto g = shards_.Gather(targets);
+    {
       std::lock_guard lock(mu_);
-      if (failed.ok()) {
-        Metrics().requests->Increment();
-        out.shards.push_back(std::move(data));
-        for (const auto& w : passed_on) warnings_.insert("shard " + urls_[i] + ": " + w);
-        continue;
-      }
-      Metrics().failures->Increment();
-      const std::string warning = "shard " + urls_[i] + ": " + failed.message();
-      spdlog::warn("tsdb: {}", warning);
-      if (first.ok()) first = Unavailable(warning);
-      warnings_.insert(warning);
+      warnings_.insert(g.warnings.begin(), g.warnings.end());
     }
-    if (out.shards.empty() && !urls_.empty()) out.error = first;
+    if (!g.error.ok()) return g.error;
+    std::vector<std::vector<json>> out;
+    for (auto& shard : g.shards) {
+      std::vector<json> data;
+      for (auto& doc : shard.docs) data.push_back(std::move(doc["data"]));
+      out.push_back(std::move(data));
+    }
     return out;
   }
 
-  // The same for one target: each answering shard's "data".
+  // The same for one target.
   Result<std::vector<json>> FanOut(const std::string& target) {
-    auto g = Gather({target});
-    if (!g.error.ok()) return g.error;
+    VIGIL_ASSIGN_OR_RETURN(auto all, Gather({target}));
     std::vector<json> out;
-    for (auto& shard : g.shards) out.push_back(std::move(shard[0]));
+    for (auto& shard : all) out.push_back(std::move(shard[0]));
     return out;
   }
 
@@ -322,8 +270,7 @@ class ShardedQuerier final : public Querier {
     return std::vector<std::string>(all.begin(), all.end());
   }
 
-  const std::vector<std::string>& urls_;
-  const std::vector<std::unique_ptr<http::HttpClient>>& clients_;
+  const http::FanOut& shards_;
   mutable std::mutex mu_;
   std::set<std::string> warnings_;
 };
@@ -331,21 +278,14 @@ class ShardedQuerier final : public Querier {
 }  // namespace
 
 ShardedQueryable::ShardedQueryable(std::vector<std::string> urls, std::chrono::milliseconds timeout)
-    : urls_(std::move(urls)) {
-  http::ClientOptions o;
-  o.request_timeout = timeout;
-  o.connect_timeout = std::min(timeout, std::chrono::milliseconds(5'000));
-  o.max_response_bytes = 1ULL << 30;
-  o.user_agent = "vigil-tsdb";
-  for (auto& u : urls_) {
-    while (!u.empty() && u.back() == '/') u.pop_back();
-    clients_.push_back(std::make_unique<http::HttpClient>(o));
-  }
+    : shards_(std::move(urls), timeout, "tsdb") {
   Metrics();
 }
 
+ShardedQueryable::~ShardedQueryable() = default;
+
 std::unique_ptr<Querier> ShardedQueryable::NewQuerier() {
-  return std::make_unique<ShardedQuerier>(urls_, clients_);
+  return std::make_unique<ShardedQuerier>(shards_);
 }
 
 }  // namespace vigil::tsdb

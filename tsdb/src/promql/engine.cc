@@ -1221,6 +1221,7 @@ Result<std::optional<Matrix>> Evaluator::PushDownAggregate(const Expr& e) {
     p.maxt = std::max(p.maxt, std::max(a, b));
     p.selectors.push_back(r.sel->matchers);
   }
+  p.names_kept = Unparen(*e.args.back()).kind == NodeKind::kVectorSelector;
   const std::string text = e.ToString();
   if (op == Op::kAvg) {
     const std::string rest = text.substr(std::string_view(OpName(op)).size());

@@ -13,6 +13,8 @@
 // Limits bound the work: entries scanned and series returned; past one, a clear error.
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,8 +44,20 @@ Result<std::vector<StreamResult>> RunLogQuery(const logship::LogStore& store,
                                               int64_t end_ns, size_t limit, bool forward,
                                               const EngineLimits& limits = {});
 
+// Whether a metric query's steps are valid and within the limit, with Loki's errors.
+Status CheckSteps(int64_t start_ns, int64_t end_ns, int64_t step_ns, const EngineLimits& limits);
+
 // Points at start, start + step, ... up to end (one point at start when start == end).
 Result<std::vector<Series>> RunMetricQuery(const logship::LogStore& store, const MetricExpr& expr,
+                                           int64_t start_ns, int64_t end_ns, int64_t step_ns,
+                                           const EngineLimits& limits = {});
+
+// Where parts of a metric query are evaluated elsewhere (the shards of a fan-out): given a node
+// of the expression, its series at the query's steps, or nullopt to evaluate the node here from
+// its children. It must answer every range function (there is no store here).
+using PushDownFn = std::function<Result<std::optional<std::vector<Series>>>(
+    const MetricExpr& node, int64_t start_ns, int64_t end_ns, int64_t step_ns)>;
+Result<std::vector<Series>> RunMetricQuery(const PushDownFn& push, const MetricExpr& expr,
                                            int64_t start_ns, int64_t end_ns, int64_t step_ns,
                                            const EngineLimits& limits = {});
 

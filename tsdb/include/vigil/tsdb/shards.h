@@ -9,18 +9,28 @@
 // timestamps are kept once. The PromQL engine then evaluates here, so every query means what it
 // means on one store. Label names and values are the union of the shards' answers.
 //
+// Aggregations are pushed down where that is exact (Querier::Evaluate): `sum`, `min`, `max`,
+// `count`, `group`, `avg`, `topk` and `bottomk` over an expression each of whose series comes
+// from one stored series (selectors, rate() and the other functions that map series, arithmetic
+// with numbers) go to the shards as queries of their own, and the shards' partial results are
+// combined here (counts summed, an average as a sum over a count). Exact only where every series
+// the expression reads is whole in one shard; a series a rebalance split between two shards makes
+// a shard's part wrong. So with the queries the front asks each shard which series it has in the
+// window read (/api/v1/series), and where one is in two shards, it drops the partial results and
+// evaluates on the raw samples. The shards need only the Prometheus HTTP API.
+//
 // A shard that fails is left out and named in the querier's warnings, which the query API
 // returns in "warnings", as Prometheus reports a partial response; when every shard fails, the
-// query fails. What this does not do yet: push aggregations down to the shards (each shard sends
-// its raw samples), and stale markers (the API's range selections leave them out, so a series
-// that ended shows for up to the lookback delta after its end, instead of stopping at once).
+// query fails. Stale markers: the API's range selections leave them out, so on the raw path a
+// series that ended shows for up to the lookback delta after its end, instead of stopping at once
+// (a pushed-down aggregation sees them, as the shards evaluate it).
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "vigil/common/http_client.h"
+#include "vigil/common/fan_out.h"
 #include "vigil/tsdb/storage.h"
 
 namespace vigil::tsdb {
@@ -29,13 +39,11 @@ class ShardedQueryable : public Queryable {
  public:
   // `urls`: the shards' base URLs (http://host:port). `timeout`: of each shard's answer.
   ShardedQueryable(std::vector<std::string> urls, std::chrono::milliseconds timeout);
+  ~ShardedQueryable() override;
   std::unique_ptr<Querier> NewQuerier() override;
 
  private:
-  std::vector<std::string> urls_;
-  // One client per shard, shared by the queries (its connections are kept; making a client
-  // loads the TLS trust store, ~40 ms).
-  std::vector<std::unique_ptr<http::HttpClient>> clients_;
+  http::FanOut shards_;
 };
 
 }  // namespace vigil::tsdb

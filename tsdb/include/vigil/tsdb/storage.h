@@ -103,6 +103,9 @@ struct PushDown {
   // only where no series has samples in two stores there.
   std::vector<std::vector<Matcher>> selectors;
   int64_t mint = 0, maxt = 0;
+  // Whether the queries see the series' metric names; when they do not (functions drop them),
+  // two series that differ only by name count as one.
+  bool names_kept = false;
 };
 struct SeriesSamples {
   Labels labels;
