@@ -47,6 +47,23 @@ One Fetch(HttpClient& client, const std::string& url) {
 
 }  // namespace
 
+Result<std::vector<std::string>> ShardUrls(const std::vector<std::string>& items) {
+  std::vector<std::string> urls;
+  for (const auto& item : items) {
+    for (size_t at = 0; at <= item.size();) {
+      const size_t comma = std::min(item.find(',', at), item.size());
+      if (comma > at) urls.push_back(item.substr(at, comma - at));
+      at = comma + 1;
+    }
+  }
+  for (const auto& u : urls) {
+    if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) {
+      return InvalidArgument("--query-shards: \"" + u + "\" is not an http:// or https:// URL");
+    }
+  }
+  return urls;
+}
+
 FanOut::FanOut(std::vector<std::string> urls, std::chrono::milliseconds timeout,
                const std::string& component)
     : urls_(std::move(urls)) {

@@ -11,6 +11,7 @@
 #include "kafka_sink.h"
 #include "push_api.h"
 #include "query_api.h"
+#include "shards.h"
 #include "spool.h"
 #include "vigil/common/daemon.h"
 #include "vigil/common/file_system.h"
@@ -21,6 +22,8 @@ namespace vigil::logship {
 // logship's parts, built from the config and stopped in order: the daemon and `vigil up` share it.
 struct Embedded::Impl {
   std::shared_ptr<LogStore> store;
+  // Fan-out: Loki queries go over the shards (--query-shards); pushes still come here.
+  std::shared_ptr<ShardedLogs> shards;
   std::unique_ptr<KafkaConsumer> consumer;
   std::unique_ptr<Spool> spool;
   std::mutex mu;
@@ -31,10 +34,17 @@ struct Embedded::Impl {
   Status Start(const Config& config) {
     const LogshipConfig& lc = config.logship;
     // Without the store (--store=false) logship is a forwarder: push → spool → Kafka, for nodes
-    // or edges that feed consumers which store.
-    if (!lc.store && (lc.kafka_brokers.empty() || !lc.kafka_consume.empty())) {
+    // or edges that feed consumers which store; or, with --query-shards, a query front only.
+    if (!lc.store && lc.query_shards.empty() &&
+        (lc.kafka_brokers.empty() || !lc.kafka_consume.empty())) {
       return InvalidArgument(
-          "logship: --store=false needs --kafka-brokers to forward to (and no --kafka-consume)");
+          "logship: --store=false needs --kafka-brokers to forward to (and no --kafka-consume), "
+          "or --query-shards");
+    }
+    if (!lc.query_shards.empty()) {
+      VIGIL_ASSIGN_OR_RETURN(auto urls, http::ShardUrls(lc.query_shards));
+      shards = std::make_shared<ShardedLogs>(urls, std::chrono::minutes(2));
+      spdlog::info("logship: Loki queries fan out to {} shards", urls.size());
     }
     std::vector<std::shared_ptr<LogSink>> sinks;
     if (lc.store) {
@@ -66,6 +76,7 @@ struct Embedded::Impl {
       VIGIL_ASSIGN_OR_RETURN(std::shared_ptr<KafkaSink> kafka, KafkaSink::Make(ko));
       sinks.push_back(std::move(kafka));
     }
+    if (sinks.empty()) return Status::Ok();  // a query front: nothing is pushed here
     SpoolOptions po;
     po.dir = config.data_dir + "/spool";
     VIGIL_ASSIGN_OR_RETURN(spool, Spool::Open(RealFileSystem(), sinks, po));
@@ -95,8 +106,12 @@ struct Embedded::Impl {
   }
 
   void AddRoutes(http::Router& router) {
-    AddPushRoute(router, *spool, loki::PushLimits{});
-    if (store) AddQueryRoutes(router, LocalLogs(*store));
+    if (spool) AddPushRoute(router, *spool, loki::PushLimits{});
+    if (shards) {
+      AddQueryRoutes(router, shards);
+    } else if (store) {
+      AddQueryRoutes(router, LocalLogs(*store));
+    }
   }
 
   ~Impl() {

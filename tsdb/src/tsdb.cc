@@ -66,14 +66,7 @@ Status Run(const Config& config) {
   // Fan-out: queries go over the shards (--query-shards); writes still come here.
   std::unique_ptr<ShardedQueryable> shards;
   if (!config.tsdb.query_shards.empty()) {
-    std::vector<std::string> urls;
-    for (const auto& item : config.tsdb.query_shards) {
-      for (size_t at = 0; at <= item.size();) {
-        const size_t comma = std::min(item.find(',', at), item.size());
-        if (comma > at) urls.push_back(item.substr(at, comma - at));
-        at = comma + 1;
-      }
-    }
+    VIGIL_ASSIGN_OR_RETURN(auto urls, http::ShardUrls(config.tsdb.query_shards));
     shards = std::make_unique<ShardedQueryable>(urls, config.tsdb.query_timeout);
     spdlog::info("tsdb: queries fan out to {} shards", urls.size());
   }

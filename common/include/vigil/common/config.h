@@ -97,6 +97,8 @@ struct LogshipConfig {
   std::string kafka_group = "vigil-logship";
   bool store = true;  // false: a forwarder (spool → Kafka), no log store, no query API
   milliseconds retention{7LL * 24 * 3600 * 1000};
+  // A fan-out front: Loki queries go to these logship stores (base URLs) and are merged.
+  std::vector<std::string> query_shards;
 };
 
 struct AlertdConfig {

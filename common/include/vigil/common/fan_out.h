@@ -26,6 +26,9 @@ class Counter;
 
 namespace vigil::http {
 
+// The shards of --query-shards, given comma-separated or repeated; each must be an http(s) URL.
+Result<std::vector<std::string>> ShardUrls(const std::vector<std::string>& items);
+
 class FanOut {
  public:
   // `urls`: the shards' base URLs (trailing slashes dropped). `timeout`: of each answer.
