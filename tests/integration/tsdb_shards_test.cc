@@ -18,6 +18,7 @@
 #include "vigil/common/http_client.h"
 #include "vigil/common/http_util.h"
 #include "vigil/common/remote_write.h"
+#include "vigil/common/stale.h"
 
 namespace vigil {
 namespace {
@@ -59,6 +60,12 @@ void AddPod(prometheus::WriteRequest& req, int pod, int from, int to, int64_t ba
     auto* g = gauge->add_samples();
     g->set_timestamp(t);
     g->set_value(10 + pod * 7.3 + (k % 5) * 0.1);
+  }
+  // Pod 11's gauge ends with a stale marker (its target went away), as a scraper writes one.
+  if (pod == 11 && to == kSamples) {
+    auto* g = gauge->add_samples();
+    g->set_timestamp(base_ms + to * kInterval);
+    g->set_value(StaleNaN());
   }
 }
 
@@ -198,19 +205,27 @@ TEST_F(TsdbShardsTest, QueriesThroughTheFrontAnswerAsOneStore) {
       "sum(resets(pd_requests_total[30m]))",
       "max(max_over_time(pd_mem[10m]))",
       "sum(pd_mem @ " + std::to_string((base_ms_ + 50 * kInterval) / 1000) + ")",
+      // Whole expressions of one series each: the shards' results side by side. Pod 11's
+      // gauge stops at its stale marker, as on one store (raw samples through the API would
+      // not carry the marker).
+      "pd_mem",
+      "rate(pd_requests_total[5m])",
+      "pd_mem > 50",
+      "-abs(pd_mem offset 1m) * 2",
   };
   for (const auto& q : pushed) ASSERT_NO_FATAL_FAILURE(ExpectSame(q));
   const double pushdowns = Pushdowns("pushed");
   EXPECT_GE(pushdowns, static_cast<double>(pushed.size()) * 5) << "every query above pushed down";
   EXPECT_EQ(Pushdowns("refused"), 0);
-  // Not pushed down (the shards' partial results would not combine into them): the raw samples.
+  // Not pushed down as aggregations (the shards' partial results would not combine into them):
+  // their inputs are, and the front aggregates the series.
   for (const auto& q :
        {"quantile(0.9, pd_mem)", "stddev by (ns) (pd_mem)",
         "sum(pd_mem * on (pod) group_left pd_requests_total)",
         "sum by (team) (label_replace(pd_mem, \"team\", \"t$1\", \"pod\", \"p(.)\"))"}) {
     ASSERT_NO_FATAL_FAILURE(ExpectSame(q));
   }
-  EXPECT_EQ(Pushdowns("pushed"), pushdowns);
+  EXPECT_GT(Pushdowns("pushed"), pushdowns);
 
   // Pod 0's partition moves from a to b: its later samples land on b. Where a query reads
   // pod 0 across the move, the shards' partial results would each hold half of it; the front
@@ -220,8 +235,9 @@ TEST_F(TsdbShardsTest, QueriesThroughTheFrontAnswerAsOneStore) {
   AddPod(later_b, 0, kSamples, kSamples + 20, base_ms_);
   ASSERT_NO_FATAL_FAILURE(Write(client_, *ref_, later_all));
   ASSERT_NO_FATAL_FAILURE(Write(client_, *b_, later_b));
-  for (const auto& q : {"sum(pd_requests_total)", "sum by (ns) (rate(pd_requests_total[5m]))",
-                        "topk(3, pd_mem)", "avg(pd_mem)"}) {
+  for (const auto& q :
+       {"sum(pd_requests_total)", "sum by (ns) (rate(pd_requests_total[5m]))",
+        "topk(3, pd_requests_total)", "avg(pd_requests_total)", "rate(pd_requests_total[5m])"}) {
     ASSERT_NO_FATAL_FAILURE(ExpectSame(q));
   }
   EXPECT_GT(Pushdowns("refused"), 0);

@@ -692,6 +692,14 @@ class Evaluator {
   // `e` evaluated by the stores that hold its series (a fan-out over shards), each sending its
   // partial result, combined here; nullopt where that would not be exact.
   Result<std::optional<Matrix>> PushDownAggregate(const Expr& e);
+  // The same for an expression each of whose series comes from one stored series: the stores'
+  // results side by side.
+  Result<std::optional<Matrix>> PushDownSeries(const Expr& e);
+  // `queries` evaluated by the stores, each reading the series of `input`'s selectors: nullopt
+  // where `input` is not series-local, or a series is in two stores (then nothing more of this
+  // evaluation is pushed down).
+  Result<std::optional<std::vector<Matrix>>> PushDownQueries(const Expr& input,
+                                                             std::vector<std::string> queries);
   // The same at one step directly over a selector's series as the store streams them.
   Result<Matrix> FoldSelector(const Expr& e, const Expr& sel);
 
@@ -706,6 +714,7 @@ class Evaluator {
   int64_t start_, end_, interval_;
   std::chrono::steady_clock::time_point deadline_;
   int64_t samples_ = 0;
+  bool pushdown_refused_ = false;
 };
 
 Result<Matrix> Evaluator::EvalVectorSelector(const Expr& e, bool keep_sample_time) {
@@ -1001,16 +1010,18 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
 }
 
 Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
-  if (q_.CanPushDown()) {
+  if (q_.CanPushDown() && !pushdown_refused_) {
     VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> pushed, PushDownAggregate(e));
     if (pushed) return std::move(*pushed);
   }
   const Expr& inner = *e.args.back();
   const Expr* param = e.args.size() == 2 ? e.args[0].get() : nullptr;
   // The folding aggregations directly over a selector at one step (an instant query, alert
-  // rules): the series stream in the store's order straight into their groups.
+  // rules): the series stream in the store's order straight into their groups. Not where the
+  // selector can be pushed down (the stores evaluate it, stale markers included).
   const bool folds = param == nullptr && e.op != Op::kCountValues;
-  if (folds && Steps() == 1 && Unparen(inner).kind == NodeKind::kVectorSelector) {
+  if (folds && Steps() == 1 && Unparen(inner).kind == NodeKind::kVectorSelector &&
+      !(q_.CanPushDown() && !pushdown_refused_)) {
     return FoldSelector(e, Unparen(inner));
   }
   std::vector<const Expr*> args;
@@ -1187,6 +1198,60 @@ Result<Matrix> Evaluator::FoldSelector(const Expr& e, const Expr& sel) {
   return out;
 }
 
+Result<std::optional<std::vector<Matrix>>> Evaluator::PushDownQueries(
+    const Expr& input, std::vector<std::string> queries) {
+  using Out = std::optional<std::vector<Matrix>>;
+  if (!q_.CanPushDown() || pushdown_refused_) return Out();
+  std::vector<ReadSelector> sels;
+  if (!SeriesLocal(input, sels) || sels.empty()) return Out();
+  // The stores' query APIs answer at most 11,000 steps (a long subquery may have more).
+  if (Steps() > 11'000) return Out();
+  tsdb::PushDown p;
+  p.queries = std::move(queries);
+  p.start = start_;
+  p.end = end_;
+  p.step = interval_;
+  p.mint = std::numeric_limits<int64_t>::max();
+  p.maxt = std::numeric_limits<int64_t>::min();
+  for (const ReadSelector& r : sels) {
+    const int64_t a = RefTime(*r.sel, start_), b = RefTime(*r.sel, end_);
+    p.mint = std::min(p.mint, std::min(a, b) - (r.back > 0 ? r.back : opts_.lookback_delta_ms));
+    p.maxt = std::max(p.maxt, std::max(a, b));
+    p.selectors.push_back(r.sel->matchers);
+  }
+  p.names_kept = Unparen(input).kind == NodeKind::kVectorSelector;
+  VIGIL_ASSIGN_OR_RETURN(auto parts, q_.Evaluate(p));
+  if (!parts) {
+    // Series in two stores: the raw samples from here on (the parts of this expression read
+    // the same series, and would be refused the same).
+    pushdown_refused_ = true;
+    return Out();
+  }
+  std::vector<Matrix> out;
+  for (auto& part : *parts) {
+    Matrix m;
+    m.reserve(part.size());
+    for (tsdb::SeriesSamples& s : part) {
+      VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(s.samples.size())));
+      m.push_back(Series{std::move(s.labels), std::move(s.samples)});
+    }
+    out.push_back(std::move(m));
+  }
+  return Out(std::move(out));
+}
+
+Result<std::optional<Matrix>> Evaluator::PushDownSeries(const Expr& e) {
+  VIGIL_ASSIGN_OR_RETURN(auto parts, PushDownQueries(e, {e.ToString()}));
+  if (!parts) return std::optional<Matrix>();
+  // Each series whole in one store: the stores' series side by side, in label order as a
+  // selector's are here.
+  Matrix& m = (*parts)[0];
+  std::sort(m.begin(), m.end(),
+            [](const Series& a, const Series& b) { return a.labels < b.labels; });
+  VIGIL_RETURN_IF_ERROR(CheckUniqueLabelsets(m));
+  return std::optional<Matrix>(std::move(m));
+}
+
 Result<std::optional<Matrix>> Evaluator::PushDownAggregate(const Expr& e) {
   // What combines the stores' partial results: the same aggregation over them, but counts are
   // summed, and an average is a sum divided by a count.
@@ -1204,42 +1269,18 @@ Result<std::optional<Matrix>> Evaluator::PushDownAggregate(const Expr& e) {
     default:  // stddev, stdvar, quantile, count_values: not from partial results
       return std::optional<Matrix>();
   }
-  std::vector<ReadSelector> sels;
-  if (!SeriesLocal(*e.args.back(), sels) || sels.empty()) return std::optional<Matrix>();
   if (e.args.size() == 2 && !IsLiteral(*e.args[0])) return std::optional<Matrix>();
-  // The stores' query APIs answer at most 11,000 steps (a long subquery may have more).
-  if (Steps() > 11'000) return std::optional<Matrix>();
-  tsdb::PushDown p;
-  p.start = start_;
-  p.end = end_;
-  p.step = interval_;
-  p.mint = std::numeric_limits<int64_t>::max();
-  p.maxt = std::numeric_limits<int64_t>::min();
-  for (const ReadSelector& r : sels) {
-    const int64_t a = RefTime(*r.sel, start_), b = RefTime(*r.sel, end_);
-    p.mint = std::min(p.mint, std::min(a, b) - (r.back > 0 ? r.back : opts_.lookback_delta_ms));
-    p.maxt = std::max(p.maxt, std::max(a, b));
-    p.selectors.push_back(r.sel->matchers);
-  }
-  p.names_kept = Unparen(*e.args.back()).kind == NodeKind::kVectorSelector;
   const std::string text = e.ToString();
+  std::vector<std::string> queries = {text};
   if (op == Op::kAvg) {
     const std::string rest = text.substr(std::string_view(OpName(op)).size());
-    p.queries = {OpName(Op::kSum) + rest, OpName(Op::kCount) + rest};
-  } else {
-    p.queries = {text};
+    queries = {OpName(Op::kSum) + rest, OpName(Op::kCount) + rest};
   }
-  VIGIL_ASSIGN_OR_RETURN(auto parts, q_.Evaluate(p));
+  VIGIL_ASSIGN_OR_RETURN(auto parts, PushDownQueries(*e.args.back(), std::move(queries)));
   if (!parts) return std::optional<Matrix>();
   // Each query's partial results as the input of the combining aggregation.
   std::vector<std::vector<Matrix>> ins;
-  for (auto& part : *parts) {
-    Matrix m;
-    m.reserve(part.size());
-    for (tsdb::SeriesSamples& s : part) {
-      VIGIL_RETURN_IF_ERROR(AddSamples(static_cast<int64_t>(s.samples.size())));
-      m.push_back(Series{std::move(s.labels), std::move(s.samples)});
-    }
+  for (Matrix& m : *parts) {
     std::vector<Matrix> in;
     if (e.args.size() == 2) {
       VIGIL_ASSIGN_OR_RETURN(Matrix k, Eval(*e.args[0]));
@@ -1877,6 +1918,11 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
 
 Result<Matrix> Evaluator::Eval(const Expr& e) {
   VIGIL_RETURN_IF_ERROR(CheckDeadline());
+  if (e.kind != NodeKind::kAggregate && e.kind != NodeKind::kNumber && q_.CanPushDown() &&
+      !pushdown_refused_) {
+    VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> pushed, PushDownSeries(e));
+    if (pushed) return std::move(*pushed);
+  }
   switch (e.kind) {
     case NodeKind::kNumber: {
       Series s;

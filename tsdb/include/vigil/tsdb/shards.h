@@ -9,21 +9,26 @@
 // timestamps are kept once. The PromQL engine then evaluates here, so every query means what it
 // means on one store. Label names and values are the union of the shards' answers.
 //
-// Aggregations are pushed down where that is exact (Querier::Evaluate): `sum`, `min`, `max`,
-// `count`, `group`, `avg`, `topk` and `bottomk` over an expression each of whose series comes
-// from one stored series (selectors, rate() and the other functions that map series, arithmetic
-// with numbers) go to the shards as queries of their own, and the shards' partial results are
-// combined here (counts summed, an average as a sum over a count). Exact only where every series
-// the expression reads is whole in one shard; a series a rebalance split between two shards makes
-// a shard's part wrong. So with the queries the front asks each shard which series it has in the
-// window read (/api/v1/series), and where one is in two shards, it drops the partial results and
-// evaluates on the raw samples. The shards need only the Prometheus HTTP API.
+// Most queries are pushed down (Querier::Evaluate), where that is exact:
+// - an expression each of whose series comes from one stored series (a selector, rate() and the
+//   other functions that map series, arithmetic with numbers) is evaluated by the shards whole,
+//   and their results are put side by side;
+// - `sum`, `min`, `max`, `count`, `group`, `avg`, `topk` and `bottomk` over such an expression go
+//   to the shards as they are, and the shards' partial results are combined here (counts summed,
+//   an average as a sum over a count);
+// - the rest (binary operators between vectors, quantile, histogram_quantile, label_replace...)
+//   is evaluated here over the pushed-down parts.
+// Exact only where every series read is whole in one shard; a series a rebalance split between
+// two shards makes a shard's part wrong. So with the queries the front asks each shard which
+// series it has in the window read (/api/v1/series), and where one is in two shards, it drops
+// the pushed results and evaluates the rest of the query on the raw samples (Select above). The
+// shards need only the Prometheus HTTP API.
 //
 // A shard that fails is left out and named in the querier's warnings, which the query API
 // returns in "warnings", as Prometheus reports a partial response; when every shard fails, the
-// query fails. Stale markers: the API's range selections leave them out, so on the raw path a
-// series that ended shows for up to the lookback delta after its end, instead of stopping at once
-// (a pushed-down aggregation sees them, as the shards evaluate it).
+// query fails (http::FanOut). Stale markers: the API's range selections leave them out, so on the
+// raw path a series that ended shows for up to the lookback delta after its end, instead of
+// stopping at once; pushed down, the shards see them.
 
 #include <chrono>
 #include <memory>
