@@ -1,6 +1,6 @@
 // Publishes a realistic workload (bench/workload.h) to a Kafka topic as the agent does with
 // --remote-write kafka://BROKERS/TOPIC: remote_write batches split by series, a message per
-// partition (agent/src/kafka_publisher.h). For bench/tsdb_kafka_ingest.sh.
+// partition (common/include/vigil/common/kafka_publisher.h). For bench/tsdb_kafka_ingest.sh.
 //
 //   build/bench/kafka_remote_write --brokers HOST:PORT,... --series 20000 --scrapes 30
 //
@@ -14,7 +14,7 @@
 
 #include <snappy.h>
 
-#include "kafka_publisher.h"
+#include "vigil/common/kafka_publisher.h"
 #include "vigil/common/remote_write.h"
 #include "workload.h"
 
@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
                  "[--scrapes N]\n");
     return 2;
   }
-  auto publisher = vigil::agent::KafkaPublisher::Make("kafka://" + brokers + "/" + topic, {},
-                                                      std::chrono::seconds(60));
+  auto publisher = vigil::kafka::RemoteWritePublisher::Make("kafka://" + brokers + "/" + topic, {},
+                                                            std::chrono::seconds(60), "agent");
   if (!publisher.ok()) {
     std::fprintf(stderr, "%s\n", publisher.status().ToString().c_str());
     return 1;

@@ -7,7 +7,7 @@
 #include <charconv>
 #include <unordered_set>
 
-#include "kafka_publisher.h"
+#include "vigil/common/kafka_publisher.h"
 #include "vigil/common/remote_write.h"
 #include "vigil/common/self_metrics.h"
 #include "vigil/common/stale.h"
@@ -97,7 +97,7 @@ std::string ReaderName(const std::string& url) {
 // A Kafka publication as an HTTP answer, so the sender treats both alike: 204 when every message
 // is acknowledged, 400 for a body that cannot be published (dropped), a connection error (retried)
 // when the brokers did not acknowledge.
-Result<http::ClientResponse> Published(KafkaPublisher& kafka, std::string_view body) {
+Result<http::ClientResponse> Published(kafka::RemoteWritePublisher& kafka, std::string_view body) {
   Status st = kafka.Publish(body);
   http::ClientResponse res;
   if (st.ok()) {
@@ -117,7 +117,7 @@ Result<http::ClientResponse> Published(KafkaPublisher& kafka, std::string_view b
 struct RemoteWriteQueue::Sender {
   std::string url;
   http::HttpClient client;
-  std::unique_ptr<KafkaPublisher> kafka;  // for a kafka:// URL
+  std::unique_ptr<kafka::RemoteWritePublisher> kafka;  // for a kafka:// URL
   prometheus::Counter* sent_samples;
   prometheus::Counter* sent_bytes;
   prometheus::Counter* dropped_full;
@@ -163,9 +163,10 @@ Result<std::unique_ptr<RemoteWriteQueue>> RemoteWriteQueue::Open(std::shared_ptr
   for (const auto& url : o.urls) {
     readers.push_back(ReaderName(url));
     q->senders_.push_back(std::make_unique<Sender>(url, client));
-    if (IsKafkaUrl(url)) {
-      VIGIL_ASSIGN_OR_RETURN(q->senders_.back()->kafka,
-                             KafkaPublisher::Make(url, o.kafka_options, o.timeout));
+    if (kafka::IsKafkaUrl(url)) {
+      VIGIL_ASSIGN_OR_RETURN(
+          q->senders_.back()->kafka,
+          kafka::RemoteWritePublisher::Make(url, o.kafka_options, o.timeout, "agent"));
     }
   }
   DiskQueueOptions qo;

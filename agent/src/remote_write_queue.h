@@ -36,7 +36,8 @@
 namespace vigil::agent {
 
 struct RemoteWriteOptions {
-  // HTTP(S) receivers, or Kafka topics as kafka://BROKERS/TOPIC (see kafka_publisher.h).
+  // HTTP(S) receivers, or Kafka topics as kafka://BROKERS/TOPIC (see
+  // vigil/common/kafka_publisher.h).
   std::vector<std::string> urls;
   std::vector<std::string> kafka_options;  // librdkafka name=value, for the kafka:// ones
   std::string dir;                         // the queue's directory

@@ -198,6 +198,7 @@ const std::map<std::string, Field, std::less<>>& Fields() {
       {"tsdb.kafka_group", StringField(VIGIL_M(tsdb.kafka_group))},
       {"tsdb.kafka_options", ListField(VIGIL_M(tsdb.kafka_options))},
       {"tsdb.query_shards", ListField(VIGIL_M(tsdb.query_shards))},
+      {"tsdb.kafka_publish", StringField(VIGIL_M(tsdb.kafka_publish))},
       {"logship.kafka_brokers", ListField(VIGIL_M(logship.kafka_brokers))},
       {"logship.kafka_topic", StringField(VIGIL_M(logship.kafka_topic))},
       {"logship.kafka_compression", StringField(VIGIL_M(logship.kafka_compression))},
@@ -336,7 +337,10 @@ const std::vector<FlagSpec>& Flags(std::string_view component) {
         {"--kafka-group", "tsdb.kafka_group",
          "consumer group of --kafka-consume; instances in one group share the partitions"},
         {"--kafka-option", "tsdb.kafka_options",
-         "a librdkafka setting name=value for the consumer (repeatable)", true},
+         "a librdkafka setting name=value for the consumer and producer (repeatable)", true},
+        {"--kafka-publish", "tsdb.kafka_publish",
+         "ingest-only: publish remote_write batches to this Kafka topic (split by series) "
+         "instead of storing them"},
         {"--query-shards", "tsdb.query_shards",
          "answer queries over these stores (base URLs, comma-separated or repeated) instead of "
          "the local one",

@@ -279,6 +279,93 @@ TEST_F(TsdbKafkaTest, TheAgentPublishesEachSeriesToOnePartition) {
   for (const auto& series : s1) EXPECT_EQ(s2.count(series), 0u) << series;
 }
 
+// A Prometheus server's remote_write reaches the group through an ingest-only tsdb
+// (--kafka-publish), which is also the group's query front (--query-shards): one URL to write to
+// and read from. Every series Prometheus scrapes is in exactly one store; with the brokers down
+// the ingest answers 503 (Prometheus retries), and takes batches again once they are back.
+TEST_F(TsdbKafkaTest, PrometheusWritesThroughAnIngestOnlyTsdb) {
+  for (const char* p : {"prometheus", "prometheus-node-exporter"}) {
+    ASSERT_TRUE(testing::HaveProgram(p)) << p << " is installed by scripts/setup.sh";
+  }
+  testing::KafkaMock kafka(kMock, dir_.Join("kafka"), "vigil-metrics:4");
+  ASSERT_FALSE(kafka.bootstrap().empty());
+  std::unique_ptr<testing::VigilProcess> c1, c2;
+  ASSERT_NO_FATAL_FAILURE(StartGroupOfTwo(kafka.bootstrap(), c1, c2));
+  std::filesystem::create_directories(dir_.Join("ingest-logs"));
+  testing::VigilProcess ingest(
+      kVigil,
+      {"tsdb", "--listen", "127.0.0.1:0", "--data-dir", dir_.Join("ingest"), "--kafka-brokers",
+       kafka.bootstrap(), "--kafka-publish", "vigil-metrics", "--kafka-option",
+       "message.timeout.ms=3000", "--query-shards", c1->address() + "," + c2->address()},
+      dir_.Join("ingest-logs"));
+  ASSERT_FALSE(ingest.address().empty()) << ingest.proc().Stderr();
+
+  const std::string exporter = "127.0.0.1:" + std::to_string(testing::FreePort());
+  testing::Subprocess node_exporter(
+      {"prometheus-node-exporter", "--web.listen-address=" + exporter, "--no-collector.systemd"},
+      dir_.path());
+  ASSERT_TRUE(testing::WaitForHttpOk("http://" + exporter + "/metrics"));
+  const std::string prom = "127.0.0.1:" + std::to_string(testing::FreePort());
+  testing::WriteFile(dir_.Join("prometheus.yml"),
+                     "global:\n  scrape_interval: 1s\n"
+                     "scrape_configs:\n  - job_name: node\n    static_configs:\n"
+                     "      - targets: ['" +
+                         exporter +
+                         "']\n"
+                         "remote_write:\n  - url: " +
+                         ingest.Url("/api/v1/write") +
+                         "\n    queue_config: {batch_send_deadline: 1s}\n");
+  testing::Subprocess prometheus(
+      {"prometheus", "--config.file=" + dir_.Join("prometheus.yml"),
+       "--storage.tsdb.path=" + dir_.Join("prom"), "--web.listen-address=" + prom},
+      dir_.path());
+  ASSERT_TRUE(testing::WaitForHttpOk("http://" + prom + "/-/ready")) << prometheus.Stderr();
+
+  // What Prometheus scraped (its own count), found in the stores and through the front.
+  const std::string match = "{job=\"node\"}";
+  std::set<std::string> s1, s2;
+  size_t scraped = 0;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        scraped = SeriesOf("http://" + prom, match).size();
+        s1 = SeriesOf(c1->address(), match);
+        s2 = SeriesOf(c2->address(), match);
+        return scraped > 100 && s1.size() + s2.size() >= scraped;
+      },
+      std::chrono::seconds(60)))
+      << s1.size() << " + " << s2.size() << " of " << scraped << "\n"
+      << ingest.proc().Stderr();
+  EXPECT_FALSE(s1.empty());
+  EXPECT_FALSE(s2.empty());
+  for (const auto& series : s1) EXPECT_EQ(s2.count(series), 0u) << series;
+  EXPECT_GE(SeriesOf(ingest.address(), match).size(), scraped);
+
+  // Brokers down: a batch is not acknowledged, and the sender is told to retry.
+  http::HttpClient c;
+  prometheus::WriteRequest req;
+  auto* ts = req.add_timeseries();
+  auto* l = ts->add_labels();
+  l->set_name("__name__");
+  l->set_value("ingest_probe");
+  auto* x = ts->add_samples();
+  x->set_timestamp(testing::NowNs() / 1'000'000);
+  x->set_value(1);
+  const std::string body = remote::Encode(req);
+  ASSERT_TRUE(kafka.Command("down all"));
+  auto down = c.Do(testing::RemoteWritePost(ingest.Url("/api/v1/write"), body));
+  ASSERT_TRUE(down.ok());
+  EXPECT_EQ(down->status, 503) << down->body;
+  ASSERT_TRUE(kafka.Command("up all"));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = c.Do(testing::RemoteWritePost(ingest.Url("/api/v1/write"), body));
+        return r.ok() && r->status == 204;
+      },
+      std::chrono::seconds(60)));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return SeriesOf(ingest.address(), "{__name__=\"ingest_probe\"}").size() == 1; }));
+}
+
 // One URL over the stores of a group (--query-shards): queries mean what they mean on one store
 // holding everything, label APIs give the union, and a shard that is down leaves a warning and
 // the other shard's answer, as Prometheus reports a partial response.

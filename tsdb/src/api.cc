@@ -83,6 +83,23 @@ void AddWriteRoute(http::Router& router, Appendable& store, ApiOptions options) 
       ~Release() { n->fetch_sub(1); }
     } release{in_flight.get()};
 
+    if (options.publisher != nullptr) {
+      Status st = options.publisher->Publish(req.body, options.write_limits);
+      if (st.ok()) {
+        metrics->requests_ok->Increment();
+        res = http::Response::Text(204, "");
+      } else if (st.code() == StatusCode::kInvalidArgument ||
+                 st.code() == StatusCode::kOutOfRange) {
+        metrics->requests_bad->Increment();
+        res = http::Response::Text(st.code() == StatusCode::kOutOfRange ? 413 : 400,
+                                   st.message() + "\n");
+      } else {
+        metrics->requests_failed->Increment();
+        spdlog::warn("tsdb: remote_write to kafka: {}", st.ToString());
+        res = http::Response::Text(503, "kafka: " + st.message() + "\n");
+      }
+      return;
+    }
     thread_local remote::WriteRequestView write;
     Status decoded = remote::DecodeView(req.body, options.write_limits, write);
     if (!decoded.ok()) {

@@ -44,10 +44,12 @@ QueryApiOptions QueryApiOptionsFrom(const Config& config) {
   return o;
 }
 
-void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config,
-               Queryable* queries) {
+void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config, Queryable* queries,
+               kafka::RemoteWritePublisher* publisher) {
   AddQueryRoutes(router, queries != nullptr ? *queries : store, QueryApiOptionsFrom(config));
-  AddWriteRoute(router, store);
+  ApiOptions api;
+  api.publisher = publisher;
+  AddWriteRoute(router, store, api);
   AddStatusRoute(router, store);
   AddAdminRoutes(router, store, config.tsdb.enable_admin_api);
 }
@@ -55,6 +57,13 @@ void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config,
 Status Run(const Config& config) {
   if (!config.tsdb.kafka_consume.empty() && config.tsdb.kafka_brokers.empty()) {
     return InvalidArgument("--kafka-consume needs --kafka-brokers");
+  }
+  if (!config.tsdb.kafka_publish.empty() && config.tsdb.kafka_brokers.empty()) {
+    return InvalidArgument("--kafka-publish needs --kafka-brokers");
+  }
+  if (!config.tsdb.kafka_publish.empty() &&
+      config.tsdb.kafka_publish == config.tsdb.kafka_consume) {
+    return InvalidArgument("--kafka-publish and --kafka-consume name the same topic (a loop)");
   }
   auto store = RocksDbStore::Open(StoreOptionsFrom(config));
   if (!store.ok()) return store.status();
@@ -70,8 +79,17 @@ Status Run(const Config& config) {
     shards = std::make_unique<ShardedQueryable>(urls, config.tsdb.query_timeout);
     spdlog::info("tsdb: queries fan out to {} shards", urls.size());
   }
+  // Ingest-only: remote_write batches go on to Kafka (--kafka-publish), for the consumers.
+  std::unique_ptr<kafka::RemoteWritePublisher> publisher;
+  if (!config.tsdb.kafka_publish.empty()) {
+    VIGIL_ASSIGN_OR_RETURN(publisher,
+                           kafka::RemoteWritePublisher::Make(
+                               "kafka://" + kafka::JoinBrokers(config.tsdb.kafka_brokers) + "/" +
+                                   config.tsdb.kafka_publish,
+                               config.tsdb.kafka_options, std::chrono::seconds(30), "tsdb"));
+  }
   http::Router router;
-  AddRoutes(router, **store, config, shards.get());
+  AddRoutes(router, **store, config, shards.get(), publisher.get());
   auto server = ServerOptionsFrom(config, "127.0.0.1:9090");
   server.max_body_bytes = config.tsdb.max_body_bytes;
   Status st = ServeUntilSignal(config, "tsdb", server, std::move(router));

@@ -83,6 +83,8 @@ struct TsdbConfig {
   std::string kafka_consume;  // the topic; empty: no consumer
   std::string kafka_group = "vigil-tsdb";
   std::vector<std::string> kafka_options;  // librdkafka name=value
+  // Ingest-only: remote_write batches published to this topic instead of stored.
+  std::string kafka_publish;
   // Fan-out: queries answered over these stores (base URLs) instead of the local one.
   std::vector<std::string> query_shards;
 };

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "vigil/common/http_server.h"
+#include "vigil/common/kafka_publisher.h"
 #include "vigil/common/remote_write.h"
 #include "vigil/tsdb/rocksdb_store.h"
 #include "vigil/tsdb/storage.h"
@@ -17,6 +18,9 @@ struct ApiOptions {
   remote::WriteLimits write_limits;
   // Remote-write requests handled at once; more get 429 so the sender backs off and retries.
   size_t max_concurrent_writes = 8;
+  // An ingest-only tsdb (--kafka-publish): the batches go to Kafka, split by series, instead of
+  // into the store; 204 once every message is acknowledged, 503 when the brokers did not.
+  kafka::RemoteWritePublisher* publisher = nullptr;
 };
 
 // Appends the samples of a decoded remote_write request (not committed); `samples` counts those

@@ -4,6 +4,7 @@
 
 #include "vigil/common/config.h"
 #include "vigil/common/http_server.h"
+#include "vigil/common/kafka_publisher.h"
 #include "vigil/common/status.h"
 #include "vigil/tsdb/query_api.h"
 #include "vigil/tsdb/rocksdb_store.h"
@@ -17,9 +18,10 @@ StoreOptions StoreOptionsFrom(const Config& config);
 QueryApiOptions QueryApiOptionsFrom(const Config& config);
 
 // Adds the store's HTTP endpoints to `router`, with the limits of the config. The query API
-// answers from `queries` when given (the shards of --query-shards), else from `store`.
+// answers from `queries` when given (the shards of --query-shards), else from `store`;
+// remote_write goes to `publisher` when given (--kafka-publish), else into `store`.
 void AddRoutes(http::Router& router, RocksDbStore& store, const Config& config,
-               Queryable* queries = nullptr);
+               Queryable* queries = nullptr, kafka::RemoteWritePublisher* publisher = nullptr);
 
 // Runs `vigil tsdb` until SIGINT or SIGTERM: the store, the Prometheus query API, remote_write
 // ingest at /api/v1/write, /api/v1/status/tsdb, and the standard endpoints.

@@ -1,12 +1,14 @@
-#include "kafka_publisher.h"
+#include "vigil/common/kafka_publisher.h"
 
 #include <snappy.h>
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+
 #include "vigil/common/kafka.h"
 #include "vigil/common/remote_write.h"
 
-namespace vigil::agent {
+namespace vigil::kafka {
 namespace {
 
 constexpr std::string_view kScheme = "kafka://";
@@ -15,7 +17,9 @@ constexpr std::string_view kScheme = "kafka://";
 
 bool IsKafkaUrl(std::string_view url) { return url.starts_with(kScheme); }
 
-struct KafkaPublisher::Impl {
+struct RemoteWritePublisher::Impl {
+  std::mutex mu;  // Publish takes turns
+  std::string component;
   std::string topic;
   std::chrono::milliseconds timeout{30'000};
   std::unique_ptr<kafka::BatchProducer> producer;
@@ -29,7 +33,7 @@ struct KafkaPublisher::Impl {
   Status Partitions();
 };
 
-Status KafkaPublisher::Impl::Partitions() {
+Status RemoteWritePublisher::Impl::Partitions() {
   const auto now = std::chrono::steady_clock::now();
   if (partitions > 0 && now - partitions_at < std::chrono::minutes(1)) return Status::Ok();
   VIGIL_ASSIGN_OR_RETURN(rd_kafka_topic_t * rkt, producer->Topic(topic));
@@ -53,20 +57,20 @@ Status KafkaPublisher::Impl::Partitions() {
         (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(topic_err) : "no partitions"));
   }
   if (n != partitions && partitions != 0) {
-    spdlog::warn("agent: kafka topic {} has {} partitions now (was {}): series move to new ones",
-                 topic, n, partitions);
+    spdlog::warn("{}: kafka topic {} has {} partitions now (was {}): series move to new ones",
+                 component, topic, n, partitions);
   }
   partitions = n;
   partitions_at = now;
   return Status::Ok();
 }
 
-KafkaPublisher::KafkaPublisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-KafkaPublisher::~KafkaPublisher() = default;
+RemoteWritePublisher::RemoteWritePublisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RemoteWritePublisher::~RemoteWritePublisher() = default;
 
-Result<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Make(
+Result<std::unique_ptr<RemoteWritePublisher>> RemoteWritePublisher::Make(
     std::string_view url, const std::vector<std::string>& options,
-    std::chrono::milliseconds timeout) {
+    std::chrono::milliseconds timeout, const std::string& component) {
   if (!IsKafkaUrl(url)) return InvalidArgument("not a kafka:// URL: " + std::string(url));
   std::string_view rest = url.substr(kScheme.size());
   const size_t slash = rest.find('/');
@@ -75,6 +79,7 @@ Result<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Make(
                            ": want kafka://HOST:PORT[,HOST:PORT…]/TOPIC");
   }
   auto impl = std::make_unique<Impl>();
+  impl->component = component;
   impl->topic = std::string(rest.substr(slash + 1));
   impl->timeout = timeout;
   VIGIL_ASSIGN_OR_RETURN(impl->producer,
@@ -87,16 +92,16 @@ Result<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Make(
                                  {"message.max.bytes", std::to_string(64 << 20)},
                                  {"message.timeout.ms", std::to_string(timeout.count())},
                              },
-                             options, "agent"));
-  spdlog::info("agent: remote_write to kafka topic {} at {} (idempotent, acks=all)", impl->topic,
-               rest.substr(0, slash));
-  return std::unique_ptr<KafkaPublisher>(new KafkaPublisher(std::move(impl)));
+                             options, component));
+  spdlog::info("{}: remote_write to kafka topic {} at {} (idempotent, acks=all)", component,
+               impl->topic, rest.substr(0, slash));
+  return std::unique_ptr<RemoteWritePublisher>(new RemoteWritePublisher(std::move(impl)));
 }
 
-Status KafkaPublisher::Publish(std::string_view body) {
+Status RemoteWritePublisher::Publish(std::string_view body, const remote::WriteLimits& limits) {
   Impl& s = *impl_;
-  // Our own queue's records: the limits are the decoder's defaults.
-  VIGIL_RETURN_IF_ERROR(remote::DecodeView(body, remote::WriteLimits{}, s.view));
+  std::lock_guard lock(s.mu);
+  VIGIL_RETURN_IF_ERROR(remote::DecodeView(body, limits, s.view));
   VIGIL_RETURN_IF_ERROR(s.Partitions());
   s.by_partition.resize(static_cast<size_t>(s.partitions));
   for (auto& e : s.by_partition) e.Clear();
@@ -124,4 +129,4 @@ Status KafkaPublisher::Publish(std::string_view body) {
   return st;
 }
 
-}  // namespace vigil::agent
+}  // namespace vigil::kafka
