@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <filesystem>
@@ -252,6 +253,28 @@ TEST_F(LogshipKafkaTest, ConsumersInOneGroupShareThePartitionsAndLoseNothingThro
       out += pod + ": " + std::to_string(numbers.size()) + "\n";
     return out;
   }() << c1->proc().Stderr() << c2->proc().Stderr();
+
+  // Through one URL over both (--query-shards): every line once, though a stream's lines are
+  // in both stores after the partitions moved, and some twice around the kill.
+  std::filesystem::create_directories(dir_.Join("front-logs"));
+  testing::VigilProcess front(
+      kVigil,
+      {"logship", "--listen", "127.0.0.1:0", "--data-dir", dir_.Join("front"), "--store=false",
+       "--query-shards", c1->address() + "," + c2->address()},
+      dir_.Join("front-logs"));
+  ASSERT_FALSE(front.address().empty()) << front.proc().Stderr();
+  std::map<std::string, std::vector<int>> through_front;
+  for (const auto& e :
+       testing::LokiEntries(c, front.address(), "{namespace=\"prod\"}", base, base + 1'000'000)) {
+    through_front[e.labels.at("pod")].push_back(std::stoi(e.line.substr(2)));
+  }
+  ASSERT_EQ(through_front.size(), static_cast<size_t>(streams));
+  for (auto& [pod, numbers] : through_front) {
+    std::vector<int> want(total);
+    for (int i = 0; i < total; ++i) want[static_cast<size_t>(i)] = i;
+    std::sort(numbers.begin(), numbers.end());
+    EXPECT_EQ(numbers, want) << pod;
+  }
 }
 
 // A message that is not a logship record is skipped, counted and logged; the lines after it are
