@@ -1,13 +1,11 @@
 #include "shards.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
 
-#include "vigil/common/exposition.h"
+#include "vigil/common/api_answer.h"
 #include "vigil/common/http_util.h"
 
 namespace vigil::logship {
@@ -17,26 +15,9 @@ using nlohmann::json;
 
 std::string Ns(int64_t ns) { return std::to_string(ns); }
 
-Result<Labels> LabelsOf(const json& obj) {
-  if (!obj.is_object()) return Internal("a shard's labels are not an object");
-  LabelsBuilder b;
-  for (const auto& [k, v] : obj.items()) {
-    if (!v.is_string()) return Internal("a shard's label " + k + " is not a string");
-    b.Set(k, v.get<std::string>());
-  }
-  return b.Build();
-}
-
-// A sample [seconds, "value"] of a Loki metric answer, its time in nanoseconds.
-Result<std::pair<int64_t, double>> PointOf(const json& p) {
-  if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_string()) {
-    return Internal("a shard's sample is not [time, \"value\"]");
-  }
-  double v = 0;
-  if (!expo::ParseValue(p[1].get_ref<const std::string&>(), v)) {
-    return Internal("a shard's sample value is not a number");
-  }
-  return std::pair<int64_t, double>(std::llround(p[0].get<double>() * 1000) * 1'000'000, v);
+// A shard's answer that does not read as one of the API's: the query fails (503), naming it.
+Status Malformed(const std::string& url, const std::string& why) {
+  return Unavailable("shard " + url + ": a malformed answer: " + why);
 }
 
 }  // namespace
@@ -45,12 +26,14 @@ ShardedLogs::ShardedLogs(std::vector<std::string> urls, std::chrono::millisecond
                          logql::EngineLimits limits)
     : shards_(std::move(urls), timeout, "logship"), limits_(limits) {}
 
-Result<std::vector<json>> ShardedLogs::Ask(const std::string& target, Warnings& warnings) {
+Result<std::vector<ShardedLogs::Answer>> ShardedLogs::Ask(const std::string& target,
+                                                          Warnings& warnings) {
   auto g = shards_.Gather({target});
   warnings.insert(warnings.end(), g.warnings.begin(), g.warnings.end());
   if (!g.error.ok()) return g.error;
-  std::vector<json> out;
-  for (auto& shard : g.shards) out.push_back(std::move(shard.docs[0]));
+  std::vector<Answer> out;
+  for (auto& shard : g.shards)
+    out.push_back({shards_.urls()[shard.index], std::move(shard.docs[0])});
   return out;
 }
 
@@ -71,25 +54,15 @@ Result<std::vector<logql::StreamResult>> ShardedLogs::Logs(std::string_view text
   std::map<Labels, size_t> index;
   std::vector<Labels> streams;
   std::set<std::tuple<int64_t, size_t, std::string>> entries;  // time, stream, line
-  for (const json& a : answers) {
-    const json& result = a["data"]["result"];
-    if (!result.is_array()) return Internal("a shard's answer has no result");
-    for (const json& s : result) {
-      VIGIL_ASSIGN_OR_RETURN(Labels labels, LabelsOf(s["stream"]));
-      auto [it, fresh] = index.emplace(std::move(labels), streams.size());
+  for (Answer& a : answers) {
+    std::vector<api::Stream> got;
+    if (Status st = api::DecodeStreams(a.doc["data"], got); !st.ok()) {
+      return Malformed(a.url, st.message());
+    }
+    for (api::Stream& s : got) {
+      auto [it, fresh] = index.emplace(std::move(s.labels), streams.size());
       if (fresh) streams.push_back(it->first);
-      for (const json& v : s["values"]) {
-        if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_string()) {
-          return Internal("a shard's entry is not [\"ns\", \"line\"]");
-        }
-        int64_t ts = 0;
-        const std::string& t = v[0].get_ref<const std::string&>();
-        auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), ts);
-        if (ec != std::errc() || p != t.data() + t.size()) {
-          return Internal("a shard's entry time is not nanoseconds");
-        }
-        entries.emplace(ts, it->second, v[1].get<std::string>());
-      }
+      for (auto& [ts, line] : s.entries) entries.emplace(ts, it->second, std::move(line));
     }
   }
   // The `limit` first in the query's direction, grouped by stream in the order they appear.
@@ -140,19 +113,14 @@ Result<std::vector<logql::Series>> ShardedLogs::Metric(const logql::MetricExpr& 
     VIGIL_ASSIGN_OR_RETURN(auto answers, Ask(target, warnings));
     // Sums by labels and time: lines counted (or their bytes) in each shard add up.
     std::map<Labels, std::map<int64_t, double>> sums;
-    for (const json& a : answers) {
-      const json& result = a["data"]["result"];
-      if (!result.is_array()) return Internal("a shard's answer has no result");
-      for (const json& s : result) {
-        VIGIL_ASSIGN_OR_RETURN(Labels labels, LabelsOf(s["metric"]));
-        auto& points = sums[std::move(labels)];
-        auto add = [&](const json& p) -> Status {
-          VIGIL_ASSIGN_OR_RETURN(auto point, PointOf(p));
-          points[point.first] += point.second;
-          return Status::Ok();
-        };
-        if (s.contains("value")) VIGIL_RETURN_IF_ERROR(add(s["value"]));
-        for (const json& p : s.value("values", json::array())) VIGIL_RETURN_IF_ERROR(add(p));
+    for (Answer& a : answers) {
+      std::vector<api::Series> got;
+      if (Status st = api::DecodeSeries(a.doc["data"], got); !st.ok()) {
+        return Malformed(a.url, st.message());
+      }
+      for (api::Series& s : got) {
+        auto& points = sums[std::move(s.labels)];
+        for (const auto& [t_ms, v] : s.points) points[t_ms * 1'000'000] += v;
       }
       if (sums.size() > limits_.max_series) {
         return OutOfRange("the query makes more than " + std::to_string(limits_.max_series) +
@@ -173,13 +141,15 @@ Result<std::vector<logql::Series>> ShardedLogs::Metric(const logql::MetricExpr& 
 
 Result<std::vector<std::string>> ShardedLogs::Union(const std::string& target, Warnings& warnings) {
   VIGIL_ASSIGN_OR_RETURN(auto answers, Ask(target, warnings));
-  std::set<std::string> all;
-  for (const json& a : answers) {
-    for (const json& v : a.value("data", json::array())) {
-      if (v.is_string()) all.insert(v.get<std::string>());
+  std::vector<std::string> all;
+  for (Answer& a : answers) {
+    if (Status st = api::DecodeStrings(a.doc["data"], all); !st.ok()) {
+      return Malformed(a.url, st.message());
     }
   }
-  return std::vector<std::string>(all.begin(), all.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
 }
 
 Result<std::vector<std::string>> ShardedLogs::LabelNames(Warnings& warnings) {
@@ -199,10 +169,13 @@ Result<std::vector<Labels>> ShardedLogs::Series(const std::vector<std::string>& 
   VIGIL_ASSIGN_OR_RETURN(auto answers,
                          Ask("/loki/api/v1/series?" + http::EncodeQuery(p), warnings));
   std::set<Labels> all;
-  for (const json& a : answers) {
-    for (const json& l : a.value("data", json::array())) {
-      VIGIL_ASSIGN_OR_RETURN(Labels labels, LabelsOf(l));
-      all.insert(std::move(labels));
+  for (Answer& a : answers) {
+    const json& data = a.doc["data"];
+    if (!data.is_array()) return Malformed(a.url, "the streams are not a list");
+    for (const json& l : data) {
+      auto labels = api::DecodeLabels(l);
+      if (!labels.ok()) return Malformed(a.url, labels.status().message());
+      all.insert(std::move(*labels));
     }
   }
   return std::vector<Labels>(all.begin(), all.end());
@@ -217,11 +190,15 @@ Result<LogQueryable::Stats> ShardedLogs::IndexStats(std::string_view query,
                                                                   {"end", Ns(end_ns)}}),
                                            warnings));
   Stats out;
-  for (const json& a : answers) {
-    out.streams += a.value("streams", uint64_t{0});
-    out.chunks += a.value("chunks", uint64_t{0});
-    out.entries += a.value("entries", uint64_t{0});
-    out.bytes += a.value("bytes", uint64_t{0});
+  for (const Answer& a : answers) {
+    for (auto [key, sum] : {std::pair{"streams", &out.streams}, std::pair{"chunks", &out.chunks},
+                            std::pair{"entries", &out.entries}, std::pair{"bytes", &out.bytes}}) {
+      auto it = a.doc.find(key);
+      if (it == a.doc.end() || !it->is_number_unsigned()) {
+        return Malformed(a.url, std::string("no count of ") + key);
+      }
+      *sum += it->get<uint64_t>();
+    }
   }
   return out;
 }

@@ -47,8 +47,12 @@ class ShardedLogs final : public LogQueryable {
                            int64_t start_ns, int64_t end_ns, Warnings& warnings) override;
 
  private:
-  // Every shard's JSON answer to `target` (the others become warnings).
-  Result<std::vector<nlohmann::json>> Ask(const std::string& target, Warnings& warnings);
+  // Every answering shard's JSON answer to `target` (the others become warnings).
+  struct Answer {
+    std::string url;
+    nlohmann::json doc;
+  };
+  Result<std::vector<Answer>> Ask(const std::string& target, Warnings& warnings);
   Result<std::vector<std::string>> Union(const std::string& target, Warnings& warnings);
 
   http::FanOut shards_;

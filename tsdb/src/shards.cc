@@ -3,13 +3,14 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
 #include <set>
 #include <unordered_map>
 
-#include "vigil/common/exposition.h"
+#include "vigil/common/api_answer.h"
 #include "vigil/common/fan_out.h"
 #include "vigil/common/http_util.h"
 #include "vigil/common/self_metrics.h"
@@ -47,14 +48,6 @@ std::string Selector(const std::vector<Matcher>& matchers) {
     out += m.ToString();
   }
   return out + "}";
-}
-
-Result<double> ParseValue(const json& v) {
-  if (!v.is_string()) return InvalidArgument("a sample value is not a string");
-  const std::string& s = v.get_ref<const std::string&>();
-  double d = 0;
-  if (!expo::ParseValue(s, d)) return InvalidArgument("bad sample value \"" + s + "\"");
-  return d;
 }
 
 // A set over series already merged and sorted.
@@ -104,13 +97,13 @@ class ShardedQuerier final : public Querier {
     }
     const std::string query =
         Selector(matchers) + "[" + std::to_string(std::max<int64_t>(maxt - mint, 1)) + "ms]";
-    auto answers = FanOut("/api/v1/query?" +
-                          http::EncodeQuery({{"query", query}, {"time", FormatApiTime(maxt)}}));
+    auto answers = Gather(
+        {"/api/v1/query?" + http::EncodeQuery({{"query", query}, {"time", FormatApiTime(maxt)}})});
     std::map<Labels, std::vector<Sample>> merged;
     if (!answers.ok()) return std::make_unique<MergedSet>(std::move(merged), answers.status());
     std::vector<SeriesSamples> all;
-    for (const auto& data : *answers) {
-      Status st = AppendSeries(data, all);
+    for (const ShardData& shard : *answers) {
+      Status st = AppendSeries(shard, 0, all);
       if (!st.ok()) return std::make_unique<MergedSet>(std::move(merged), st);
     }
     for (SeriesSamples& s : all) {
@@ -170,16 +163,14 @@ class ShardedQuerier final : public Querier {
     // names, where the queries drop them).
     std::unordered_map<uint64_t, size_t> owner;
     for (size_t i = 0; i < answers->size(); ++i) {
-      const json& list = (*answers)[i][0];
-      if (!list.is_array()) return Internal("a shard's series are not a list");
-      for (const auto& l : list) {
-        LabelsBuilder b;
-        for (const auto& [k, v] : l.items()) {
-          if ((p.names_kept || k != kMetricNameLabel) && v.is_string()) {
-            b.Set(k, v.get<std::string>());
-          }
-        }
-        auto [it, fresh] = owner.emplace(b.Build().Hash(), i);
+      const ShardData& shard = (*answers)[i];
+      if (!shard.data[0].is_array()) return Malformed(shard, "the series are not a list");
+      for (const auto& l : shard.data[0]) {
+        auto labels = api::DecodeLabels(l);
+        if (!labels.ok()) return Malformed(shard, labels.status().message());
+        const Labels key =
+            p.names_kept ? *labels : LabelsBuilder(*labels).Del(kMetricNameLabel).Build();
+        auto [it, fresh] = owner.emplace(key.Hash(), i);
         if (!fresh && it->second != i) {
           Metrics().pushdowns_refused->Increment();
           return Out();
@@ -188,9 +179,9 @@ class ShardedQuerier final : public Querier {
     }
     Metrics().pushdowns->Increment();
     std::vector<std::vector<SeriesSamples>> out(p.queries.size());
-    for (const auto& shard : *answers) {
+    for (const ShardData& shard : *answers) {
       for (size_t q = 0; q < p.queries.size(); ++q) {
-        VIGIL_RETURN_IF_ERROR(AppendSeries(shard[q + 1], out[q]));
+        VIGIL_RETURN_IF_ERROR(AppendSeries(shard, q + 1, out[q]));
       }
     }
     return Out(std::move(out));
@@ -204,70 +195,60 @@ class ShardedQuerier final : public Querier {
     return http::EncodeQuery(p);
   }
 
-  // A query's series (a matrix, or a vector at one time) appended to `out`.
-  static Status AppendSeries(const json& data, std::vector<SeriesSamples>& out) {
-    if (!data.is_object() || !data["result"].is_array()) {
-      return Internal("a shard's answer has no result");
+  // What one shard answered to each target: its "data".
+  struct ShardData {
+    std::string url;
+    std::vector<json> data;
+  };
+
+  // A shard's answer that does not read as one of the API's: the query fails (5xx), naming it.
+  static Status Malformed(const ShardData& shard, const std::string& why) {
+    return Unavailable("shard " + shard.url + ": a malformed answer: " + why);
+  }
+
+  // A query's series (a matrix, or a vector at one time) of target `t` appended to `out`.
+  static Status AppendSeries(const ShardData& shard, size_t t, std::vector<SeriesSamples>& out) {
+    std::vector<api::Series> series;
+    if (Status st = api::DecodeSeries(shard.data[t], series); !st.ok()) {
+      return Malformed(shard, st.message());
     }
-    const bool vector = data.value("resultType", "") == "vector";
-    for (const auto& series : data["result"]) {
-      SeriesSamples s;
-      LabelsBuilder b;
-      for (const auto& [k, v] : series["metric"].items()) b.Set(k, v.get<std::string>());
-      s.labels = b.Build();
-      auto add = [&](const json& point) -> Status {
-        if (!point.is_array() || point.size() != 2 || !point[0].is_number()) {
-          return InvalidArgument("a shard's sample is not [time, value]");
-        }
-        VIGIL_ASSIGN_OR_RETURN(double v, ParseValue(point[1]));
-        s.samples.push_back({std::llround(point[0].get<double>() * 1000), v});
-        return Status::Ok();
-      };
-      if (vector) {
-        VIGIL_RETURN_IF_ERROR(add(series["value"]));
-      } else {
-        for (const auto& point : series["values"]) VIGIL_RETURN_IF_ERROR(add(point));
-      }
-      out.push_back(std::move(s));
+    for (api::Series& s : series) {
+      SeriesSamples samples{std::move(s.labels), {}};
+      samples.samples.reserve(s.points.size());
+      for (const auto& [t_ms, v] : s.points) samples.samples.push_back({t_ms, v});
+      out.push_back(std::move(samples));
     }
     return Status::Ok();
   }
 
   // Each answering shard's "data" of each target; the others become warnings.
-  Result<std::vector<std::vector<json>>> Gather(const std::vector<std::string>& targets) {
+  Result<std::vector<ShardData>> Gather(const std::vector<std::string>& targets) {
     auto g = shards_.Gather(targets);
     {
       std::lock_guard lock(mu_);
       warnings_.insert(g.warnings.begin(), g.warnings.end());
     }
     if (!g.error.ok()) return g.error;
-    std::vector<std::vector<json>> out;
+    std::vector<ShardData> out;
     for (auto& shard : g.shards) {
-      std::vector<json> data;
-      for (auto& doc : shard.docs) data.push_back(std::move(doc["data"]));
-      out.push_back(std::move(data));
+      ShardData d{shards_.urls()[shard.index], {}};
+      for (auto& doc : shard.docs) d.data.push_back(std::move(doc["data"]));
+      out.push_back(std::move(d));
     }
-    return out;
-  }
-
-  // The same for one target.
-  Result<std::vector<json>> FanOut(const std::string& target) {
-    VIGIL_ASSIGN_OR_RETURN(auto all, Gather({target}));
-    std::vector<json> out;
-    for (auto& shard : all) out.push_back(std::move(shard[0]));
     return out;
   }
 
   Result<std::vector<std::string>> Union(const std::string& target) {
-    VIGIL_ASSIGN_OR_RETURN(std::vector<json> answers, FanOut(target));
-    std::set<std::string> all;
-    for (const auto& data : answers) {
-      if (!data.is_array()) continue;
-      for (const auto& v : data) {
-        if (v.is_string()) all.insert(v.get<std::string>());
+    VIGIL_ASSIGN_OR_RETURN(auto answers, Gather({target}));
+    std::vector<std::string> all;
+    for (const ShardData& shard : answers) {
+      if (Status st = api::DecodeStrings(shard.data[0], all); !st.ok()) {
+        return Malformed(shard, st.message());
       }
     }
-    return std::vector<std::string>(all.begin(), all.end());
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    return all;
   }
 
   const http::FanOut& shards_;

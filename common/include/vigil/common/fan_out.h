@@ -2,7 +2,7 @@
 
 // FanOut: one request to every shard of a `--query-shards` front at once (tsdb's Prometheus API,
 // logship's Loki API), with the partial-response rule both follow, as Prometheus does:
-// - a shard that answers 200 with JSON (not "status": "error") answered;
+// - a shard that answers 200 with a JSON object (not "status": "error") answered;
 // - a shard that cannot be reached, times out or answers 5xx is left out and becomes a warning
 //   ("shard URL: why"); its own "warnings" are passed on the same way;
 // - a shard that answers 4xx refused the request itself (too many series, a limit): the request
