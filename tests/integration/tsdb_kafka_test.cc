@@ -115,14 +115,9 @@ class TsdbKafkaTest : public ::testing::Test {
   }
   // A tsdb answering queries over `shards` (--query-shards).
   std::unique_ptr<testing::VigilProcess> StartFront(const std::vector<std::string>& shards) {
-    std::filesystem::create_directories(dir_.Join("front-logs"));
     std::string list;
     for (const auto& s : shards) list += (list.empty() ? "" : ",") + s;
-    return std::make_unique<testing::VigilProcess>(
-        kVigil,
-        std::vector<std::string>{"tsdb", "--listen", "127.0.0.1:0", "--data-dir",
-                                 dir_.Join("front"), "--query-shards", list},
-        dir_.Join("front-logs"));
+    return testing::StartVigil(kVigil, "tsdb", dir_, "front", {"--query-shards", list});
   }
   int started_ = 0;
   testing::TempDir dir_;
@@ -291,13 +286,11 @@ TEST_F(TsdbKafkaTest, PrometheusWritesThroughAnIngestOnlyTsdb) {
   ASSERT_FALSE(kafka.bootstrap().empty());
   std::unique_ptr<testing::VigilProcess> c1, c2;
   ASSERT_NO_FATAL_FAILURE(StartGroupOfTwo(kafka.bootstrap(), c1, c2));
-  std::filesystem::create_directories(dir_.Join("ingest-logs"));
-  testing::VigilProcess ingest(
-      kVigil,
-      {"tsdb", "--listen", "127.0.0.1:0", "--data-dir", dir_.Join("ingest"), "--kafka-brokers",
-       kafka.bootstrap(), "--kafka-publish", "vigil-metrics", "--kafka-option",
-       "message.timeout.ms=3000", "--query-shards", c1->address() + "," + c2->address()},
-      dir_.Join("ingest-logs"));
+  auto ingest_proc = testing::StartVigil(
+      kVigil, "tsdb", dir_, "ingest",
+      {"--kafka-brokers", kafka.bootstrap(), "--kafka-publish", "vigil-metrics", "--kafka-option",
+       "message.timeout.ms=3000", "--query-shards", c1->address() + "," + c2->address()});
+  testing::VigilProcess& ingest = *ingest_proc;
   ASSERT_FALSE(ingest.address().empty()) << ingest.proc().Stderr();
 
   const std::string exporter = "127.0.0.1:" + std::to_string(testing::FreePort());

@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -76,47 +75,11 @@ void Write(http::HttpClient& c, const testing::VigilProcess& to,
   ASSERT_EQ(r->status, 204) << r->body;
 }
 
-// An answer as series (labels as JSON) → points, for comparing.
-using Points = std::vector<std::pair<double, double>>;
-std::map<std::string, Points> Answer(http::HttpClient& c, const std::string& url,
-                                     std::string* error) {
-  std::map<std::string, Points> out;
-  auto r = c.Get(url);
-  if (!r.ok()) {
-    *error = r.status().ToString();
-    return out;
-  }
-  auto j = json::parse(r->body, nullptr, false);
-  if (j.is_discarded() || j["status"] != "success") {
-    *error = r->body;
-    return out;
-  }
-  if (j.contains("warnings")) *error = "warnings: " + j["warnings"].dump();
-  const json& data = j["data"];
-  auto value = [](const json& p) {
-    return std::pair<double, double>(p[0].get<double>(), std::stod(p[1].get<std::string>()));
-  };
-  if (data["resultType"] == "scalar") {
-    out[""] = {value(data["result"])};
-    return out;
-  }
-  for (const auto& s : data["result"]) {
-    Points& pts = out[s["metric"].dump()];
-    if (s.contains("value")) pts.push_back(value(s["value"]));
-    for (const auto& p : s.value("values", json::array())) pts.push_back(value(p));
-  }
-  return out;
-}
-
 class TsdbShardsTest : public ::testing::Test {
  protected:
   std::unique_ptr<testing::VigilProcess> Start(const std::string& name,
                                                std::vector<std::string> extra = {}) {
-    std::filesystem::create_directories(dir_.Join(name + "-logs"));
-    std::vector<std::string> args = {"tsdb", "--listen", "127.0.0.1:0", "--data-dir",
-                                     dir_.Join(name)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return std::make_unique<testing::VigilProcess>(kVigil, args, dir_.Join(name + "-logs"));
+    return testing::StartVigil(kVigil, "tsdb", dir_, name, extra);
   }
 
   // Asks `query` of the reference and of the front (instant at a few times, and over the
@@ -138,24 +101,22 @@ class TsdbShardsTest : public ::testing::Test {
                            {"end", std::to_string((base_ms_ + 125 * kInterval) / 1000.0)},
                            {"step", "60"}}));
     for (const std::string& target : targets) {
-      std::string ref_err, front_err;
-      auto want = Answer(client_, ref_->Url(target), &ref_err);
-      auto got = Answer(client_, front_->Url(target), &front_err);
-      ASSERT_EQ(ref_err, "") << target;
-      ASSERT_EQ(front_err, "") << target;
-      ASSERT_FALSE(want.empty()) << target << ": a query must have an answer to compare";
-      ASSERT_EQ(got.size(), want.size()) << target;
-      for (const auto& [labels, points] : want) {
-        ASSERT_TRUE(got.count(labels)) << target << ": " << labels << " missing";
-        const Points& g = got[labels];
-        ASSERT_EQ(g.size(), points.size()) << target << " " << labels;
-        for (size_t i = 0; i < points.size(); ++i) {
-          EXPECT_EQ(g[i].first, points[i].first) << target << " " << labels;
-          const double w = points[i].second;
-          EXPECT_NEAR(g[i].second, w, std::fabs(w) * 1e-12 + 1e-12) << target << " " << labels;
-        }
-      }
+      json want = Get(*ref_, target), got = Get(*front_, target);
+      ASSERT_EQ(want["status"], "success") << target << ": " << want.dump();
+      ASSERT_EQ(got["status"], "success") << target << ": " << got.dump();
+      EXPECT_FALSE(got.contains("warnings")) << target << ": " << got.dump();
+      const auto w = testing::PointsOf(want);
+      ASSERT_FALSE(w.empty()) << target << ": a query must have an answer to compare";
+      ASSERT_NO_FATAL_FAILURE(testing::ExpectSamePoints(w, testing::PointsOf(got), target));
     }
+  }
+
+  json Get(const testing::VigilProcess& p, const std::string& target) {
+    auto r = client_.Get(p.Url(target));
+    EXPECT_TRUE(r.ok()) << target;
+    auto j = json::parse(r.ok() ? r->body : "", nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << target << ": " << (r.ok() ? r->body : "");
+    return j;
   }
 
   double Pushdowns(const std::string& result) {

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -188,6 +190,56 @@ VigilProcess::VigilProcess(const std::string& binary, std::vector<std::string> a
     }
     return !proc_->Running();
   });
+}
+
+std::unique_ptr<VigilProcess> StartVigil(const std::string& binary, const std::string& command,
+                                         const TempDir& dir, const std::string& name,
+                                         const std::vector<std::string>& extra) {
+  const std::string logs = dir.Join(name + "-logs");
+  std::filesystem::create_directories(logs);
+  std::vector<std::string> args = {command, "--listen", "127.0.0.1:0", "--data-dir",
+                                   dir.Join(name)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return std::make_unique<VigilProcess>(binary, args, logs);
+}
+
+AnswerPoints PointsOf(const nlohmann::json& answer) {
+  AnswerPoints out;
+  const auto& data = answer["data"];
+  auto point = [](const nlohmann::json& p) {
+    return std::pair<double, double>(p[0].get<double>(), std::stod(p[1].get<std::string>()));
+  };
+  if (data["resultType"] == "scalar") {
+    out[""] = {point(data["result"])};
+    return out;
+  }
+  for (const auto& s : data["result"]) {
+    auto& pts = out[s["metric"].dump()];
+    if (s.contains("value")) pts.push_back(point(s["value"]));
+    if (s.contains("values")) {
+      for (const auto& p : s["values"]) pts.push_back(point(p));
+    }
+  }
+  return out;
+}
+
+void ExpectSamePoints(const AnswerPoints& want, const AnswerPoints& got, const std::string& what) {
+  SCOPED_TRACE(what);
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [labels, points] : want) {
+    auto it = got.find(labels);
+    ASSERT_TRUE(it != got.end()) << labels << " missing";
+    ASSERT_EQ(it->second.size(), points.size()) << labels;
+    for (size_t i = 0; i < points.size(); ++i) {
+      EXPECT_EQ(it->second[i].first, points[i].first) << labels;
+      const double w = points[i].second;
+      if (std::isnan(w)) {
+        EXPECT_TRUE(std::isnan(it->second[i].second)) << labels;
+      } else {
+        EXPECT_NEAR(it->second[i].second, w, std::fabs(w) * 1e-12 + 1e-12) << labels;
+      }
+    }
+  }
 }
 
 http::ClientRequest RemoteWritePost(const std::string& url, std::string body) {

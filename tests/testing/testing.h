@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -99,6 +101,20 @@ class VigilProcess {
   std::unique_ptr<Subprocess> proc_;
   std::string address_;
 };
+
+// `<binary> <command> --listen 127.0.0.1:0 --data-dir <dir>/<name> <extra…>`, logging to
+// <dir>/<name>-logs: a store, a front or any vigil daemon of a test.
+std::unique_ptr<VigilProcess> StartVigil(const std::string& binary, const std::string& command,
+                                         const TempDir& dir, const std::string& name,
+                                         const std::vector<std::string>& extra = {});
+
+// A query answer's series (Prometheus' or Loki's JSON: a vector, matrix or scalar) as their
+// labels (JSON text, "" for a scalar) → [seconds, value] points, for comparing two answers.
+using AnswerPoints = std::map<std::string, std::vector<std::pair<double, double>>>;
+AnswerPoints PointsOf(const nlohmann::json& answer);
+// Fails the test where `got` differs from `want` beyond float rounding (relative 1e-12): the
+// same series, at the same times.
+void ExpectSamePoints(const AnswerPoints& want, const AnswerPoints& got, const std::string& what);
 
 // A POST of a remote_write body with the headers of the specification.
 http::ClientRequest RemoteWritePost(const std::string& url, std::string body);
