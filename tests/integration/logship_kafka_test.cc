@@ -256,12 +256,10 @@ TEST_F(LogshipKafkaTest, ConsumersInOneGroupShareThePartitionsAndLoseNothingThro
 
   // Through one URL over both (--query-shards): every line once, though a stream's lines are
   // in both stores after the partitions moved, and some twice around the kill.
-  std::filesystem::create_directories(dir_.Join("front-logs"));
-  testing::VigilProcess front(
-      kVigil,
-      {"logship", "--listen", "127.0.0.1:0", "--data-dir", dir_.Join("front"), "--store=false",
-       "--query-shards", c1->address() + "," + c2->address()},
-      dir_.Join("front-logs"));
+  auto front_proc =
+      testing::StartVigil(kVigil, "logship", dir_, "front",
+                          {"--store=false", "--query-shards", c1->address() + "," + c2->address()});
+  testing::VigilProcess& front = *front_proc;
   ASSERT_FALSE(front.address().empty()) << front.proc().Stderr();
   std::map<std::string, std::vector<int>> through_front;
   for (const auto& e :
