@@ -105,4 +105,13 @@ std::string Matcher::ToString() const {
   return out;
 }
 
+std::string SelectorString(const std::vector<Matcher>& matchers) {
+  std::string out = "{";
+  for (size_t i = 0; i < matchers.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += matchers[i].ToString();
+  }
+  return out + "}";
+}
+
 }  // namespace vigil

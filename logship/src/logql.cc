@@ -600,15 +600,6 @@ class Parser {
 
 Result<Query> Parse(std::string_view text) { return Parser(text).Run(); }
 
-std::string MatchersString(const std::vector<Matcher>& matchers) {
-  std::string out = "{";
-  for (size_t i = 0; i < matchers.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += matchers[i].ToString();
-  }
-  return out + "}";
-}
-
 namespace {
 
 std::string Quoted(std::string_view v) {
@@ -650,7 +641,7 @@ bool IsNumeric(LabelFilter::Op op) {
 }  // namespace
 
 std::string ToString(const LogSelector& selector) {
-  std::string out = MatchersString(selector.matchers);
+  std::string out = SelectorString(selector.matchers);
   for (const Stage& s : selector.stages) {
     switch (s.kind) {
       case Stage::Kind::kLineFilter: {

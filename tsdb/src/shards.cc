@@ -41,15 +41,6 @@ ShardMetrics& Metrics() {
   return m;
 }
 
-std::string Selector(const std::vector<Matcher>& matchers) {
-  std::string out = "{";
-  for (const Matcher& m : matchers) {
-    if (out.size() > 1) out += ',';
-    out += m.ToString();
-  }
-  return out + "}";
-}
-
 // A set over series already merged and sorted.
 class MergedSet final : public SeriesSet {
  public:
@@ -96,7 +87,7 @@ class ShardedQuerier final : public Querier {
       return std::make_unique<MergedSet>(std::map<Labels, std::vector<Sample>>{}, Status::Ok());
     }
     const std::string query =
-        Selector(matchers) + "[" + std::to_string(std::max<int64_t>(maxt - mint, 1)) + "ms]";
+        SelectorString(matchers) + "[" + std::to_string(std::max<int64_t>(maxt - mint, 1)) + "ms]";
     auto answers = Gather(
         {"/api/v1/query?" + http::EncodeQuery({{"query", query}, {"time", FormatApiTime(maxt)}})});
     std::map<Labels, std::vector<Sample>> merged;
@@ -143,7 +134,7 @@ class ShardedQuerier final : public Querier {
     using Out = std::optional<std::vector<std::vector<SeriesSamples>>>;
     // At once: the series each shard has where the queries read, and the queries.
     http::Params series = {{"start", FormatApiTime(p.mint)}, {"end", FormatApiTime(p.maxt)}};
-    for (const auto& m : p.selectors) series.emplace_back("match[]", Selector(m));
+    for (const auto& m : p.selectors) series.emplace_back("match[]", SelectorString(m));
     std::vector<std::string> targets = {"/api/v1/series?" + http::EncodeQuery(series)};
     for (const std::string& q : p.queries) {
       if (p.start == p.end) {
@@ -191,7 +182,7 @@ class ShardedQuerier final : public Querier {
   static std::string RangeAndMatch(int64_t mint, int64_t maxt,
                                    const std::vector<Matcher>& matchers) {
     http::Params p = {{"start", FormatApiTime(mint)}, {"end", FormatApiTime(maxt)}};
-    if (!matchers.empty()) p.emplace_back("match[]", Selector(matchers));
+    if (!matchers.empty()) p.emplace_back("match[]", SelectorString(matchers));
     return http::EncodeQuery(p);
   }
 

@@ -695,11 +695,15 @@ class Evaluator {
   // The same for an expression each of whose series comes from one stored series: the stores'
   // results side by side.
   Result<std::optional<Matrix>> PushDownSeries(const Expr& e);
-  // `queries` evaluated by the stores, each reading the series of `input`'s selectors: nullopt
-  // where `input` is not series-local, or a series is in two stores (then nothing more of this
-  // evaluation is pushed down).
-  Result<std::optional<std::vector<Matrix>>> PushDownQueries(const Expr& input,
-                                                             std::vector<std::string> queries);
+  // Whether the querier evaluates parts of queries where the data is, and none of this
+  // evaluation was refused.
+  bool MayPushDown() const { return q_.CanPushDown() && !pushdown_refused_; }
+  // What the stores read for `input` (its selectors and their window), without queries yet;
+  // nullopt where `input` is not series-local or cannot be pushed down here.
+  std::optional<tsdb::PushDown> PlanPushDown(const Expr& input) const;
+  // The plan's queries evaluated by the stores: nullopt where a series is in two stores (then
+  // nothing more of this evaluation is pushed down).
+  Result<std::optional<std::vector<Matrix>>> RunPushDown(const tsdb::PushDown& p);
   // The same at one step directly over a selector's series as the store streams them.
   Result<Matrix> FoldSelector(const Expr& e, const Expr& sel);
 
@@ -1010,7 +1014,7 @@ Result<Matrix> Evaluator::EvalBinary(const Expr& e) {
 }
 
 Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
-  if (q_.CanPushDown() && !pushdown_refused_) {
+  if (MayPushDown()) {
     VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> pushed, PushDownAggregate(e));
     if (pushed) return std::move(*pushed);
   }
@@ -1020,8 +1024,7 @@ Result<Matrix> Evaluator::EvalAggregate(const Expr& e) {
   // rules): the series stream in the store's order straight into their groups. Not where the
   // selector can be pushed down (the stores evaluate it, stale markers included).
   const bool folds = param == nullptr && e.op != Op::kCountValues;
-  if (folds && Steps() == 1 && Unparen(inner).kind == NodeKind::kVectorSelector &&
-      !(q_.CanPushDown() && !pushdown_refused_)) {
+  if (folds && Steps() == 1 && Unparen(inner).kind == NodeKind::kVectorSelector && !MayPushDown()) {
     return FoldSelector(e, Unparen(inner));
   }
   std::vector<const Expr*> args;
@@ -1198,16 +1201,13 @@ Result<Matrix> Evaluator::FoldSelector(const Expr& e, const Expr& sel) {
   return out;
 }
 
-Result<std::optional<std::vector<Matrix>>> Evaluator::PushDownQueries(
-    const Expr& input, std::vector<std::string> queries) {
-  using Out = std::optional<std::vector<Matrix>>;
-  if (!q_.CanPushDown() || pushdown_refused_) return Out();
+std::optional<tsdb::PushDown> Evaluator::PlanPushDown(const Expr& input) const {
+  if (!MayPushDown()) return std::nullopt;
   std::vector<ReadSelector> sels;
-  if (!SeriesLocal(input, sels) || sels.empty()) return Out();
+  if (!SeriesLocal(input, sels) || sels.empty()) return std::nullopt;
   // The stores' query APIs answer at most 11,000 steps (a long subquery may have more).
-  if (Steps() > 11'000) return Out();
+  if (Steps() > 11'000) return std::nullopt;
   tsdb::PushDown p;
-  p.queries = std::move(queries);
   p.start = start_;
   p.end = end_;
   p.step = interval_;
@@ -1220,6 +1220,11 @@ Result<std::optional<std::vector<Matrix>>> Evaluator::PushDownQueries(
     p.selectors.push_back(r.sel->matchers);
   }
   p.names_kept = Unparen(input).kind == NodeKind::kVectorSelector;
+  return p;
+}
+
+Result<std::optional<std::vector<Matrix>>> Evaluator::RunPushDown(const tsdb::PushDown& p) {
+  using Out = std::optional<std::vector<Matrix>>;
   VIGIL_ASSIGN_OR_RETURN(auto parts, q_.Evaluate(p));
   if (!parts) {
     // Series in two stores: the raw samples from here on (the parts of this expression read
@@ -1241,7 +1246,10 @@ Result<std::optional<std::vector<Matrix>>> Evaluator::PushDownQueries(
 }
 
 Result<std::optional<Matrix>> Evaluator::PushDownSeries(const Expr& e) {
-  VIGIL_ASSIGN_OR_RETURN(auto parts, PushDownQueries(e, {e.ToString()}));
+  std::optional<tsdb::PushDown> plan = PlanPushDown(e);
+  if (!plan) return std::optional<Matrix>();
+  plan->queries = {e.ToString()};
+  VIGIL_ASSIGN_OR_RETURN(auto parts, RunPushDown(*plan));
   if (!parts) return std::optional<Matrix>();
   // Each series whole in one store: the stores' series side by side, in label order as a
   // selector's are here.
@@ -1270,13 +1278,15 @@ Result<std::optional<Matrix>> Evaluator::PushDownAggregate(const Expr& e) {
       return std::optional<Matrix>();
   }
   if (e.args.size() == 2 && !IsLiteral(*e.args[0])) return std::optional<Matrix>();
+  std::optional<tsdb::PushDown> plan = PlanPushDown(*e.args.back());
+  if (!plan) return std::optional<Matrix>();
   const std::string text = e.ToString();
-  std::vector<std::string> queries = {text};
+  plan->queries = {text};
   if (op == Op::kAvg) {
     const std::string rest = text.substr(std::string_view(OpName(op)).size());
-    queries = {OpName(Op::kSum) + rest, OpName(Op::kCount) + rest};
+    plan->queries = {OpName(Op::kSum) + rest, OpName(Op::kCount) + rest};
   }
-  VIGIL_ASSIGN_OR_RETURN(auto parts, PushDownQueries(*e.args.back(), std::move(queries)));
+  VIGIL_ASSIGN_OR_RETURN(auto parts, RunPushDown(*plan));
   if (!parts) return std::optional<Matrix>();
   // Each query's partial results as the input of the combining aggregation.
   std::vector<std::vector<Matrix>> ins;
@@ -1918,8 +1928,7 @@ Result<Matrix> Evaluator::EvalCall(const Expr& e) {
 
 Result<Matrix> Evaluator::Eval(const Expr& e) {
   VIGIL_RETURN_IF_ERROR(CheckDeadline());
-  if (e.kind != NodeKind::kAggregate && e.kind != NodeKind::kNumber && q_.CanPushDown() &&
-      !pushdown_refused_) {
+  if (e.kind != NodeKind::kAggregate && e.kind != NodeKind::kNumber && MayPushDown()) {
     VIGIL_ASSIGN_OR_RETURN(std::optional<Matrix> pushed, PushDownSeries(e));
     if (pushed) return std::move(*pushed);
   }

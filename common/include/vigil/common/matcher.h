@@ -58,4 +58,7 @@ class Matcher {
   enum class Fast { kNone, kAny, kNonEmpty, kSet } fast_ = Fast::kNone;
 };
 
+// A selector of matchers, {a="x", b=~"y"}, as PromQL and LogQL write one.
+std::string SelectorString(const std::vector<Matcher>& matchers);
+
 }  // namespace vigil

@@ -92,9 +92,6 @@ struct Query {
 
 Result<Query> Parse(std::string_view text);
 
-// The printed form of a selector's matchers: {a="x", b=~"y"}.
-std::string MatchersString(const std::vector<Matcher>& matchers);
-
 // A query written out again: Parse of the text gives the same query (a fan-out sends parts of
 // a query to the shards this way).
 std::string ToString(const LogSelector& selector);
